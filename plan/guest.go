@@ -1,0 +1,32 @@
+package plan
+
+// Fixed ports and in-container paths shared by the compiler (which writes
+// them into guest env and endpoints), the executor (which puts files
+// there) and the bundle (which reads them). Changing one is a format
+// change.
+const (
+	// ProxyPort is the egress proxy's port on the bundle IP.
+	ProxyPort = 3128
+	// GitGatePort is the git gate's smart-HTTP port on the bundle IP.
+	GitGatePort = 9418
+	// SupervisePort is the supervise endpoint's port on the bundle IP.
+	SupervisePort = 9090
+
+	// GuestCAFile is where the agent finds the instance CA certificate
+	// (PEM); SSL_CERT_FILE and friends point here.
+	GuestCAFile = "/etc/bottleplan/ca.pem"
+	// GuestPromptFile is where the agent finds its prompt text.
+	GuestPromptFile = "/etc/bottleplan/prompt.md"
+
+	// BundleInstanceFile is the JSON encoding of the plan Instance the
+	// bundle serves, written by apply into the bundle container.
+	BundleInstanceFile = "/etc/bottleplan/instance.json"
+	// BundleCAFile is the instance CA certificate (PEM) in the bundle.
+	BundleCAFile = "/etc/bottleplan/ca.pem"
+	// BundleCAKeyFile is the instance CA private key (PEM, mode 0600); it
+	// never leaves the bundle container.
+	BundleCAKeyFile = "/etc/bottleplan/ca-key.pem"
+	// BundleBinary is the path of the static bottleplan binary in the
+	// bundle image; the bundle runs BundleBinary "bundle" "serve".
+	BundleBinary = "/bottleplan"
+)
