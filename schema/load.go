@@ -125,10 +125,17 @@ func (l *loader) lookup(path []cue.Selector) cue.Value {
 // valuePos is the position of the value at path.
 func (l *loader) valuePos(path []cue.Selector) token.Pos {
 	v := l.lookup(path)
-	if p := v.Pos(); p.IsValid() {
-		return p
+	switch src := v.Source().(type) {
+	case *ast.Field:
+		if p := src.Value.Pos(); p.IsValid() {
+			return p
+		}
+	case ast.Expr:
+		if p := src.Pos(); p.IsValid() {
+			return p
+		}
 	}
-	return l.keyPos(path)
+	return v.Pos()
 }
 
 // keyPos is the position of the label of the field at path.
