@@ -55,4 +55,3 @@ func printSchemaErrors(e *env, err error) bool {
 	}
 	return true
 }
-
