@@ -95,11 +95,28 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 		}
 	}
 	l.data = data
+	if len(files) > 1 || hasCUE(files) {
+		// Conflicts between files, and errors in CUE files, show in the
+		// data alone; report them before they cascade into schema errors.
+		if err := data.Validate(); err != nil {
+			l.cueErrors(err, nil, data)
+			return nil, sortErrors(l.errs)
+		}
+	}
 	m := l.load()
 	if len(l.errs) > 0 {
 		return nil, sortErrors(l.errs)
 	}
 	return m, nil
+}
+
+func hasCUE(files []srcFile) bool {
+	for _, f := range files {
+		if f.ext == ".cue" {
+			return true
+		}
+	}
+	return false
 }
 
 // loader carries the state of one Load.

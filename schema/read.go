@@ -2,6 +2,8 @@ package schema
 
 import (
 	"bytes"
+	stderrors "errors"
+	"strconv"
 	"fmt"
 	"io"
 	"os"
@@ -273,10 +275,18 @@ func parse(f srcFile) (*ast.File, Errors) {
 
 // fromSyntax converts a parser error into positioned errors.
 func fromSyntax(f srcFile, err error) Errors {
+	text := err.Error()
 	var out Errors
+	var cerr errors.Error
+	if !stderrors.As(err, &cerr) {
+		err = nil // a plain error: its text carries the line, see below
+	}
 	for _, e := range errors.Errors(err) {
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
+		if w := stderrors.Unwrap(e); w != nil {
+			msg += ": " + w.Error()
+		}
 		var pos token.Pos
 		if ps := errors.Positions(e); len(ps) > 0 {
 			pos = ps[0]
@@ -284,19 +294,20 @@ func fromSyntax(f srcFile, err error) Errors {
 		out = append(out, posError(pos, "", syntaxMessage(f, msg)))
 	}
 	if len(out) == 0 {
-		out = append(out, Error{File: f.name, Message: syntaxMessage(f, err.Error())})
+		e := Error{File: f.name, Message: syntaxMessage(f, text)}
+		// YAML syntax errors are plain text: "name:line: msg".
+		if rest, ok := strings.CutPrefix(e.Message, f.name+":"); ok {
+			var line int
+			if n, _ := fmt.Sscanf(rest, "%d:", &line); n == 1 {
+				e.Line = line
+				e.Message = strings.TrimSpace(rest[strings.Index(rest, ":")+1:])
+			}
+		}
+		out = append(out, e)
 	}
 	for i := range out {
 		if out[i].File == "" {
 			out[i].File = f.name
-			// YAML syntax errors carry "name:line: msg" in their text.
-			if rest, ok := strings.CutPrefix(out[i].Message, f.name+":"); ok {
-				var line int
-				if n, _ := fmt.Sscanf(rest, "%d:", &line); n == 1 {
-					out[i].Line = line
-					out[i].Message = strings.TrimSpace(rest[strings.Index(rest, ":")+1:])
-				}
-			}
 		}
 	}
 	return out
@@ -304,8 +315,8 @@ func fromSyntax(f srcFile, err error) Errors {
 
 func syntaxMessage(f srcFile, msg string) string {
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	if strings.HasPrefix(msg, "invalid JSON for file") {
-		msg = "invalid JSON" + msg[strings.Index(msg, ":"):]
+	if rest, ok := strings.CutPrefix(msg, "invalid JSON for file "+strconv.Quote(f.name)); ok {
+		msg = "invalid JSON" + rest
 	}
 	return msg
 }

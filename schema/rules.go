@@ -248,7 +248,7 @@ func privateCIDR(s string) (netip.Prefix, string) {
 // subnetProblem checks a pinned subnet.
 func subnetProblem(s string) string {
 	p, msg := privateCIDR(s)
-	if msg != "" && !p.IsValid() {
+	if msg != "" && (!p.IsValid() || !p.Addr().Is4()) {
 		return msg
 	}
 	if p.Bits() < 24 || p.Bits() > 29 {

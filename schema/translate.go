@@ -196,7 +196,17 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 	it := body[0]
 	if it.nUser >= 2 && reConflict.MatchString(it.msg) && !reMismatch.MatchString(it.msg) {
 		m := reConflict.FindStringSubmatch(it.msg)
-		return mk(fmt.Sprintf("conflicting values %s and %s: the files set this field differently", m[1], m[2]))
+		var also []string
+		for _, p := range errors.Positions(errs[0]) {
+			if p.IsValid() && !l.sc.files[p.Filename()] && p != pos {
+				also = append(also, fmt.Sprintf("%s:%d:%d", p.Filename(), p.Line(), p.Column()))
+			}
+		}
+		msg := fmt.Sprintf("conflicting values %s and %s: the files set this field differently", m[1], m[2])
+		if len(also) > 0 {
+			msg += " (see also " + strings.Join(also, ", ") + ")"
+		}
+		return mk(msg)
 	}
 	return mk(l.plain(it.msg, user, dv))
 }
@@ -205,7 +215,7 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 func (l *loader) plain(msg, user string, dv cue.Value) string {
 	if m := reMismatch.FindStringSubmatch(msg); m != nil {
 		want := m[4]
-		if m[2] == user || (user == "" && m[3] != "struct" && m[3] != "list") {
+		if dv.Exists() && dv.IncompleteKind().String() == m[4] {
 			want = m[3]
 		}
 		return fmt.Sprintf("expected %s, got %s", kindWords(want), gotWords(user, dv))
