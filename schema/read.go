@@ -3,12 +3,12 @@ package schema
 import (
 	"bytes"
 	stderrors "errors"
-	"strconv"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
