@@ -50,9 +50,18 @@ func NewPolicy(routes []plan.Route) (*Policy, error) {
 // Routes returns the compiled routes in plan order.
 func (p *Policy) Routes() []plan.Route { return p.routes }
 
-// normalizeHost lowercases h and drops one trailing dot.
+// normalizeHost lowercases the ASCII letters of h and drops one trailing
+// dot. Only ASCII is folded: Unicode case mapping would turn, say, the
+// Kelvin sign into "k" and let a name that is not the route's spelling
+// match it.
 func normalizeHost(h string) string {
-	return strings.TrimSuffix(strings.ToLower(h), ".")
+	b := []byte(strings.TrimSuffix(h, "."))
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + ('a' - 'A')
+		}
+	}
+	return string(b)
 }
 
 // hostMatches reports whether the normalised request host matches the

@@ -49,6 +49,7 @@ func TestPolicyMatch(t *testing.T) {
 		"ipv6 literal":                {"::1", 443, "", "IP address"},
 		"empty host":                  {"", 443, "", "no host"},
 		"junk host":                   {"pypi.org/evil", 443, "", "not a DNS name"},
+		"unicode case fold":           {"\u212Aey.pythonhosted.org", 443, "", "not a DNS name"},
 		"unknown host":                {"example.org", 443, "", "host example.org is not in the plan's egress routes"},
 	}
 	for name, tc := range tests {
