@@ -16,8 +16,9 @@ import (
 	"time"
 )
 
-// leafLifetime is how long a minted leaf certificate is valid. Leaves are
-// re-minted when less than a quarter of it is left.
+// leafLifetime is how long a minted leaf certificate is valid (capped at
+// the CA's own expiry). A leaf is re-minted once less than a quarter of
+// its validity is left.
 const leafLifetime = 24 * time.Hour
 
 // CA is the instance certificate authority the proxy intercepts TLS with.
@@ -89,7 +90,7 @@ func (ca *CA) Leaf(host string) (*tls.Certificate, error) {
 	now := ca.now()
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	if c, ok := ca.cache[host]; ok && c.Leaf.NotAfter.Sub(now) > leafLifetime/4 {
+	if c, ok := ca.cache[host]; ok && c.Leaf.NotAfter.Sub(now) > c.Leaf.NotAfter.Sub(c.Leaf.NotBefore)/4 {
 		return c, nil
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
