@@ -18,6 +18,8 @@
 //   - decision.go: the decision log (JSON lines) and what supervise lists.
 //   - dial.go: the upstream dialer, which never connects inward.
 //   - serve.go: wiring the daemons to their listen addresses.
+//   - probe.go: the in-container probe runner `verify` uses (`bottleplan
+//     bundle probe`): tcp, http, CONNECT and dns probes reported as facts.
 //
 // What it must not do: write a secret value anywhere (logs, errors,
 // answers to the agent), read the host environment beyond the names the

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -92,6 +93,7 @@ func newUpstream(t *testing.T, ca *testCA, handler http.Handler) *upstream {
 		fmt.Fprintf(w, "upstream %s %s", r.Method, r.URL.Path)
 	})
 	u.srv = httptest.NewUnstartedServer(h)
+	u.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	if ca != nil {
 		u.srv.TLS = &tls.Config{GetCertificate: func(hi *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return ca.ca.Leaf(hi.ServerName)

@@ -1,9 +1,14 @@
 package main
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -17,15 +22,16 @@ import (
 func init() {
 	register(&command{
 		name:  "bundle",
-		usage: "bundle serve [--config PATH] [--ca-cert PATH] [--ca-key PATH]",
+		usage: "bundle serve [--config PATH] [--ca-cert PATH] [--ca-key PATH] | bundle probe [--timeout D] [--ca-cert PATH] TARGETS.json|-",
 		short: "",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			config := fs.String("config", plan.BundleInstanceFile, "instance JSON the bundle serves")
 			caCert := fs.String("ca-cert", plan.BundleCAFile, "instance CA certificate (PEM)")
 			caKey := fs.String("ca-key", plan.BundleCAKeyFile, "instance CA private key (PEM, mode 0600)")
+			timeout := fs.Duration("timeout", 3*time.Second, "probe: default time limit per probe")
 			return func(e *env, args []string) error {
 				if len(args) == 0 {
-					return usagef("missing subcommand; the only one is \"serve\"")
+					return usagef("missing subcommand: serve or probe")
 				}
 				switch args[0] {
 				case "serve":
@@ -33,8 +39,13 @@ func init() {
 						return usagef("serve takes no arguments, got %q", args[1:])
 					}
 					return bundleServe(e, *config, *caCert, *caKey)
+				case "probe":
+					if len(args) != 2 {
+						return usagef("probe takes one argument: a JSON array of targets, or - to read it from stdin")
+					}
+					return bundleProbe(e, args[1], *timeout, *caCert, fs.Changed("ca-cert"))
 				default:
-					return usagef("unknown subcommand %q; the only one is \"serve\"", args[0])
+					return usagef("unknown subcommand %q: serve or probe", args[0])
 				}
 			}
 		},
@@ -94,4 +105,42 @@ func needsCA(inst plan.Instance) bool {
 		}
 	}
 	return false
+}
+
+// bundleProbe runs the probes `verify` asks for from inside a container
+// and prints their results as one JSON array on stdout. targets is a JSON
+// array of bundle.ProbeTarget, or "-" for stdin. The instance CA is
+// trusted on top of the system pool when its file exists (it is required
+// when --ca-cert is given explicitly). Exit 0 whenever the probes ran:
+// judging them is verify's job.
+func bundleProbe(e *env, targets string, timeout time.Duration, caCertPath string, caExplicit bool) error {
+	data := []byte(targets)
+	if targets == "-" {
+		var err error
+		if data, err = io.ReadAll(e.stdin); err != nil {
+			return fmt.Errorf("read targets: %w", err)
+		}
+	}
+	var ts []bundle.ProbeTarget
+	if err := json.Unmarshal(data, &ts); err != nil {
+		return fmt.Errorf("targets are not a JSON array of probes: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	pemData, err := os.ReadFile(caCertPath)
+	switch {
+	case err == nil:
+		if !roots.AppendCertsFromPEM(pemData) {
+			return fmt.Errorf("ca certificate %s holds no PEM certificate", caCertPath)
+		}
+	case caExplicit || !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("read ca certificate: %w", err)
+	}
+	results := bundle.NewProber(timeout, roots).Run(e.ctx, ts)
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(results)
 }
