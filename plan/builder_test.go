@@ -267,3 +267,23 @@ func minimalPlan() *Plan {
 		}},
 	}
 }
+
+// changedExample is the example plan after a manifest edit that touches
+// egress, git access, env, supervise, addresses and the prompt, and adds
+// an instance: a realistic mix of security-relevant and other changes.
+func changedExample(p *Plan) {
+	impl := &p.Instances[0]
+	impl.Bundle.Proxy.Routes = append(impl.Bundle.Proxy.Routes, Route{Host: "uploads.example.net", Ports: []int{443, 8443}, DLP: "supervise"})
+	impl.Bundle.Proxy.Routes[0].Matches[0].Methods = []string{"GET", "POST", "DELETE"}
+	impl.EnvFromHost["NPM_TOKEN"] = "HOST_NPM_TOKEN"
+	impl.Agent.Prompt = "# Implementer\n\nPick the next open task and implement it.\n"
+
+	rev := &p.Instances[1]
+	rev.Bundle.GitGate.Repos[0].Access = "read-write"
+	rev.Bundle.Supervise = nil
+	rev.Endpoints.SuperviseURL = ""
+
+	extra := minimalPlan().Instances[0]
+	extra.Slug, extra.Agent.Name = "tester", "tester"
+	p.Instances = append(p.Instances, extra)
+}
