@@ -61,7 +61,7 @@ type Change struct {
 	// list elements named by identity where they have one:
 	// "bundle.proxy.routes[api.github.com].ports", "guest_env[FOO]",
 	// "bundle.git_gate.repos[app].access". "" for a whole instance.
-	Path string `json:"path"`
+	Path string     `json:"path"`
 	Kind ChangeKind `json:"kind"`
 	// Old and New are the values as compact canonical JSON ("" when
 	// absent). For a whole instance, a one-line summary.

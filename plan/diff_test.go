@@ -162,8 +162,8 @@ func TestRenderDiffGolden(t *testing.T) {
 		change func(p *Plan)
 		color  bool
 	}{
-		"none": {change: func(p *Plan) {}},
-		"mixed": {change: changedExample},
+		"none":        {change: func(p *Plan) {}},
+		"mixed":       {change: changedExample},
 		"mixed-color": {change: changedExample, color: true},
 	}
 	for name, tc := range tests {
