@@ -75,6 +75,19 @@ func digestOf(p *Plan) (string, error) {
 	return SHA256(b), nil
 }
 
+// CanonicalJSON encodes v in the canonical form Encode uses for a plan
+// (sorted keys, 2-space indent, trailing newline, no HTML escaping, nil
+// slices and maps as [] and {}). The compiler hashes parts of a plan with
+// it: SHA256(CanonicalJSON(fields)) gives a config_hash that does not
+// depend on struct field order or nil-versus-empty.
+func CanonicalJSON(v any) ([]byte, error) {
+	b, err := canonical(v)
+	if err != nil {
+		return nil, fmt.Errorf("canonical json: %w", err)
+	}
+	return b, nil
+}
+
 // SHA256 returns "sha256:<lower-case hex>" of b, the form of every digest
 // in a plan.
 func SHA256(b []byte) string {

@@ -190,3 +190,29 @@ func TestEncodeGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestCanonicalJSON(t *testing.T) {
+	type pair struct {
+		Zeta  []string          `json:"zeta"`
+		Alpha map[string]string `json:"alpha"`
+	}
+	tests := map[string]struct {
+		in   any
+		want string
+	}{
+		"fields sorted, nils empty": {in: pair{}, want: "{\n  \"alpha\": {},\n  \"zeta\": []\n}\n"},
+		"pointer to struct":         {in: &pair{Zeta: []string{"<b>"}}, want: "{\n  \"alpha\": {},\n  \"zeta\": [\n    \"<b>\"\n  ]\n}\n"},
+		"scalar":                    {in: 42, want: "42\n"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got, err := CanonicalJSON(tc.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != tc.want {
+				t.Errorf("CanonicalJSON = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

@@ -30,8 +30,8 @@ func TestRenderGolden(t *testing.T) {
 	}
 }
 
-// TestRenderNeverShowsValues: env values, prompt-free secrets and literal
-// values stay out of the review; only names appear.
+// TestRenderNeverShowsValues: literal env values, proxy URLs and prompt
+// texts stay out of the review; only variable names appear.
 func TestRenderNeverShowsValues(t *testing.T) {
 	p := examplePlan()
 	in := &p.Instances[0]
