@@ -203,6 +203,7 @@ func scoutInstance() Instance {
 			Gateway:      "10.231.7.17",
 			BundleIP:     ip,
 			ProbeIP:      "10.231.7.20",
+			AllowCIDR:    ip + "/32",
 			InternalName: "acme-scout-internal",
 		},
 		Agent: Agent{

@@ -240,6 +240,9 @@ func (r *renderer) addresses(n *Network) {
 	}
 	parts = append(parts, "probe "+n.ProbeIP)
 	r.field("addresses", []string{strings.Join(parts, ", ")}, "")
+	if n.AllowCIDR != "" {
+		r.field("guest net", []string{"may reach only " + n.AllowCIDR}, "")
+	}
 }
 
 func (r *renderer) backend(in *Instance) {
