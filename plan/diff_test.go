@@ -54,6 +54,18 @@ func TestDiff(t *testing.T) {
 			},
 			want: nil,
 		},
+		"duplicate hosts: routes compared whole": {
+			change: func(p *Plan) {
+				r := &p.Instances[2].Bundle.Proxy.Routes
+				*r = append(*r, Route{Host: "api.openai.com", Ports: []int{80}, DLP: "block"})
+			},
+			want: []Change{
+				{Instance: "scout", Path: "bundle.proxy.routes", Kind: FieldChanged,
+					Old:      `[{"auth":{"scheme":"Bearer","token_ref":"OPENAI_API_KEY"},"dlp":"block","host":"api.openai.com","intercept":true,"ports":[443]}]`,
+					New:      `[{"auth":{"scheme":"Bearer","token_ref":"OPENAI_API_KEY"},"dlp":"block","host":"api.openai.com","intercept":true,"ports":[443]},{"dlp":"block","host":"api.openai.com","intercept":false,"ports":[80]}]`,
+					Security: true},
+			},
+		},
 		"auth added, matches dropped": {
 			change: func(p *Plan) {
 				r := p.Instances[0].Bundle.Proxy.Routes
