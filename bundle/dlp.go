@@ -79,8 +79,10 @@ func newSecretSet(names []string, getenv func(string) string) *secretSet {
 	return s
 }
 
-// skipHeaders are not scanned: the proxy drops or replaces them anyway.
-var skipHeaders = map[string]bool{"Authorization": true, "Proxy-Authorization": true}
+// skipHeaders are not scanned: the proxy never forwards them (hop by
+// hop). The agent's Authorization is scanned unless the route replaces
+// it, in which case it is deleted before the scan.
+var skipHeaders = map[string]bool{"Proxy-Authorization": true}
 
 // scan returns the sorted, unique names of secrets found in the request
 // line, headers or body.

@@ -85,6 +85,10 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 		p.deny(w, d, VerdictDeny, err.Error())
 		return
 	}
+	if route.Auth != nil {
+		// The agent's own credential never goes upstream.
+		r.Header.Del("Authorization")
+	}
 	d.Verdict = VerdictAllow
 	if found := p.secrets.scan(r, body); len(found) > 0 {
 		reason := "request carries the value of secret " + strings.Join(found, ", ")
@@ -110,8 +114,6 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 			return
 		}
 		authz = authorization(route.Auth.Scheme, tok)
-		// The agent's own credential never goes upstream.
-		r.Header.Del("Authorization")
 	}
 	p.record(d)
 	p.forward(w, r, authz, d)

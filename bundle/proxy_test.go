@@ -363,6 +363,34 @@ func TestProxyRedactsSecrets(t *testing.T) {
 	}
 }
 
+// Regression: the agent's Authorization header was never scanned, so on a
+// route without auth (where it is forwarded) a secret could leave in it.
+func TestProxyScansAgentAuthorizationOnRoutesWithoutAuth(t *testing.T) {
+	f := newProxyFixture(t)
+	req, _ := http.NewRequest("GET", "https://redact.example.test/x", nil)
+	req.Header.Set("Authorization", "Bearer "+canary)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	got := f.tlsUp.requests()
+	if resp.StatusCode != 200 || len(got) != 1 || got[0].Authorization != "Bearer [REDACTED]" {
+		t.Fatalf("status %d, upstream saw %+v", resp.StatusCode, got)
+	}
+	// On a route with auth the agent's header is dropped, not a leak.
+	req, _ = http.NewRequest("GET", "https://api.example.test/repos/acme/x", nil)
+	req.Header.Set("Authorization", "Bearer "+canary)
+	resp, err = f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("auth route refused the agent's header: %d", resp.StatusCode)
+	}
+}
+
 func TestProxySuperviseHoldsAndLists(t *testing.T) {
 	f := newProxyFixture(t)
 	code, body := f.do(t, "GET", "https://held.example.test/elsewhere", "")

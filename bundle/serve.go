@@ -117,6 +117,14 @@ func (b *Bundle) Serve(ctx context.Context, ready func(name, addr string)) error
 	ls := b.Listeners()
 	var lns []net.Listener
 	for _, l := range ls {
+		// An address without a host would listen on every interface,
+		// the egress network's too.
+		if h, _, err := net.SplitHostPort(l.Addr); err != nil || h == "" {
+			for _, o := range lns {
+				o.Close()
+			}
+			return fmt.Errorf("%s: listen address %q is not ip:port; the plan must name the bundle IP", l.Name, l.Addr)
+		}
 		ln, err := net.Listen("tcp", l.Addr)
 		if err != nil {
 			for _, o := range lns {

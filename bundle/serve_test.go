@@ -63,16 +63,25 @@ func TestServeListensOnEveryDaemonAndStops(t *testing.T) {
 }
 
 func TestServeReportsListenError(t *testing.T) {
-	inst := testInstance()
-	inst.Bundle.Proxy.Listen = "256.0.0.1:1"
-	ca := newTestCA(t, "instance test CA")
-	b, err := New(Options{Instance: inst, CA: ca.ca, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
+	tests := map[string]struct{ listen, err string }{
+		"unbindable": {"256.0.0.1:1", "proxy: listen on 256.0.0.1:1"},
+		"no host":    {":3128", `proxy: listen address ":3128" is not ip:port`},
+		"empty":      {"", `proxy: listen address "" is not ip:port`},
 	}
-	err = b.Serve(context.Background(), nil)
-	if err == nil || !strings.HasPrefix(err.Error(), "proxy: listen on 256.0.0.1:1") {
-		t.Fatalf("got %v", err)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			inst := testInstance()
+			inst.Bundle.Proxy.Listen = tc.listen
+			ca := newTestCA(t, "instance test CA")
+			b, err := New(Options{Instance: inst, CA: ca.ca, Getenv: func(string) string { return "" }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.Serve(context.Background(), nil)
+			if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+				t.Fatalf("got %v, want %s...", err, tc.err)
+			}
+		})
 	}
 }
 
