@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -83,6 +84,11 @@ func bundleServe(e *env, configPath, caCertPath, caKeyPath string) error {
 			fmt.Fprintf(e.stderr, "bottleplan bundle: warning: %s is not set; requests that need it will be refused\n", name)
 		}
 	}
+	if needsUpstreamTLS(inst) {
+		if pool, err := x509.SystemCertPool(); err != nil || pool.Equal(x509.NewCertPool()) {
+			fmt.Fprintf(e.stderr, "bottleplan bundle: warning: no system CA certificates; TLS to intercepted routes and https repos will fail. Put a bundle at /etc/ssl/certs/ca-certificates.crt in the bundle image or point SSL_CERT_FILE at one\n")
+		}
+	}
 	b, err := bundle.New(bundle.Options{
 		Instance: inst,
 		CA:       ca,
@@ -95,6 +101,23 @@ func bundleServe(e *env, configPath, caCertPath, caKeyPath string) error {
 	return b.Serve(e.ctx, func(name, addr string) {
 		fmt.Fprintf(e.stderr, "bottleplan bundle: %s listening on %s\n", name, addr)
 	})
+}
+
+// needsUpstreamTLS reports whether the bundle itself opens TLS to an
+// upstream (intercepted routes, https repos) and so needs root CAs; blind
+// tunnels leave verification to the agent.
+func needsUpstreamTLS(inst plan.Instance) bool {
+	if needsCA(inst) {
+		return true
+	}
+	if gg := inst.Bundle.GitGate; gg != nil {
+		for _, r := range gg.Repos {
+			if strings.HasPrefix(r.Upstream, "https://") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // needsCA reports whether any route of inst is intercepted.
