@@ -13,7 +13,8 @@
 //   - dlp.go: what dlp block / supervise / redact do.
 //   - auth.go: how a token becomes an Authorization header.
 //   - ca.go: the instance CA and per-host leaf certificates.
-//   - gitgate.go: the git smart-HTTP gate.
+//   - gitgate.go: the git smart-HTTP gate (https upstreams).
+//   - gitssh.go: the gate's bridge to ssh upstreams.
 //   - supervise.go: GET /requests, the held and blocked requests.
 //   - decision.go: the decision log (JSON lines) and what supervise lists.
 //   - dial.go: the upstream dialer, which never connects inward.

@@ -28,17 +28,17 @@ import (
 //   - https with key provider "token": reverse-proxied with
 //     "Authorization: Basic" built from the token (see authorization: a
 //     token without "user:" goes with user x-access-token).
-//   - ssh:// and scp-form upstreams (key provider "static") are NOT
-//     bridged yet: the plan names the ssh key by its host path and nothing
-//     yet places that key in the bundle container, so every request for
-//     such a repo answers 501 with a message saying so, rather than
-//     pretending to serve it.
+//   - ssh:// and scp form with key provider "static": bridged over ssh
+//     with the key at SSHKeyDir/<name> and the plan's host_key (see
+//     gitssh.go).
 type GitGate struct {
 	repos     map[string]*gateRepo
 	getenv    func(string) string
 	secrets   *secretSet
 	rec       *Recorder
 	transport http.RoundTripper
+	dial      DialFunc
+	sshKeyDir string
 	errLog    *log.Logger
 }
 
@@ -47,6 +47,8 @@ type gateRepo struct {
 	plan.Repo
 	// upstream is the https base URL; nil for ssh upstreams.
 	upstream *url.URL
+	// ssh is the ssh upstream; nil for https ones.
+	ssh *sshUpstream
 }
 
 // GitGateOptions configure NewGitGate.
@@ -59,6 +61,9 @@ type GitGateOptions struct {
 	Dial DialFunc
 	// RootCAs verifies upstream TLS; nil means the system pool.
 	RootCAs *x509.CertPool
+	// SSHKeyDir holds one private key file per ssh repo, named after
+	// the repo (plan.BundleSSHKeyDir in the bundle container).
+	SSHKeyDir string
 }
 
 // NewGitGate builds the gate from its options.
@@ -73,6 +78,8 @@ func NewGitGate(o GitGateOptions) (*GitGate, error) {
 		secrets:   newSecretSet(o.SecretNames, o.Getenv),
 		rec:       o.Recorder,
 		transport: newTransport(dial, o.RootCAs),
+		dial:      dial,
+		sshKeyDir: o.SSHKeyDir,
 		errLog:    log.New(io.Discard, "", 0),
 	}
 	for _, r := range o.Repos {
@@ -88,6 +95,12 @@ func NewGitGate(o GitGateOptions) (*GitGate, error) {
 			u.Path = strings.TrimSuffix(u.Path, "/")
 			u.RawQuery, u.Fragment = "", ""
 			gr.upstream = u
+		} else {
+			up, err := parseSSHUpstream(r.Upstream)
+			if err != nil {
+				return nil, fmt.Errorf("repo %s: %w", r.Name, err)
+			}
+			gr.ssh = up
 		}
 		g.repos[r.Name] = gr
 	}
@@ -124,11 +137,11 @@ func (g *GitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Route = repo.Name
-	if repo.upstream == nil {
-		g.refuse(w, d, http.StatusNotImplemented, fmt.Sprintf("repo %s has an ssh upstream, which the git gate does not bridge yet; use an https upstream with a token key", repo.Name))
-		return
+	if repo.ssh != nil {
+		d.Host = repo.ssh.addr
+	} else {
+		d.Host = repo.upstream.Host
 	}
-	d.Host = repo.upstream.Host
 	svc := smartService(r, suffix)
 	if svc == "" {
 		g.refuse(w, d, http.StatusForbidden, "only git smart-HTTP requests are served (info/refs?service=, git-upload-pack, git-receive-pack)")
@@ -136,6 +149,10 @@ func (g *GitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if svc == "git-receive-pack" && repo.Access != "read-write" {
 		g.refuse(w, d, http.StatusForbidden, fmt.Sprintf("repo %s is read-only", repo.Name))
+		return
+	}
+	if repo.ssh != nil {
+		g.serveSSH(w, r, repo, svc, d)
 		return
 	}
 	tok := g.getenv(repo.TokenRef)

@@ -24,6 +24,7 @@ type gateFixture struct {
 	home string // HOME for the git client
 	log  *syncBuffer
 	up   *upstream
+	ssh  *sshGitServer
 }
 
 func newGateFixture(t *testing.T) *gateFixture {
@@ -63,17 +64,30 @@ func newGateFixture(t *testing.T) *gateFixture {
 		backend.ServeHTTP(w, r)
 	}))
 	env := map[string]string{"GATE_TOKEN": canary}
+	f.ssh = newSSHGitServer(t, f.root)
+	keyDir := t.TempDir()
+	for _, name := range []string{"sshapp", "sshdocs", "nohostkey", "wronghostkey"} {
+		if err := os.WriteFile(filepath.Join(keyDir, name), f.ssh.clientKey, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	gate, err := NewGitGate(GitGateOptions{
 		Repos: []plan.Repo{
 			{Name: "app", Upstream: "https://git.example.test/alice/app.git", Access: "read-write", KeyProvider: "token", TokenRef: "GATE_TOKEN"},
 			{Name: "docs", Upstream: "https://git.example.test/alice/docs.git", Access: "read", KeyProvider: "token", TokenRef: "GATE_TOKEN"},
 			{Name: "notoken", Upstream: "https://git.example.test/alice/app.git", Access: "read", KeyProvider: "token", TokenRef: "UNSET_TOKEN"},
-			{Name: "viassh", Upstream: "ssh://git@git.example.test/alice/app.git", Access: "read", KeyProvider: "static", KeyPath: "~/.ssh/id"},
+			{Name: "sshapp", Upstream: "ssh://git@git.example.test/alice/app.git", Access: "read-write", KeyProvider: "static", KeyPath: "~/.ssh/id", HostKey: f.ssh.hostKeyLine},
+			{Name: "sshdocs", Upstream: "git@git.example.test:alice/docs.git", Access: "read", KeyProvider: "static", KeyPath: "~/.ssh/id", HostKey: f.ssh.hostKeyLine},
+			{Name: "nohostkey", Upstream: "ssh://git@git.example.test/alice/app.git", Access: "read", KeyProvider: "static", KeyPath: "~/.ssh/id"},
+			{Name: "nokey", Upstream: "ssh://git@git.example.test/alice/app.git", Access: "read", KeyProvider: "static", KeyPath: "~/.ssh/id", HostKey: f.ssh.hostKeyLine},
+			{Name: "wronghostkey", Upstream: "ssh://git@git.example.test/alice/app.git", Access: "read", KeyProvider: "static", KeyPath: "~/.ssh/id",
+				HostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"},
 		},
+		SSHKeyDir:   keyDir,
 		Getenv:      func(k string) string { return env[k] },
 		SecretNames: []string{"GATE_TOKEN"},
 		Recorder:    NewRecorder(f.log, "t1"),
-		Dial:        mapDial(map[string]string{"git.example.test:443": f.up.addr()}),
+		Dial:        mapDial(map[string]string{"git.example.test:443": f.up.addr(), "git.example.test:22": f.ssh.addr}),
 		RootCAs:     upCA.pool,
 	})
 	if err != nil {
@@ -179,7 +193,9 @@ func TestGitGateRefusals(t *testing.T) {
 		"unknown service":  {"GET", "/app.git/info/refs?service=git-upload-archive", 403, "blocked: only git smart-HTTP"},
 		"get upload-pack":  {"GET", "/app.git/git-upload-pack", 403, "blocked: only git smart-HTTP"},
 		"unknown repo":     {"GET", "/other.git/info/refs?service=git-upload-pack", 404, `blocked: no repo "other"`},
-		"ssh upstream":     {"GET", "/viassh.git/info/refs?service=git-upload-pack", 501, "blocked: repo viassh has an ssh upstream"},
+		"ssh no host key":  {"GET", "/nohostkey.git/info/refs?service=git-upload-pack", 502, "bottleplan git gate: repo nohostkey has no host_key"},
+		"ssh no key":       {"GET", "/nokey.git/info/refs?service=git-upload-pack", 502, "bottleplan git gate: repo nokey: ssh key not found in the bundle"},
+		"ssh wrong host":   {"GET", "/wronghostkey.git/info/refs?service=git-upload-pack", 502, "bottleplan git gate: ssh: handshake failed: ssh: host key mismatch"},
 		"token missing":    {"GET", "/notoken.git/info/refs?service=git-upload-pack", 403, `blocked: repo notoken needs token "UNSET_TOKEN"`},
 		"read advertises":  {"GET", "/docs.git/info/refs?service=git-upload-pack", 200, ""},
 		"read no push ads": {"GET", "/docs.git/info/refs?service=git-receive-pack", 403, "blocked: repo docs is read-only"},

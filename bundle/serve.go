@@ -29,6 +29,8 @@ type Options struct {
 	Dial DialFunc
 	// RootCAs verifies upstream TLS; nil means the system pool.
 	RootCAs *x509.CertPool
+	// SSHKeyDir holds the git gate's ssh keys, one file per repo name.
+	SSHKeyDir string
 }
 
 // Bundle is the set of daemons one bundle container runs, sharing one
@@ -77,6 +79,7 @@ func New(o Options) (*Bundle, error) {
 			Recorder:    b.Recorder,
 			Dial:        o.Dial,
 			RootCAs:     o.RootCAs,
+			SSHKeyDir:   o.SSHKeyDir,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("git gate: %w", err)

@@ -23,12 +23,13 @@ import (
 func init() {
 	register(&command{
 		name:  "bundle",
-		usage: "bundle serve [--config PATH] [--ca-cert PATH] [--ca-key PATH] | bundle probe [--timeout D] [--ca-cert PATH] TARGETS.json|-",
+		usage: "bundle serve [--config PATH] [--ca-cert PATH] [--ca-key PATH] [--ssh-key-dir DIR] | bundle probe [--timeout D] [--ca-cert PATH] TARGETS.json|-",
 		short: "",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			config := fs.String("config", plan.BundleInstanceFile, "instance JSON the bundle serves")
 			caCert := fs.String("ca-cert", plan.BundleCAFile, "instance CA certificate (PEM)")
 			caKey := fs.String("ca-key", plan.BundleCAKeyFile, "instance CA private key (PEM, mode 0600)")
+			sshKeyDir := fs.String("ssh-key-dir", plan.BundleSSHKeyDir, "git gate ssh keys, one file per repo name")
 			timeout := fs.Duration("timeout", 3*time.Second, "probe: default time limit per probe")
 			return func(e *env, args []string) error {
 				if len(args) == 0 {
@@ -39,7 +40,7 @@ func init() {
 					if len(args) > 1 {
 						return usagef("serve takes no arguments, got %q", args[1:])
 					}
-					return bundleServe(e, *config, *caCert, *caKey)
+					return bundleServe(e, *config, *caCert, *caKey, *sshKeyDir)
 				case "probe":
 					if len(args) != 2 {
 						return usagef("probe takes one argument: a JSON array of targets, or - to read it from stdin")
@@ -56,7 +57,7 @@ func init() {
 // bundleServe reads the instance and the CA and serves the bundle's
 // daemons until interrupted. Decisions go to stdout, one JSON line each;
 // start-up and errors go to stderr.
-func bundleServe(e *env, configPath, caCertPath, caKeyPath string) error {
+func bundleServe(e *env, configPath, caCertPath, caKeyPath, sshKeyDir string) error {
 	data, err := os.ReadFile(configPath)
 	if err != nil {
 		return fmt.Errorf("read instance config: %w", err)
@@ -90,10 +91,11 @@ func bundleServe(e *env, configPath, caCertPath, caKeyPath string) error {
 		}
 	}
 	b, err := bundle.New(bundle.Options{
-		Instance: inst,
-		CA:       ca,
-		Getenv:   e.getenv,
-		Log:      e.stdout,
+		Instance:  inst,
+		CA:        ca,
+		Getenv:    e.getenv,
+		Log:       e.stdout,
+		SSHKeyDir: sshKeyDir,
 	})
 	if err != nil {
 		return err
