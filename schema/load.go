@@ -85,6 +85,10 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	for _, f := range files {
 		l.dirs[f.name] = f.dir
 	}
+	tops := l.splitEntries(files, asts)
+	if tops != nil {
+		asts = tops
+	}
 	var data cue.Value
 	for i, af := range asts {
 		v := sc.ctx.BuildFile(af)
@@ -95,7 +99,11 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 		}
 	}
 	l.data = data
-	if len(files) > 1 || hasCUE(files) {
+	if tops != nil {
+		if len(files) > 1 && l.conflicts() {
+			return nil, sortErrors(l.errs)
+		}
+	} else if len(files) > 1 || hasCUE(files) {
 		// Conflicts between files, and errors in CUE files, show in the
 		// data alone; report them before they cascade into schema errors.
 		if err := data.Validate(); err != nil {
@@ -128,6 +136,10 @@ type loader struct {
 	dirs  map[string]string
 	first string
 	errs  Errors
+	// entries and order hold the bottles and agents in entry mode (see
+	// entries.go); nil on the whole-value path.
+	entries map[string]map[string]*entry
+	order   map[string][]string
 }
 
 func (l *loader) errorf(pos token.Pos, path []cue.Selector, format string, args ...any) {
@@ -136,6 +148,11 @@ func (l *loader) errorf(pos token.Pos, path []cue.Selector, format string, args 
 
 // lookup returns the data value at path.
 func (l *loader) lookup(path []cue.Selector) cue.Value {
+	if l.entries != nil && len(path) >= 2 {
+		if v, ok := l.entryValue(path[0].Unquoted(), path[1].Unquoted()); ok {
+			return v.LookupPath(cue.MakePath(path[2:]...))
+		}
+	}
 	return l.data.LookupPath(cue.MakePath(path...))
 }
 
@@ -157,6 +174,11 @@ func (l *loader) valuePos(path []cue.Selector) token.Pos {
 
 // keyPos is the position of the label of the field at path.
 func (l *loader) keyPos(path []cue.Selector) token.Pos {
+	if l.entries != nil && len(path) == 2 {
+		if e := l.entries[path[0].Unquoted()][path[1].Unquoted()]; e != nil {
+			return e.label
+		}
+	}
 	v := l.lookup(path)
 	if f, ok := v.Source().(*ast.Field); ok {
 		return f.Label.Pos()
@@ -240,6 +262,10 @@ func (l *loader) load() *Manifest {
 
 // eachEntry calls fn for every field of the top-level map named field.
 func (l *loader) eachEntry(field string, fn func(name string, v cue.Value)) {
+	if l.entries != nil {
+		l.eachEntryMode(field, fn)
+		return
+	}
 	v := l.lookup(sels(field))
 	if !v.Exists() || v.IncompleteKind() != cue.StructKind {
 		if v.Exists() {

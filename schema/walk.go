@@ -42,13 +42,7 @@ func (l *loader) walk(n *node, v cue.Value, path []cue.Selector) {
 		for it.Next() {
 			name := it.Selector().Unquoted()
 			p := with(path, name)
-			re, rule := nameRe, nameRule
-			if n.keyKind == "env" {
-				re, rule = envNameRe, envNameRule
-			}
-			if !re.MatchString(name) {
-				l.errorf(l.keyPos(p), p, "invalid %s name %q: %s", n.keyKind, name, rule)
-			}
+			l.checkKey(n, name, p)
 			l.walk(n.elem, it.Value(), p)
 		}
 	default:
@@ -78,6 +72,17 @@ func (l *loader) walk(n *node, v cue.Value, path []cue.Selector) {
 			}
 			l.walk(child, it.Value(), p)
 		}
+	}
+}
+
+// checkKey reports a map key (at path) that is not a valid name.
+func (l *loader) checkKey(n *node, name string, path []cue.Selector) {
+	re, rule := nameRe, nameRule
+	if n.keyKind == "env" {
+		re, rule = envNameRe, envNameRule
+	}
+	if !re.MatchString(name) {
+		l.errorf(l.keyPos(path), path, "invalid %s name %q: %s", n.keyKind, name, rule)
 	}
 }
 
