@@ -1,6 +1,10 @@
 package schema
 
 import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/token"
@@ -128,20 +132,81 @@ func (l *loader) entryValue(kind, name string) (cue.Value, bool) {
 	return v, true
 }
 
+// Entries are checked on several workers when there are enough of them
+// to pay for a worker's own compiled schema (about a millisecond): CUE
+// values must not be shared between goroutines, so each worker builds its
+// entries in its own cue.Context.
+const (
+	parallelMin = 64
+	maxWorkers  = 8
+)
+
+// schemaPool holds compiled schemas for workers, each with its own
+// context.
+var schemaPool = sync.Pool{New: func() any {
+	c, err := compileSchema()
+	if err != nil {
+		return nil
+	}
+	return c
+}}
+
 // eachEntryMode is eachEntry in entry mode: it builds each entry, checks
 // its keys and hands it to fn, then drops it.
-func (l *loader) eachEntryMode(kind string, fn func(name string, v cue.Value)) {
-	n := l.sc.tree.fields[kind]
-	for _, name := range l.order[kind] {
-		e := l.entries[kind][name]
-		v, _ := l.entryValue(kind, name)
-		e.v, e.built = v, true
-		path := sels(kind, name)
-		l.checkKey(n, name, path)
-		l.walk(n.elem, v, path)
-		fn(name, v)
-		e.v, e.built = cue.Value{}, false
+func (l *loader) eachEntryMode(kind string, fn func(w *loader, name string, v cue.Value)) {
+	names := l.order[kind]
+	workers := min(runtime.GOMAXPROCS(0), maxWorkers, len(names)/(parallelMin/2))
+	if len(names) < parallelMin || workers < 2 {
+		for _, name := range names {
+			l.checkEntry(l, kind, name, fn)
+		}
+		return
 	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	ws := make([]*loader, workers)
+	for i := range ws {
+		sc, _ := schemaPool.Get().(*compiled)
+		if sc == nil {
+			sc = l.sc
+			workers = 1 // cannot happen: the schema compiled once already
+		}
+		ws[i] = &loader{sc: sc, data: sc.ctx.CompileString("{}"), root: l.root, dirs: l.dirs, first: l.first, entries: l.entries, order: l.order}
+	}
+	for _, w := range ws[:workers] {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(names) {
+					return
+				}
+				l.checkEntry(w, kind, names[i], fn)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, w := range ws {
+		l.errs = append(l.errs, w.errs...)
+		if w.sc != l.sc {
+			schemaPool.Put(w.sc)
+		}
+	}
+}
+
+// checkEntry builds one entry in w's context, checks its keys and hands
+// it to fn, then drops it.
+func (l *loader) checkEntry(w *loader, kind, name string, fn func(w *loader, name string, v cue.Value)) {
+	e := l.entries[kind][name]
+	v, _ := w.entryValue(kind, name)
+	e.v, e.built = v, true
+	path := sels(kind, name)
+	n := w.sc.tree.fields[kind]
+	w.checkKey(n, name, path)
+	w.walk(n.elem, v, path)
+	fn(w, name, v)
+	e.v, e.built = cue.Value{}, false
 }
 
 // conflicts reports values that two files set differently, in entry

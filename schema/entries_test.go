@@ -2,6 +2,7 @@ package schema
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,4 +78,39 @@ func load(t *testing.T, dir string, paths []string, whole bool) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestParallelEntriesMatchWhole checks a manifest big enough for entry
+// mode to use several workers, with errors in many entries, against the
+// whole-value path (which is sequential). Run it with -race.
+func TestParallelEntriesMatchWhole(t *testing.T) {
+	dir := t.TempDir()
+	var b strings.Builder
+	b.WriteString("version: 1\nbottles:\n")
+	for i := range 3 * parallelMin {
+		fmt.Fprintf(&b, "  b%d:\n", i)
+		switch i % 4 {
+		case 0:
+			b.WriteString("    runtime: podman\n")
+		case 1:
+			b.WriteString("    env: {HTTPS_PROXY: x, A: \"${B\"}\n    egres: {}\n")
+		case 2:
+			fmt.Fprintf(&b, "    extends: b%d\n    egress: {routes: [{host: 10.0.0.1}, {host: ok.example.com}]}\n", i-1)
+		default:
+			b.WriteString("    supervise: true\n")
+		}
+	}
+	b.WriteString("agents:\n")
+	for i := range 3 * parallelMin {
+		fmt.Fprintf(&b, "  a%d: {bottle: b%d, promt: x}\n", i, i+i%2)
+	}
+	writeFile(t, dir, "m.yaml", b.String())
+	entry := load(t, dir, []string{"m.yaml"}, false)
+	whole := load(t, dir, []string{"m.yaml"}, true)
+	if d := cmp.Diff(whole, entry); d != "" {
+		t.Errorf("parallel entry mode differs from the whole path (-whole +entry):\n%s", d)
+	}
+	if n := strings.Count(entry, "\n") + 1; n < 4*parallelMin {
+		t.Errorf("%d errors, want at least %d:\n%s", n, 4*parallelMin, entry)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -224,21 +225,27 @@ func (l *loader) load() *Manifest {
 	}
 	l.checkDefaults(&m.Defaults)
 
+	// The entry callbacks may run on several workers (see eachEntry):
+	// they check through w and guard what they share with mu.
+	var mu sync.Mutex
 	bottles := map[string]*rawBottle{}
 	names := map[string]bool{}
-	l.eachEntry("bottles", func(name string, v cue.Value) {
-		names[name] = true
-		var rb rawBottle
-		u := l.sc.bottle.Unify(v)
-		ok, bad := l.validate(u, sels("bottles", name), v, &rb)
+	l.eachEntry("bottles", func(w *loader, name string, v cue.Value) {
+		rb := &rawBottle{name: name}
+		u := w.sc.bottle.Unify(v)
+		ok, bad := w.validate(u, sels("bottles", name), v, rb)
 		if !ok {
 			// Check what can be checked of a bottle with errors, but
 			// keep it out of extends resolution.
-			l.decodePartial(u, bad, &rb)
+			w.decodePartial(u, bad, rb)
 		}
 		rb.name = name
-		if l.checkBottle(&rb) && ok {
-			bottles[name] = &rb
+		valid := w.checkBottle(rb) && ok
+		mu.Lock()
+		defer mu.Unlock()
+		names[name] = true
+		if valid {
+			bottles[name] = rb
 		}
 	})
 	l.checkSubnets(bottles)
@@ -246,22 +253,25 @@ func (l *loader) load() *Manifest {
 	for name, b := range resolved {
 		m.Bottles[name] = b
 	}
-	l.eachEntry("agents", func(name string, v cue.Value) {
+	l.eachEntry("agents", func(w *loader, name string, v cue.Value) {
 		var ra rawAgent
-		u := l.sc.agent.Unify(v)
-		ok, bad := l.validate(u, sels("agents", name), v, &ra)
+		u := w.sc.agent.Unify(v)
+		ok, bad := w.validate(u, sels("agents", name), v, &ra)
 		if !ok {
-			l.decodePartial(u, bad, &ra)
+			w.decodePartial(u, bad, &ra)
 		}
-		if a := l.checkAgent(name, &ra, names); a != nil && ok {
+		if a := w.checkAgent(name, &ra, names); a != nil && ok {
+			mu.Lock()
 			m.Agents[name] = a
+			mu.Unlock()
 		}
 	})
 	return m
 }
 
-// eachEntry calls fn for every field of the top-level map named field.
-func (l *loader) eachEntry(field string, fn func(name string, v cue.Value)) {
+// eachEntry calls fn for every field of the top-level map named field,
+// with the loader to check it through.
+func (l *loader) eachEntry(field string, fn func(w *loader, name string, v cue.Value)) {
 	if l.entries != nil {
 		l.eachEntryMode(field, fn)
 		return
@@ -279,7 +289,7 @@ func (l *loader) eachEntry(field string, fn func(name string, v cue.Value)) {
 		return
 	}
 	for it.Next() {
-		fn(it.Selector().Unquoted(), it.Value())
+		fn(l, it.Selector().Unquoted(), it.Value())
 	}
 }
 
