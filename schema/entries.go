@@ -162,18 +162,21 @@ func (l *loader) eachEntryMode(kind string, fn func(w *loader, name string, v cu
 		}
 		return
 	}
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	ws := make([]*loader, workers)
 	for i := range ws {
 		sc, _ := schemaPool.Get().(*compiled)
 		if sc == nil {
-			sc = l.sc
-			workers = 1 // cannot happen: the schema compiled once already
+			// Cannot happen once the schema compiled; stay correct.
+			for _, name := range names {
+				l.checkEntry(l, kind, name, fn)
+			}
+			return
 		}
 		ws[i] = &loader{sc: sc, data: sc.ctx.CompileString("{}"), root: l.root, dirs: l.dirs, first: l.first, entries: l.entries, order: l.order}
 	}
-	for _, w := range ws[:workers] {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, w := range ws {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -189,9 +192,7 @@ func (l *loader) eachEntryMode(kind string, fn func(w *loader, name string, v cu
 	wg.Wait()
 	for _, w := range ws {
 		l.errs = append(l.errs, w.errs...)
-		if w.sc != l.sc {
-			schemaPool.Put(w.sc)
-		}
+		schemaPool.Put(w.sc)
 	}
 }
 

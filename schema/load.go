@@ -100,6 +100,9 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 		}
 	}
 	l.data = data
+	if k := data.IncompleteKind(); k != cue.BottomKind && k&cue.StructKind == 0 {
+		return nil, Errors{posError(data.Pos(), "", "the top level must be a mapping")}
+	}
 	if tops != nil {
 		if len(files) > 1 && l.conflicts() {
 			return nil, sortErrors(l.errs)
@@ -150,7 +153,7 @@ func (l *loader) errorf(pos token.Pos, path []cue.Selector, format string, args 
 // lookup returns the data value at path.
 func (l *loader) lookup(path []cue.Selector) cue.Value {
 	if l.entries != nil && len(path) >= 2 {
-		if v, ok := l.entryValue(path[0].Unquoted(), path[1].Unquoted()); ok {
+		if v, ok := l.entryValue(selName(path[0]), selName(path[1])); ok {
 			return v.LookupPath(cue.MakePath(path[2:]...))
 		}
 	}
@@ -176,7 +179,7 @@ func (l *loader) valuePos(path []cue.Selector) token.Pos {
 // keyPos is the position of the label of the field at path.
 func (l *loader) keyPos(path []cue.Selector) token.Pos {
 	if l.entries != nil && len(path) == 2 {
-		if e := l.entries[path[0].Unquoted()][path[1].Unquoted()]; e != nil {
+		if e := l.entries[selName(path[0])][selName(path[1])]; e != nil {
 			return e.label
 		}
 	}
@@ -368,11 +371,20 @@ func with(path []cue.Selector, more ...any) []cue.Selector {
 	return out
 }
 
+// selName is the name of a field selector, or the printed form of any
+// other selector (list indices).
+func selName(s cue.Selector) string {
+	if s.LabelType() == cue.StringLabel {
+		return s.Unquoted()
+	}
+	return s.String()
+}
+
 // renderPath prints a path as "bottles.dev.egress.routes[0].host".
 func renderPath(path []cue.Selector) string {
 	var b strings.Builder
 	for _, s := range path {
-		if s.Type() == cue.IndexLabel {
+		if s.LabelType() == cue.IndexLabel {
 			b.WriteString("[" + strconv.Itoa(s.Index()) + "]")
 			continue
 		}

@@ -44,7 +44,7 @@ func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[st
 		if len(g.rel) == 0 {
 			bad[""] = true
 		} else {
-			bad[g.rel[0].Unquoted()] = true
+			bad[selName(g.rel[0])] = true
 		}
 		full := with(parent, anySels(g.rel)...)
 		if e, ok := l.translate(g.errs, full, g.rel, d); ok {

@@ -92,7 +92,7 @@ func unknownField(name string, known []string, parent []cue.Selector) string {
 	if s := suggest(name, known); s != "" {
 		return msg + fmt.Sprintf(" (did you mean %q?)", s)
 	}
-	if len(parent) == 3 && parent[0].Unquoted() == "agents" && parent[2].Unquoted() == "git_gate" {
+	if len(parent) == 3 && selName(parent[0]) == "agents" && selName(parent[2]) == "git_gate" {
 		return msg + " (an agent's git_gate may only set user; repos belong to its bottle)"
 	}
 	return msg
