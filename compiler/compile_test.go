@@ -166,7 +166,7 @@ func TestCompileInstanceFields(t *testing.T) {
 				if r.Host != "api.openai.com" || r.Auth == nil || r.Auth.TokenRef != "OPENAI_API_KEY" {
 					t.Errorf("provider route %+v", r)
 				}
-				if in.GuestEnv["OPENAI_API_KEY"] != AuthPlaceholder {
+				if in.GuestEnv["OPENAI_API_KEY"] != plan.GuestAuthPlaceholder {
 					t.Errorf("OPENAI_API_KEY = %q", in.GuestEnv["OPENAI_API_KEY"])
 				}
 			},
@@ -217,7 +217,7 @@ func TestCompileInstanceFields(t *testing.T) {
 					"GIT_CONFIG_KEY_2":   "user.name", "GIT_CONFIG_VALUE_2": "implementer-bot",
 					"GIT_CONFIG_KEY_3": "user.email", "GIT_CONFIG_VALUE_3": "alice@example.com",
 					"GIT_AUTHOR_NAME":         "alice",
-					"CLAUDE_CODE_OAUTH_TOKEN": AuthPlaceholder,
+					"CLAUDE_CODE_OAUTH_TOKEN": plan.GuestAuthPlaceholder,
 				}
 				if d := cmp.Diff(want, in.GuestEnv); d != "" {
 					t.Errorf("guest_env (-want +got):\n%s", d)

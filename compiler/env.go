@@ -8,14 +8,6 @@ import (
 	"github.com/bottleplan/bottleplan/schema"
 )
 
-// AuthPlaceholder is the value the agent sees for its auth_token
-// variable (e.g. CLAUDE_CODE_OAUTH_TOKEN=bottleplan-proxy-injected). The
-// agent CLIs refuse to start without a credential; with this one they
-// start and send it, and the proxy replaces the Authorization header with
-// the real token on the way out. The real value never enters the agent.
-// A bottle that declares the variable in env keeps its declaration.
-const AuthPlaceholder = "bottleplan-proxy-injected"
-
 // compileEnv splits the bottle's env into the three plan maps and adds
 // the variables bottleplan owns. All three maps are non-nil.
 //
@@ -35,7 +27,9 @@ const AuthPlaceholder = "bottleplan-proxy-injected"
 //     user.name and user.email when the identity (bottle git_gate.user
 //     overlaid by the agent's) sets them, repos or not. Omitted when
 //     there is nothing to configure;
-//   - the auth_token NAME set to AuthPlaceholder, unless declared.
+//   - the auth_token NAME set to plan.GuestAuthPlaceholder, unless the
+//     bottle declares that variable itself: the agent CLI starts with a
+//     credential it can send, and the proxy swaps in the real token.
 //
 // Reserved names cannot be declared (schema.Load refuses them), so
 // declared literals never collide with the proxy, CA and git variables.
@@ -90,7 +84,7 @@ func compileEnv(b *schema.Bottle, bundleIP string, gate *plan.GitGate, user plan
 		_, h := fromHost[tok]
 		_, p := prompted[tok]
 		if !g && !h && !p {
-			guest[tok] = AuthPlaceholder
+			guest[tok] = plan.GuestAuthPlaceholder
 		}
 	}
 	return guest, fromHost, prompted
