@@ -7,8 +7,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bottleplan/bottleplan/plan"
 	"github.com/bottleplan/bottleplan/schema"
 )
+
+// encodePlan is the plan file's bytes (plan.Encode copies nothing back
+// that matters here: it only sets PlanDigest).
+func encodePlan(t *testing.T, p *plan.Plan) []byte {
+	t.Helper()
+	b, err := plan.Encode(p)
+	if err != nil {
+		t.Fatalf("plan.Encode: %v", err)
+	}
+	return b
+}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
@@ -24,10 +36,7 @@ func sortedKeys[V any](m map[string]V) []string {
 // rebuilt manifests whose maps were filled in another order, and compare
 // the canonical bytes.
 func TestCompileDeterministic(t *testing.T) {
-	want, err := canonicalJSON(mustCompile(t, baseManifest(), Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	want := encodePlan(t, mustCompile(t, baseManifest(), Options{}))
 	for i := range 100 {
 		m := baseManifest()
 		if i%2 == 1 {
@@ -44,10 +53,7 @@ func TestCompileDeterministic(t *testing.T) {
 			m.Agents = map[string]*schema.Agent{}
 			refill(sortedKeys(agents), func(k string) { m.Agents[k] = agents[k] })
 		}
-		got, err := canonicalJSON(mustCompile(t, m, Options{}))
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := encodePlan(t, mustCompile(t, m, Options{}))
 		if !bytes.Equal(got, want) {
 			t.Fatalf("run %d gave different bytes", i)
 		}
@@ -64,9 +70,9 @@ func TestCompileManyDeterministic(t *testing.T) {
 		return m
 	}
 	first := mustCompile(t, build(), Options{})
-	want, _ := canonicalJSON(first)
+	want := encodePlan(t, first)
 	for range 5 {
-		got, _ := canonicalJSON(mustCompile(t, build(), Options{}))
+		got := encodePlan(t, mustCompile(t, build(), Options{}))
 		if !bytes.Equal(got, want) {
 			t.Fatal("compiling 300 agents twice gave different bytes")
 		}
@@ -87,10 +93,7 @@ func TestCompileNeverReadsEnv(t *testing.T) {
 	for _, n := range []string{"HOST_GH_PAT", "HOST_DOCS_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN", "JIRA_TOKEN", "GH_TOKEN", "HOME", "PWD"} {
 		t.Setenv(n, canary)
 	}
-	b, err := canonicalJSON(mustCompile(t, baseManifest(), Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := encodePlan(t, mustCompile(t, baseManifest(), Options{}))
 	if bytes.Contains(b, []byte(canary)) {
 		t.Fatal("a host env value reached the plan")
 	}
@@ -126,6 +129,22 @@ func TestCompilerDeps(t *testing.T) {
 	for _, forbidden := range []string{"os/exec", "net/http"} {
 		if compiler[forbidden] && !schemaDeps[forbidden] {
 			t.Errorf("compiler depends on %s", forbidden)
+		}
+	}
+}
+
+// TestCompiledPlanRoundTrips: what Compile returns is a plan the plan
+// package accepts back byte for byte (sorted unique slugs, format
+// version, digest).
+func TestCompiledPlanRoundTrips(t *testing.T) {
+	for name, m := range map[string]*schema.Manifest{"base": baseManifest(), "many": manyAgents(50)} {
+		b := encodePlan(t, mustCompile(t, m, Options{}))
+		p, err := plan.Decode(b)
+		if err != nil {
+			t.Fatalf("%s: plan.Decode: %v", name, err)
+		}
+		if again := encodePlan(t, p); !bytes.Equal(again, b) {
+			t.Fatalf("%s: decode then encode changed the bytes", name)
 		}
 	}
 }

@@ -1,22 +1,23 @@
 package compiler
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 
 	"github.com/bottleplan/bottleplan/plan"
 	"github.com/bottleplan/bottleplan/schema"
 )
 
-// manifestDigest is "sha256:" of the canonical JSON of the resolved
+// manifestDigest is "sha256:" of the canonical JSON (plan.CanonicalJSON,
+// the plan file's own encoding) of the resolved
 // manifest (defaults applied, extends resolved, prompt files read by the
 // loader). The manifest holds no absolute paths and no host env values,
 // so the digest is the same on every machine.
 func manifestDigest(m *schema.Manifest) (string, error) {
-	return digestOf(m)
+	b, err := plan.CanonicalJSON(m)
+	if err != nil {
+		return "", fmt.Errorf("manifest digest: %w", err)
+	}
+	return plan.SHA256(b), nil
 }
 
 // Config hashes.
@@ -24,7 +25,7 @@ func manifestDigest(m *schema.Manifest) (string, error) {
 // Like compose's service hash, each hash covers exactly the fields whose
 // change requires recreating the resource, and leaves out those that do
 // not (review-only data, fields of other resources, the plan digest).
-// Each is "sha256:" of the JSON of one of the structs below (mustDigest),
+// Each is "sha256:" of the canonical JSON of one of the structs below,
 // whose "resource" and "v" fields keep hashes of different resources and
 // of different versions of this list apart. Adding a field to a struct
 // changes every hash of that kind: do it only with a plan format change.
@@ -116,52 +117,15 @@ func configHashes(in *plan.Instance) plan.ConfigHash {
 	}
 }
 
-// mustDigest is "sha256:<hex>" of the JSON encoding of a hash input.
-// encoding/json writes struct fields in declaration order and map keys
-// sorted, so the bytes are a fixed function of the value; the structs
-// above are the contract, and skipping the key-sorting pass of
-// canonicalJSON makes hashing three times cheaper. The inputs are plain
-// data by construction (strings, ints, bools, slices and maps of them),
-// so encoding cannot fail.
+// mustDigest is plan.SHA256 of plan.CanonicalJSON of a hash input: keys
+// sorted, nil and empty collections alike, so neither struct field order
+// nor nil-versus-empty moves a hash. The inputs are plain data by
+// construction (strings, ints, bools, slices and maps of them), so
+// encoding cannot fail.
 func mustDigest(v any) string {
-	b, err := json.Marshal(v)
+	b, err := plan.CanonicalJSON(v)
 	if err != nil {
 		panic(fmt.Sprintf("compiler: hashing plain data: %v", err))
 	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// digestOf is "sha256:<hex>" of the canonical JSON of v.
-func digestOf(v any) (string, error) {
-	b, err := canonicalJSON(v)
-	if err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:]), nil
-}
-
-// canonicalJSON encodes v compactly with every object's keys sorted
-// (struct fields included) and no HTML escaping: v is encoded, decoded
-// into generic maps (numbers kept exact), and encoded again, since
-// encoding/json sorts map keys.
-func canonicalJSON(v any) ([]byte, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(generic); err != nil {
-		return nil, fmt.Errorf("encode: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return plan.SHA256(b)
 }

@@ -134,26 +134,6 @@ func TestConfigHashesDiffer(t *testing.T) {
 	}
 }
 
-func TestCanonicalJSON(t *testing.T) {
-	type inner struct {
-		Z int    `json:"z"`
-		A string `json:"a"`
-	}
-	got, err := canonicalJSON(struct {
-		B  inner          `json:"b"`
-		A  map[string]int `json:"a"`
-		HT string         `json:"ht"`
-		N  float64        `json:"n"`
-	}{inner{1, "<&>"}, map[string]int{"y": 2, "x": 1}, "a<b", 12345678901})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"a":{"x":1,"y":2},"b":{"a":"<&>","z":1},"ht":"a<b","n":12345678901}`
-	if string(got) != want {
-		t.Errorf("canonicalJSON = %s\nwant %s", got, want)
-	}
-}
-
 func TestManifestDigest(t *testing.T) {
 	a := mustCompile(t, baseManifest(), Options{}).ManifestDigest
 	m := baseManifest()
