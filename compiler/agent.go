@@ -1,7 +1,6 @@
 package compiler
 
 import (
-	"fmt"
 	"sort"
 
 	"github.com/bottleplan/bottleplan/plan"
@@ -40,8 +39,10 @@ var providers = map[string]provider{
 		apiHost:    "api.anthropic.com",
 	},
 	templateCodex: {
+		// codex parses a -c value as JSON when it can and takes it as a
+		// literal string otherwise, so the path needs no quoting.
 		command: []string{"codex", "--dangerously-bypass-approvals-and-sandbox",
-			"-c", fmt.Sprintf("model_instructions_file=%q", plan.GuestPromptFile)},
+			"-c", "model_instructions_file=" + plan.GuestPromptFile},
 		promptMode: plan.PromptModeCodexInstructionsFile,
 		image:      "bottleplan/agent-codex:latest",
 		apiHost:    "api.openai.com",
