@@ -33,20 +33,24 @@ func compileBundle(base, bundleIP string, a *schema.Agent, b *schema.Bottle) pla
 	return out
 }
 
-// compileRoutes returns the proxy routes in manifest order, then the
-// provider route when the bottle does not declare the model API host.
+// compileRoutes returns the proxy routes: the provider route first when
+// the bottle does not declare the model API host, then the declared
+// routes in manifest order.
 //
 // The provider route. An agent cannot work without its model API, and
 // the agent never holds the auth_token value: the proxy injects it. So
 // the compiler makes sure the template's API host (api.anthropic.com for
 // claude, api.openai.com for codex) is routed:
-//   - when the bottle declares no route for that exact host, one is
-//     appended: port 443, the bottle's default DLP, and, when
+//   - when the bottle declares no route for that exact host, one is put
+//     first: port 443, the bottle's default DLP, and, when
 //     agent_provider.auth_token is set, auth {scheme: Bearer, token_ref:
-//     auth_token};
-//   - when the bottle declares the host itself, its route is kept as
-//     written, except that a route without auth gets the auth_token
-//     injection above (otherwise the token would silently never be used).
+//     auth_token}. First, because the proxy takes the first route that
+//     matches a request: a declared wildcard such as "*.anthropic.com"
+//     must not shadow it and send the API calls without the token;
+//   - when the bottle declares the host itself, its route is kept where
+//     it is, as written, except that a route without auth gets the
+//     auth_token injection above (otherwise the token would silently
+//     never be used).
 //
 // The route is an ordinary route of the plan, so it shows in the plan
 // file, in the review summary and in diffs like any declared one. The
@@ -80,15 +84,15 @@ func compileRoutes(b *schema.Bottle) []plan.Route {
 		pr.Intercept = pr.Auth != nil || len(pr.Matches) > 0
 		routes = append(routes, pr)
 	}
-	if !declared {
-		pr := plan.Route{Host: pv.apiHost, Ports: []int{443}, DLP: defaultDLP(b)}
-		if auth != "" {
-			pr.Auth = &plan.RouteAuth{Scheme: "Bearer", TokenRef: auth}
-			pr.Intercept = true
-		}
-		routes = append(routes, pr)
+	if declared {
+		return routes
 	}
-	return routes
+	pr := plan.Route{Host: pv.apiHost, Ports: []int{443}, DLP: defaultDLP(b)}
+	if auth != "" {
+		pr.Auth = &plan.RouteAuth{Scheme: "Bearer", TokenRef: auth}
+		pr.Intercept = true
+	}
+	return append([]plan.Route{pr}, routes...)
 }
 
 // defaultDLP is the DLP action of a route that sets none.

@@ -162,7 +162,7 @@ func TestCompileInstanceFields(t *testing.T) {
 				if !slices.Equal(a.Command, []string{"codex", "exec", "hi"}) {
 					t.Errorf("command %q", a.Command)
 				}
-				r := in.Bundle.Proxy.Routes[len(in.Bundle.Proxy.Routes)-1]
+				r := in.Bundle.Proxy.Routes[0]
 				if r.Host != "api.openai.com" || r.Auth == nil || r.Auth.TokenRef != "OPENAI_API_KEY" {
 					t.Errorf("provider route %+v", r)
 				}
@@ -262,10 +262,10 @@ func TestCompileInstanceFields(t *testing.T) {
 				for _, r := range b.Proxy.Routes {
 					hosts = append(hosts, r.Host)
 				}
-				if !slices.Equal(hosts, []string{"api.github.com", "pypi.org", "*.pythonhosted.org", "api.anthropic.com"}) {
+				if !slices.Equal(hosts, []string{"api.anthropic.com", "api.github.com", "pypi.org", "*.pythonhosted.org"}) {
 					t.Errorf("route hosts %v", hosts)
 				}
-				gh, pypi, provider := b.Proxy.Routes[0], b.Proxy.Routes[1], b.Proxy.Routes[3]
+				provider, gh, pypi := b.Proxy.Routes[0], b.Proxy.Routes[1], b.Proxy.Routes[2]
 				if !gh.Intercept || gh.DLP != "block" || gh.Auth.TokenRef != "HOST_GH_PAT" || len(gh.Matches) != 1 {
 					t.Errorf("github route %+v", gh)
 				}
