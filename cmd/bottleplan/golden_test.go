@@ -109,6 +109,12 @@ func TestGolden(t *testing.T) {
 				if !bytes.Equal(again, planJSON) {
 					t.Errorf("decode then encode changed the plan:\n%s", cmp.Diff(string(planJSON), string(again)))
 				}
+				// One byte changed (a digit of the first subnet: still
+				// valid JSON, still a plausible plan) is refused.
+				altered := alterOneByte(t, planJSON)
+				if _, err := plan.Decode(altered); !plan.IsUnusable(err) {
+					t.Errorf("a plan with one byte changed decoded with error %v; want it refused as unusable", err)
+				}
 			}
 		})
 	}
@@ -149,4 +155,22 @@ func TestGoldenCount(t *testing.T) {
 	if n := len(goldenCases(t)); n < 15 {
 		t.Errorf("%d golden cases; the issue asks for 15 or more", n)
 	}
+}
+
+// alterOneByte changes the first digit after `"subnet": "` in a plan.
+func alterOneByte(t *testing.T, b []byte) []byte {
+	t.Helper()
+	key := []byte(`"subnet": "`)
+	i := bytes.Index(b, key)
+	if i < 0 {
+		t.Fatal("no subnet in the plan")
+	}
+	out := bytes.Clone(b)
+	j := i + len(key)
+	if out[j] == '1' {
+		out[j] = '2'
+	} else {
+		out[j] = '1'
+	}
+	return out
 }
