@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/bottleplan/bottleplan/schema"
 )
 
 // layout is an allocation seen as pool slots: which slots each slug
@@ -311,4 +313,40 @@ func manyReqs(n int) []addrRequest {
 		out[i] = addrRequest{slug: fmt.Sprintf("agent-%d", i), bottle: "b"}
 	}
 	return out
+}
+
+// TestCompileAddAgentStable checks the stability rule through Compile:
+// adding agents one by one to a crowded pool moves only instances that
+// collided with the newcomer, and most never move.
+func TestCompileAddAgentStable(t *testing.T) {
+	m := manyAgents(150)
+	m.Defaults.AddressPool = "10.231.0.0/21" // 256 /29 slots
+	m.Defaults.SubnetPrefix = 29
+	p, err := newPool(m.Defaults.AddressPool, 29)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.salt = m.Project
+	subnets := func() map[string]netip.Prefix {
+		out := map[string]netip.Prefix{}
+		for _, in := range mustCompile(t, m, Options{}).Instances {
+			out[in.Slug] = netip.MustParsePrefix(in.Network.Subnet)
+		}
+		return out
+	}
+	before := subnets()
+	moved := 0
+	for i := range 20 {
+		slug := fmt.Sprintf("newcomer-%d", i)
+		m.Agents[slug] = &schema.Agent{Name: slug, Bottle: "claude", Skills: []string{}}
+		after := subnets()
+		checkStable(t, newLayout(t, p, before), newLayout(t, p, after), slug)
+		for s := range before {
+			if before[s] != after[s] {
+				moved++
+			}
+		}
+		before = after
+	}
+	t.Logf("20 newcomers among 150+ agents in 256 slots moved %d instances", moved)
 }
