@@ -15,13 +15,29 @@ import (
 // and the test data through entry mode and the whole-value path and wants
 // the same result: the same errors, or the same manifest.
 func TestEntryModeMatchesWhole(t *testing.T) {
+	for name, in := range corpus(t) {
+		t.Run(name, func(t *testing.T) {
+			entry := load(t, in.dir, in.paths, pathEntry)
+			whole := load(t, in.dir, in.paths, pathWhole)
+			if d := cmp.Diff(whole, entry); d != "" {
+				t.Errorf("entry mode differs from the whole path (-whole +entry):\n%s", d)
+			}
+		})
+	}
+}
+
+// input is one manifest of the corpus: paths relative to dir.
+type input struct {
+	dir   string
+	paths []string
+}
+
+// corpus returns the manifests of the validate scripts and the test data.
+func corpus(t *testing.T) map[string]input {
+	t.Helper()
 	scripts, err := filepath.Glob("../testdata/script/validate_*.txtar")
 	if err != nil || len(scripts) < 60 {
 		t.Fatalf("found %d validate scripts (%v), want the corpus", len(scripts), err)
-	}
-	type input struct {
-		dir   string
-		paths []string
 	}
 	inputs := map[string]input{
 		"formats": {".", []string{"testdata/formats/manifest.yaml"}},
@@ -53,22 +69,22 @@ func TestEntryModeMatchesWhole(t *testing.T) {
 			inputs[filepath.Base(s)] = input{dir, paths}
 		}
 	}
-	for name, in := range inputs {
-		t.Run(name, func(t *testing.T) {
-			entry := load(t, in.dir, in.paths, false)
-			whole := load(t, in.dir, in.paths, true)
-			if d := cmp.Diff(whole, entry); d != "" {
-				t.Errorf("entry mode differs from the whole path (-whole +entry):\n%s", d)
-			}
-		})
-	}
+	return inputs
 }
 
+// The paths Load can take: the fast path (for one YAML file, falling
+// back to entry mode), entry mode, the whole-value path.
+const (
+	pathFast = iota
+	pathEntry
+	pathWhole
+)
+
 // load returns the manifest as JSON, or the error text, of one input.
-func load(t *testing.T, dir string, paths []string, whole bool) string {
+func load(t *testing.T, dir string, paths []string, path int) string {
 	t.Helper()
-	forceWhole = whole
-	defer func() { forceWhole = false }()
+	noFast, forceWhole = path != pathFast, path == pathWhole
+	defer func() { noFast, forceWhole = false, false }()
 	m, err := LoadWith(Options{Dir: dir}, paths...)
 	if err != nil {
 		return err.Error()
@@ -105,8 +121,8 @@ func TestParallelEntriesMatchWhole(t *testing.T) {
 		fmt.Fprintf(&b, "  a%d: {bottle: b%d, promt: x}\n", i, i+i%2)
 	}
 	writeFile(t, dir, "m.yaml", b.String())
-	entry := load(t, dir, []string{"m.yaml"}, false)
-	whole := load(t, dir, []string{"m.yaml"}, true)
+	entry := load(t, dir, []string{"m.yaml"}, pathEntry)
+	whole := load(t, dir, []string{"m.yaml"}, pathWhole)
 	if d := cmp.Diff(whole, entry); d != "" {
 		t.Errorf("parallel entry mode differs from the whole path (-whole +entry):\n%s", d)
 	}

@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // hangAfter is how long one Load may take before the fuzz target calls
@@ -71,6 +73,10 @@ func FuzzLoad(f *testing.F) {
 		}
 		if m == nil || m.Bottles == nil || m.Agents == nil {
 			t.Fatalf("Load returned %+v without error", m)
+		}
+		// What the fast path accepts, the full path must accept alike.
+		if fast, full := load(t, dir, []string{name}, pathFast), load(t, dir, []string{name}, pathEntry); fast != full {
+			t.Fatalf("fast path differs from the full path (-full +fast):\n%s", cmp.Diff(full, fast))
 		}
 		for n, a := range m.Agents {
 			if m.Bottles[a.Bottle] == nil {

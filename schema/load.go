@@ -63,6 +63,13 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	if errs := readFiles(files); len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
+	if len(files) == 1 && (files[0].ext == ".yaml" || files[0].ext == ".yml") && !noFast && precheck(files[0]) == nil {
+		f := files[0]
+		l := &loader{sc: sc, root: manifestRoot(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true}
+		if m, ok := l.fastLoad(f.data); ok {
+			return m, nil
+		}
+	}
 	var asts []*ast.File
 	for _, f := range files {
 		if e := precheck(f); e != nil {
@@ -141,6 +148,10 @@ type loader struct {
 	// entries.go); nil on the whole-value path.
 	entries map[string]map[string]*entry
 	order   map[string][]string
+	// fast is set on the fast path (fast.go): there is no CUE data, and
+	// any error only means the full path must run, so positions are not
+	// looked up.
+	fast bool
 }
 
 func (l *loader) errorf(pos token.Pos, path []cue.Selector, format string, args ...any) {
@@ -159,6 +170,9 @@ func (l *loader) lookup(path []cue.Selector) cue.Value {
 
 // valuePos is the position of the value at path.
 func (l *loader) valuePos(path []cue.Selector) token.Pos {
+	if l.fast {
+		return l.filePos()
+	}
 	v := l.lookup(path)
 	switch src := v.Source().(type) {
 	case *ast.Field:
@@ -175,6 +189,9 @@ func (l *loader) valuePos(path []cue.Selector) token.Pos {
 
 // keyPos is the position of the label of the field at path.
 func (l *loader) keyPos(path []cue.Selector) token.Pos {
+	if l.fast {
+		return l.filePos()
+	}
 	if l.entries != nil && len(path) == 2 {
 		if e := l.entries[selName(path[0])][selName(path[1])]; e != nil {
 			return e.label
