@@ -113,11 +113,20 @@ func checkInvariants(p *Plan) error {
 	return nil
 }
 
-// canonical writes v as canonical JSON. encoding/json already sorts map
-// keys; struct fields are brought in line by decoding the struct's
+// canonical writes v as canonical JSON: directly (canonical.go) when it
+// can, else as canonicalSlow does, which defines the bytes.
+func canonical(v any) ([]byte, error) {
+	if b, ok := encodeDirect(make([]byte, 0, 4096), reflect.ValueOf(v), 0); ok {
+		return append(b, '\n'), nil
+	}
+	return canonicalSlow(v)
+}
+
+// canonicalSlow writes v as canonical JSON. encoding/json already sorts
+// map keys; struct fields are brought in line by decoding the struct's
 // encoding into generic maps and encoding those again. Numbers pass
 // through as json.Number, so they are written exactly as first encoded.
-func canonical(v any) ([]byte, error) {
+func canonicalSlow(v any) ([]byte, error) {
 	first, err := marshalNoEscape(withEmptyCollections(v), "")
 	if err != nil {
 		return nil, err

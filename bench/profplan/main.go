@@ -1,0 +1,61 @@
+// Command profplan runs what `bottleplan plan -o` does (schema.Load,
+// compiler.Compile, plan.Encode) in process and writes pprof profiles,
+// so the stages can be told apart:
+//
+//	go run ./bench/profplan -cpuprofile cpu.out -memprofile mem.out m10000.yaml
+//	go tool pprof -top cpu.out
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/bottleplan/bottleplan/compiler"
+	"github.com/bottleplan/bottleplan/plan"
+	"github.com/bottleplan/bottleplan/schema"
+)
+
+func main() {
+	cpu := flag.String("cpuprofile", "", "write a CPU profile to `file`")
+	mem := flag.String("memprofile", "", "write an allocation profile to `file`")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: profplan [-cpuprofile f] [-memprofile f] manifest.yaml")
+		os.Exit(2)
+	}
+	if *cpu != "" {
+		f, err := os.Create(*cpu)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	t0 := time.Now()
+	m, err := schema.Load(flag.Arg(0))
+	check(err)
+	t1 := time.Now()
+	p, err := compiler.Compile(m, compiler.Options{})
+	check(err)
+	t2 := time.Now()
+	b, err := plan.Encode(p)
+	check(err)
+	t3 := time.Now()
+	fmt.Printf("load %v, compile %v, encode %v (%d bytes)\n", t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), len(b))
+	if *mem != "" {
+		f, err := os.Create(*mem)
+		check(err)
+		runtime.GC()
+		check(pprof.Lookup("allocs").WriteTo(f, 0))
+		check(f.Close())
+	}
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profplan:", err)
+		os.Exit(1)
+	}
+}
