@@ -25,9 +25,56 @@ import (
 // canonicalSlow too, so escaping needs no second implementation.
 // TestCanonicalMatchesSlow holds both to the same bytes.
 
-// encodeDirect appends the canonical encoding of v (without the trailing
-// newline) to buf; ok is false when v holds something it does not take.
-func encodeDirect(buf []byte, v reflect.Value, depth int) ([]byte, bool) {
+// direct is the state of one direct encoding: the bytes written, in
+// segments so a large plan is not copied again and again as one slice
+// grows (at 10000 instances the plan file is 58 MB).
+type direct struct {
+	segs [][]byte
+	buf  []byte
+	size int
+}
+
+const segSize = 1 << 20
+
+// encodeDirect returns the canonical encoding of v with its trailing
+// newline; ok is false when v holds something it does not take.
+func encodeDirect(v reflect.Value) ([]byte, bool) {
+	e := &direct{buf: make([]byte, 0, 4096)}
+	if !e.value(v, 0) {
+		return nil, false
+	}
+	e.buf = append(e.buf, '\n')
+	if len(e.segs) == 0 {
+		return e.buf, true
+	}
+	// Room for Encode to write the plan digest in place.
+	out := make([]byte, 0, e.size+len(e.buf)+128)
+	for _, s := range e.segs {
+		out = append(out, s...)
+	}
+	return append(out, e.buf...), true
+}
+
+// cut moves a full buffer to the segments.
+func (e *direct) cut() {
+	if len(e.buf) >= segSize {
+		e.segs = append(e.segs, e.buf)
+		e.size += len(e.buf)
+		e.buf = make([]byte, 0, segSize+segSize/4)
+	}
+}
+
+// value appends the canonical encoding of v (without the trailing
+// newline); false when v holds something the direct encoder does not
+// take.
+func (e *direct) value(v reflect.Value, depth int) bool {
+	var ok bool
+	e.buf, ok = e.encode(e.buf, v, depth)
+	return ok
+}
+
+// encode is value's body on the current buffer.
+func (e *direct) encode(buf []byte, v reflect.Value, depth int) ([]byte, bool) {
 	switch v.Kind() {
 	case reflect.Bool:
 		return strconv.AppendBool(buf, v.Bool()), true
@@ -46,7 +93,7 @@ func encodeDirect(buf []byte, v reflect.Value, depth int) ([]byte, bool) {
 		if v.Kind() == reflect.Interface || custom(v.Type().Elem()) {
 			return buf, false
 		}
-		return encodeDirect(buf, v.Elem(), depth)
+		return e.encode(buf, v.Elem(), depth)
 	case reflect.Slice:
 		if custom(v.Type()) || v.Type().Elem().Kind() == reflect.Uint8 {
 			return buf, false
@@ -61,9 +108,12 @@ func encodeDirect(buf []byte, v reflect.Value, depth int) ([]byte, bool) {
 			}
 			buf = newline(buf, depth+1)
 			var ok bool
-			if buf, ok = encodeDirect(buf, v.Index(i), depth+1); !ok {
+			if buf, ok = e.encode(buf, v.Index(i), depth+1); !ok {
 				return buf, false
 			}
+			e.buf = buf
+			e.cut()
+			buf = e.buf
 		}
 		buf = newline(buf, depth)
 		return append(buf, ']'), true
@@ -88,9 +138,12 @@ func encodeDirect(buf []byte, v reflect.Value, depth int) ([]byte, bool) {
 			if buf, ok = member(buf, i, k, depth); !ok {
 				return buf, false
 			}
-			if buf, ok = encodeDirect(buf, vals[k], depth+1); !ok {
+			if buf, ok = e.encode(buf, vals[k], depth+1); !ok {
 				return buf, false
 			}
+			e.buf = buf
+			e.cut()
+			buf = e.buf
 		}
 		buf = newline(buf, depth)
 		return append(buf, '}'), true
@@ -108,9 +161,12 @@ func encodeDirect(buf []byte, v reflect.Value, depth int) ([]byte, bool) {
 			if buf, ok = member(buf, n, f.name, depth); !ok {
 				return buf, false
 			}
-			if buf, ok = encodeDirect(buf, fv, depth+1); !ok {
+			if buf, ok = e.encode(buf, fv, depth+1); !ok {
 				return buf, false
 			}
+			e.buf = buf
+			e.cut()
+			buf = e.buf
 			n++
 		}
 		if n == 0 {

@@ -2,6 +2,7 @@ package plan
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -54,6 +55,12 @@ func TestCanonicalMatchesSlow(t *testing.T) {
 		}
 		values["golden "+name] = p
 	}
+	// Larger than a segment of the direct encoder.
+	big := map[string][]inner{}
+	for i := range 3 * segSize / 100 {
+		big[fmt.Sprintf("k%06d", i)] = []inner{{S: "value", L: []string{"a", "b"}}}
+	}
+	values["segments"] = big
 	for name, v := range values {
 		t.Run(name, func(t *testing.T) {
 			got, err := canonical(v)
@@ -91,4 +98,28 @@ func goldenPlans(t *testing.T) map[string][]byte {
 		t.Fatalf("found %d golden plans, want the corpus", len(out))
 	}
 	return out
+}
+
+// TestEncodeSplicesDigest checks that Encode, which writes the digest
+// into the bytes it hashed, gives the canonical encoding of the plan with
+// its digest set.
+func TestEncodeSplicesDigest(t *testing.T) {
+	for name, data := range goldenPlans(t) {
+		p, err := Decode(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		p.PlanDigest = "sha256:stale"
+		got, err := Encode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := canonicalSlow(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: Encode differs from the canonical encoding (-want +got):\n%s", name, cmp.Diff(string(want), string(got)))
+		}
+	}
 }

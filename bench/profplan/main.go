@@ -2,7 +2,7 @@
 // compiler.Compile, plan.Encode) in process and writes pprof profiles,
 // so the stages can be told apart:
 //
-//	go run ./bench/profplan -cpuprofile cpu.out -memprofile mem.out m10000.yaml
+//	go run ./bench/profplan -cpuprofile cpu.out -memprofile mem.out -heapprofile heap.out m10000.yaml
 //	go tool pprof -top cpu.out
 package main
 
@@ -22,6 +22,7 @@ import (
 func main() {
 	cpu := flag.String("cpuprofile", "", "write a CPU profile to `file`")
 	mem := flag.String("memprofile", "", "write an allocation profile to `file`")
+	heap := flag.String("heapprofile", "", "write the live heap after encoding (plan and bytes still held) to `file`")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: profplan [-cpuprofile f] [-memprofile f] manifest.yaml")
@@ -44,6 +45,15 @@ func main() {
 	check(err)
 	t3 := time.Now()
 	fmt.Printf("load %v, compile %v, encode %v (%d bytes)\n", t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), len(b))
+	if *heap != "" {
+		f, err := os.Create(*heap)
+		check(err)
+		runtime.GC()
+		check(pprof.Lookup("heap").WriteTo(f, 0))
+		check(f.Close())
+		runtime.KeepAlive(p)
+		runtime.KeepAlive(m)
+	}
 	if *mem != "" {
 		f, err := os.Create(*mem)
 		check(err)
