@@ -13,11 +13,11 @@ import (
 // loader). The manifest holds no absolute paths and no host env values,
 // so the digest is the same on every machine.
 func manifestDigest(m *schema.Manifest) (string, error) {
-	b, err := plan.CanonicalJSON(m)
+	d, err := plan.CanonicalDigest(m)
 	if err != nil {
 		return "", fmt.Errorf("manifest digest: %w", err)
 	}
-	return plan.SHA256(b), nil
+	return d, nil
 }
 
 // Config hashes.
@@ -117,15 +117,15 @@ func configHashes(in *plan.Instance) plan.ConfigHash {
 	}
 }
 
-// mustDigest is plan.SHA256 of plan.CanonicalJSON of a hash input: keys
+// mustDigest is plan.CanonicalDigest (SHA256 of CanonicalJSON) of a hash input: keys
 // sorted, nil and empty collections alike, so neither struct field order
 // nor nil-versus-empty moves a hash. The inputs are plain data by
 // construction (strings, ints, bools, slices and maps of them), so
 // encoding cannot fail.
 func mustDigest(v any) string {
-	b, err := plan.CanonicalJSON(v)
+	d, err := plan.CanonicalDigest(v)
 	if err != nil {
 		panic(fmt.Sprintf("compiler: hashing plain data: %v", err))
 	}
-	return plan.SHA256(b)
+	return d
 }

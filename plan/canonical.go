@@ -1,8 +1,11 @@
 package plan
 
 import (
+	"crypto/sha256"
 	"encoding"
+	"encoding/hex"
 	"encoding/json"
+	"hash"
 	"reflect"
 	"slices"
 	"strconv"
@@ -32,20 +35,42 @@ type direct struct {
 	segs [][]byte
 	buf  []byte
 	size int
+	// h, when set, takes the bytes instead of segs (digestDirect).
+	h hash.Hash
 }
 
 const segSize = 1 << 20
 
+// bufPool holds first buffers, so encoding many small values (three
+// config hashes per instance) does not allocate one each.
+var bufPool = sync.Pool{New: func() any {
+	b := make([]byte, 0, 4096)
+	return &b
+}}
+
 // encodeDirect returns the canonical encoding of v with its trailing
 // newline; ok is false when v holds something it does not take.
 func encodeDirect(v reflect.Value) ([]byte, bool) {
-	e := &direct{buf: make([]byte, 0, 4096)}
-	if !e.value(v, 0) {
+	first := bufPool.Get().(*[]byte)
+	defer func() {
+		*first = (*first)[:0]
+		bufPool.Put(first)
+	}()
+	e := &direct{buf: *first}
+	ok := e.value(v, 0)
+	if len(e.segs) == 0 {
+		*first = e.buf // keep what it grew to
+	} else {
+		*first = e.segs[0]
+	}
+	if !ok {
 		return nil, false
 	}
 	e.buf = append(e.buf, '\n')
 	if len(e.segs) == 0 {
-		return e.buf, true
+		// The hash inputs of the compiler are small and many: copy
+		// them out of the pooled buffer at their size.
+		return append(make([]byte, 0, len(e.buf)+128), e.buf...), true
 	}
 	// Room for Encode to write the plan digest in place.
 	out := make([]byte, 0, e.size+len(e.buf)+128)
@@ -55,8 +80,28 @@ func encodeDirect(v reflect.Value) ([]byte, bool) {
 	return append(out, e.buf...), true
 }
 
-// cut moves a full buffer to the segments.
+// digestDirect returns SHA256 of the canonical encoding of v without
+// holding the encoding: the bytes go to the hash a segment at a time.
+func digestDirect(v reflect.Value) (string, bool) {
+	first := bufPool.Get().(*[]byte)
+	defer bufPool.Put(first)
+	e := &direct{buf: (*first)[:0], h: sha256.New()}
+	ok := e.value(v, 0)
+	*first = e.buf[:0]
+	if !ok {
+		return "", false
+	}
+	e.h.Write(append(e.buf, '\n'))
+	return DigestPrefix + hex.EncodeToString(e.h.Sum(nil)), true
+}
+
+// cut moves a full buffer to the segments, or to the hash.
 func (e *direct) cut() {
+	if e.h != nil && len(e.buf) >= segSize {
+		e.h.Write(e.buf)
+		e.buf = e.buf[:0]
+		return
+	}
 	if len(e.buf) >= segSize {
 		e.segs = append(e.segs, e.buf)
 		e.size += len(e.buf)

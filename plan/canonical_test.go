@@ -74,6 +74,9 @@ func TestCanonicalMatchesSlow(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Errorf("direct encoding differs (-slow +direct):\n%s", cmp.Diff(string(want), string(got)))
 			}
+			if d, err := CanonicalDigest(v); err != nil || d != SHA256(want) {
+				t.Errorf("CanonicalDigest = %s, %v; want %s", d, err, SHA256(want))
+			}
 		})
 	}
 }

@@ -99,6 +99,20 @@ func CanonicalJSON(v any) ([]byte, error) {
 	return b, nil
 }
 
+// CanonicalDigest is SHA256(CanonicalJSON(v)), computed without holding
+// the whole encoding when it can be (the compiler digests the manifest
+// and three hash inputs per instance).
+func CanonicalDigest(v any) (string, error) {
+	if d, ok := digestDirect(reflect.ValueOf(v)); ok {
+		return d, nil
+	}
+	b, err := CanonicalJSON(v)
+	if err != nil {
+		return "", err
+	}
+	return SHA256(b), nil
+}
+
 // SHA256 returns "sha256:<lower-case hex>" of b, the form of every digest
 // in a plan.
 func SHA256(b []byte) string {
