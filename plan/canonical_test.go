@@ -126,3 +126,27 @@ func TestEncodeSplicesDigest(t *testing.T) {
 		}
 	}
 }
+
+// TestRenderFlushes checks that writing the review as it goes gives the
+// bytes of writing it at once.
+func TestRenderFlushes(t *testing.T) {
+	p := examplePlan()
+	for i := range 50 {
+		in := p.Instances[0]
+		in.Slug = fmt.Sprintf("zz-%03d", i)
+		p.Instances = append(p.Instances, in)
+	}
+	render := func(flush int) string {
+		defer func(old int) { renderFlush = old }(renderFlush)
+		renderFlush = flush
+		var b bytes.Buffer
+		if err := Render(&b, p, RenderOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	once, often := render(1<<62), render(1)
+	if once != often {
+		t.Errorf("flushing changes the review (-once +often):\n%s", cmp.Diff(once, often))
+	}
+}

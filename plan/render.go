@@ -52,12 +52,22 @@ func Render(w io.Writer, p *Plan, opts RenderOptions) error {
 	for i := range p.Instances {
 		r.line("")
 		r.instance(&p.Instances[i])
+		// Write as it goes: the review of 10000 instances is 14 MB.
+		if r.b.Len() >= renderFlush {
+			if _, err := io.WriteString(w, r.b.String()); err != nil {
+				return err
+			}
+			r.b.Reset()
+		}
 	}
 	r.line("")
 	r.line(summary(p))
 	_, err := io.WriteString(w, r.b.String())
 	return err
 }
+
+// renderFlush is how much review text Render gathers before writing it.
+var renderFlush = 64 << 10
 
 type renderer struct {
 	b strings.Builder

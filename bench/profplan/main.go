@@ -1,5 +1,5 @@
 // Command profplan runs what `bottleplan plan -o` does (schema.Load,
-// compiler.Compile, plan.Encode) in process and writes pprof profiles,
+// compiler.Compile, plan.Encode, plan.Render) in process and writes pprof profiles,
 // so the stages can be told apart:
 //
 //	go run ./bench/profplan -cpuprofile cpu.out -memprofile mem.out -heapprofile heap.out m10000.yaml
@@ -44,7 +44,10 @@ func main() {
 	b, err := plan.Encode(p)
 	check(err)
 	t3 := time.Now()
-	fmt.Printf("load %v, compile %v, encode %v (%d bytes)\n", t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), len(b))
+	var review countWriter
+	check(plan.Render(&review, p, plan.RenderOptions{}))
+	t4 := time.Now()
+	fmt.Printf("load %v, compile %v, encode %v (%d bytes), render %v (%d bytes)\n", t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), len(b), t4.Sub(t3), review)
 	if *heap != "" {
 		f, err := os.Create(*heap)
 		check(err)
@@ -61,6 +64,14 @@ func main() {
 		check(pprof.Lookup("allocs").WriteTo(f, 0))
 		check(f.Close())
 	}
+}
+
+// countWriter counts what the review would print.
+type countWriter int
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	*c += countWriter(len(b))
+	return len(b), nil
 }
 
 func check(err error) {
