@@ -8,6 +8,8 @@ require (
 )
 
 require (
+	github.com/docker/docker v28.5.2+incompatible // indirect
+	github.com/google/go-cmp v0.7.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/tools v0.50.0 // indirect
 )
