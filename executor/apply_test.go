@@ -30,7 +30,7 @@ func (r *recorder) log(inst, s string) {
 	r.calls[inst] = append(r.calls[inst], s)
 }
 
-func (r *recorder) Observe(context.Context, string) (*Observed, error) { return &Observed{}, nil }
+func (r *recorder) Observe(context.Context, string) (*Observed, error)  { return &Observed{}, nil }
 func (r *recorder) Prepare(context.Context, *plan.Plan, *Changes) error { return nil }
 func (r *recorder) ReadCA(_ context.Context, b Resource) (*CA, error) {
 	r.log(b.Instance, "readca "+b.Name)
