@@ -95,11 +95,9 @@ func SecretNeeds(p *plan.Plan, ch *Changes) []SecretNeed {
 	return needs
 }
 
-// ResolveSecrets obtains every need: host values through lookupHost (all
-// missing host variables are reported together, by name, before anything
-// is prompted for), then prompted values through prompt. Errors name
-// variables, never values.
-func ResolveSecrets(needs []SecretNeed, lookupHost func(string) (string, bool), prompt func(SecretNeed) (string, error)) (map[string]InstanceSecrets, error) {
+// CheckHost fails, naming every missing variable, when a host value of
+// needs is not set. Apply calls it before asking for confirmation.
+func CheckHost(needs []SecretNeed, lookupHost func(string) (string, bool)) error {
 	var missing []string
 	seen := map[string]bool{}
 	for _, n := range needs {
@@ -112,7 +110,18 @@ func ResolveSecrets(needs []SecretNeed, lookupHost func(string) (string, bool), 
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("host environment variables not set: %s; export them and run apply again", strings.Join(missing, ", "))
+		return fmt.Errorf("host environment variables not set: %s; export them and run apply again", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// ResolveSecrets obtains every need: host values through lookupHost (all
+// missing host variables are reported together, by name, before anything
+// is prompted for), then prompted values through prompt. Errors name
+// variables, never values.
+func ResolveSecrets(needs []SecretNeed, lookupHost func(string) (string, bool), prompt func(SecretNeed) (string, error)) (map[string]InstanceSecrets, error) {
+	if err := CheckHost(needs, lookupHost); err != nil {
+		return nil, err
 	}
 	out := map[string]InstanceSecrets{}
 	for _, n := range needs {
