@@ -52,8 +52,16 @@ var (
 )
 
 // Main runs the tests and removes what they built on the host.
-func Main(m interface{ Run() int }) int {
-	code := m.Run()
+func Main(m interface{ Run() int }) int { return Wrap(m).Run() }
+
+// Wrap returns m whose Run also removes what the tests built, for
+// harnesses (testscript.Main) that call Run themselves.
+func Wrap(m interface{ Run() int }) interface{ Run() int } { return wrapped{m} }
+
+type wrapped struct{ m interface{ Run() int } }
+
+func (w wrapped) Run() int {
+	code := w.m.Run()
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}

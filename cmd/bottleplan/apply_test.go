@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// cli runs bottleplan in-process with the given environment and returns
+// the exit code and output.
+type cli struct {
+	t     *testing.T
+	env   map[string]string
+	out   []string // every output, for the canary check
+	outMu sync.Mutex
+}
+
+func (c *cli) run(args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	e := &env{
+		ctx: context.Background(), stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr,
+		getenv: func(k string) string { return c.env[k] },
+	}
+	code := run(e, args)
+	c.outMu.Lock()
+	c.out = append(c.out, stdout.String(), stderr.String())
+	c.outMu.Unlock()
+	return code, stdout.String(), stderr.String()
+}
+
+// writePlan encodes p into dir/plan.json.
+func writePlan(t *testing.T, dir string, p *plan.Plan) string {
+	t.Helper()
+	b, err := plan.Encode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+const canary = "canary-7f3a9c-secret-value"
+
+// TestApplyStatusDestroy drives the commands on the real Engine: refusals
+// that change nothing, dry run, apply, no-op, status, drift repair and
+// destroy, and checks a host secret never shows outside the agent's env.
+func TestApplyStatusDestroy(t *testing.T) {
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	dir := t.TempDir()
+	state := t.TempDir()
+	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "alpha", "beta")
+	p.Instances[0].EnvFromHost = map[string]string{"GH_TOKEN": "HOST_GH_PAT"}
+	p.Instances[0].Bundle.SecretsFromHost = []string{"HOST_GH_PAT"}
+	planPath := writePlan(t, dir, p)
+	bin := "--bundle-binary=" + dockertest.BundleBinary(t)
+	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": state}}
+
+	expect := func(wantCode int, want string, args ...string) string {
+		t.Helper()
+		code, out, errOut := c.run(args...)
+		if code != wantCode || !strings.Contains(out+errOut, want) {
+			t.Fatalf("bottleplan %s: exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, want, out, errOut)
+		}
+		return out
+	}
+	nothingLive := func(when string) {
+		t.Helper()
+		if left := dockertest.Owned(t, eng, project); len(left) != 0 {
+			t.Fatalf("%s: resources exist: %v", when, left)
+		}
+	}
+
+	expect(exitError, "host environment variables not set: HOST_GH_PAT", "apply", planPath, "--auto-approve", bin)
+	nothingLive("missing host variable")
+	c.env["HOST_GH_PAT"] = canary
+	expect(exitError, "refusing to change live resources without confirmation", "apply", planPath, bin)
+	nothingLive("no TTY, no --auto-approve")
+	out := expect(exitChanges, "Dry run: nothing changed.", "apply", planPath, "--dry-run", "--detailed-exitcode")
+	if !strings.Contains(out, "+  alpha  network-internal") || !strings.Contains(out, "create: not found") {
+		t.Errorf("dry run output lacks ops with causes:\n%s", out)
+	}
+	nothingLive("dry run")
+	expect(exitChanges, "missing", "status", planPath, "--detailed-exitcode")
+
+	out = expect(exitOK, "Apply complete: 8 created", "apply", planPath, "--auto-approve", bin)
+	if !strings.Contains(out, "alpha: agent "+p.Instances[0].Agent.ContainerName+" started") {
+		t.Errorf("no progress line for alpha's agent:\n%s", out)
+	}
+	expect(exitOK, "No changes", "apply", planPath, "--auto-approve", bin)
+	expect(exitOK, "all 2 instances in sync", "status", planPath, "--detailed-exitcode")
+
+	// The canary reached the agent and the bundle, and nothing else.
+	agent, err := eng.ContainerInspect(context.Background(), p.Instances[0].Agent.ContainerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(agent.Config.Env, "GH_TOKEN="+canary) {
+		t.Errorf("agent env lacks GH_TOKEN from the host")
+	}
+	checkNoCanary(t, eng, project, planPath, state, c.out)
+
+	// An altered plan is refused.
+	altered := filepath.Join(dir, "altered.json")
+	b, _ := os.ReadFile(planPath)
+	os.WriteFile(altered, bytes.Replace(b, []byte("You are alpha"), []byte("You are Alpha"), 1), 0o644)
+	expect(exitRefused, "plan refused", "apply", altered, "--auto-approve", bin)
+
+	// Drift: a stopped agent is reported and started again.
+	if err := eng.ContainerStop(context.Background(), p.Instances[1].Agent.ContainerName, container.StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	expect(exitChanges, "beta   drifted: agent not running", "status", planPath, "--detailed-exitcode")
+	expect(exitOK, "~  beta  agent  ", "apply", planPath, "--auto-approve", bin)
+	expect(exitOK, "in sync", "status", planPath, "--detailed-exitcode")
+
+	expect(exitOK, "Destroy complete: 4 resources removed", "destroy", planPath, "--instance", "beta", "--auto-approve")
+	expect(exitOK, "Destroy complete: 4 resources removed", "destroy", planPath, "--auto-approve")
+	nothingLive("destroy")
+	expect(exitOK, "Nothing to destroy", "destroy", planPath, "--auto-approve")
+	checkNoCanary(t, eng, project, planPath, state, c.out)
+}
+
+// TestConcurrentApplies runs two applies of one project at once: one
+// waits for the other's lock, both succeed, and the end state is the
+// plan's.
+func TestConcurrentApplies(t *testing.T) {
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "one", "two")
+	planPath := writePlan(t, t.TempDir(), p)
+	bin := "--bundle-binary=" + dockertest.BundleBinary(t)
+	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir()}}
+
+	var wg sync.WaitGroup
+	codes, errs := make([]int, 2), make([]string, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, errs[i] = c.run("apply", planPath, "--auto-approve", bin)
+		}()
+	}
+	wg.Wait()
+	if codes[0] != 0 || codes[1] != 0 {
+		t.Fatalf("exit codes %v; stderr: %q", codes, errs)
+	}
+	if !strings.Contains(errs[0]+errs[1], "Waiting for another apply or destroy") {
+		t.Errorf("neither apply waited for the lock: %q", errs)
+	}
+	code, out, _ := c.run("status", planPath, "--detailed-exitcode")
+	if code != 0 {
+		t.Fatalf("status after concurrent applies: exit %d\n%s", code, out)
+	}
+	if got := len(dockertest.Owned(t, eng, project)); got != 8 {
+		t.Errorf("%d resources, want 8", got)
+	}
+}
+
+// TestLockTimeout: an apply that cannot get the lock in time fails and
+// changes nothing.
+func TestLockTimeout(t *testing.T) {
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	p := dockertest.Plan(project, "unused", "one")
+	planPath := writePlan(t, t.TempDir(), p)
+	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir()}}
+	holder := &env{ctx: context.Background(), stderr: &bytes.Buffer{}, getenv: func(k string) string { return c.env[k] }}
+	unlock, err := lockProject(holder, project, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	start := time.Now()
+	code, _, errOut := c.run("apply", planPath, "--auto-approve", "--lock-timeout=300ms")
+	if code != exitError || !strings.Contains(errOut, "is locked by another apply or destroy") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Errorf("gave up before the timeout")
+	}
+	if left := dockertest.Owned(t, eng, project); len(left) != 0 {
+		t.Errorf("resources exist: %v", left)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// checkNoCanary fails if the canary shows in the plan file, a label of
+// any project resource, a file under the state dir, or any output.
+func checkNoCanary(t *testing.T, eng *client.Client, project, planPath, state string, outputs []string) {
+	t.Helper()
+	if b, _ := os.ReadFile(planPath); bytes.Contains(b, []byte(canary)) {
+		t.Error("canary in the plan file")
+	}
+	for i, o := range outputs {
+		if strings.Contains(o, canary) {
+			t.Errorf("canary in output %d: %q", i, o)
+		}
+	}
+	filepath.Walk(state, func(path string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(canary)) {
+				t.Errorf("canary in state file %s", path)
+			}
+		}
+		return nil
+	})
+	f := filters.NewArgs(filters.Arg("label", executor.LabelProject+"="+project))
+	cs, _ := eng.ContainerList(context.Background(), container.ListOptions{All: true, Filters: f})
+	ns, _ := eng.NetworkList(context.Background(), network.ListOptions{Filters: f})
+	var labels []map[string]string
+	for _, c := range cs {
+		labels = append(labels, c.Labels)
+	}
+	for _, n := range ns {
+		labels = append(labels, n.Labels)
+	}
+	for _, l := range labels {
+		for k, v := range l {
+			if strings.Contains(k+v, canary) {
+				t.Errorf("canary in label %s", k)
+			}
+		}
+	}
+}
