@@ -195,8 +195,14 @@ func diffNetwork(in *plan.Instance, role Role, old *Resource) (Kind, string) {
 
 // diffContainer checks a live container of the right name and hash.
 func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bool) (Kind, string) {
-	if old.State == "created" {
+	switch old.State {
+	case "created":
 		return Replace, "replace: never started (an earlier apply stopped half way)"
+	case "running", "exited":
+	default:
+		// paused, restarting (crash loop), dead, removing: starting it
+		// would not help; a fresh one might.
+		return Replace, fmt.Sprintf("replace: container is %s", orNone(old.State))
 	}
 	wantNets := map[string]string{in.Network.InternalName: in.Network.BundleIP}
 	if role == RoleAgent {

@@ -115,6 +115,12 @@ func TestDiff(t *testing.T) {
 			want: []string{"-/+ a agent p-a-agent (replace: never started (an earlier apply stopped half way))"},
 			ca:   map[string]CASource{"a": CAReuse},
 		},
+		"crash-looping bundle is replaced": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleBundle, func(r *Resource) bool { r.State = "restarting"; return true }),
+			want: []string{"-/+ a bundle p-a-bundle (replace: container is restarting)"},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
 		"missing bundle regenerates the CA and replaces the agent": {
 			plan: testPlan(a),
 			live: edit(live(a), RoleBundle, func(*Resource) bool { return false }),
