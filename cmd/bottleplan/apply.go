@@ -71,7 +71,7 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err != nil {
 		return err
 	}
-	b, err := dockerBackend(p, docker.Options{BundleBinary: bin, ManifestRoot: root})
+	b, err := dockerBackend(p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: docker.HostRootsFile()})
 	if err != nil {
 		return err
 	}

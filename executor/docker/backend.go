@@ -25,6 +25,12 @@ type Options struct {
 	// ManifestRoot is the directory agent.dockerfile paths are relative
 	// to (the manifest's directory, or the plan file's).
 	ManifestRoot string
+	// RootsFile is the host's public root certificate bundle (see
+	// HostRootsFile); "" for none. It goes into the bundle image at
+	// BundleRootsFile, and after the instance CA into the agent's
+	// GuestCAFile: SSL_CERT_FILE points there, so the agent verifies both
+	// intercepted hosts (instance CA) and tunnelled ones (public roots).
+	RootsFile string
 }
 
 // Backend implements executor.Backend on a Docker Engine.
@@ -34,6 +40,7 @@ type Backend struct {
 
 	// Filled by Prepare, read by Create.
 	mu          sync.Mutex
+	roots       []byte // RootsFile's content, read once
 	bundleImage string
 	agentImages map[string]string // slug -> image reference
 	runtimes    map[string]string // slug -> OCI runtime ("" = Engine default)

@@ -69,7 +69,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 	in := req.Instance
 	b.mu.Lock()
 	runtime := b.runtimes[in.Slug]
-	bundleImage, agentImage := b.bundleImage, b.agentImages[in.Slug]
+	bundleImage, agentImage, roots := b.bundleImage, b.agentImages[in.Slug], b.roots
 	b.mu.Unlock()
 	host := &container.HostConfig{
 		Runtime:     runtime,
@@ -137,7 +137,9 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 			host: host,
 			ip:   in.Network.AgentIP,
 			files: []file{
-				{plan.GuestCAFile, 0o444, req.CA.CertPEM},
+				// The instance CA first: Observe fingerprints the first
+				// certificate.
+				{plan.GuestCAFile, 0o444, append(append([]byte{}, req.CA.CertPEM...), roots...)},
 				{plan.GuestPromptFile, 0o444, []byte(in.Agent.Prompt)},
 			},
 		}, nil

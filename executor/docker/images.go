@@ -48,6 +48,15 @@ func (b *Backend) Prepare(ctx context.Context, p *plan.Plan, ch *executor.Change
 			made[op.Instance][op.Role] = true
 		}
 	}
+	if b.opts.RootsFile != "" && b.roots == nil {
+		roots, err := os.ReadFile(b.opts.RootsFile)
+		if err != nil {
+			return fmt.Errorf("read root certificates: %w", err)
+		}
+		b.mu.Lock()
+		b.roots = roots
+		b.mu.Unlock()
+	}
 	var info *struct{ runsc bool }
 	var errs []error
 	for i := range p.Instances {
@@ -139,60 +148,13 @@ func (b *Backend) ensureBundleImage(ctx context.Context) (string, error) {
 	if err := CheckStatic(b.opts.BundleBinary); err != nil {
 		return "", err
 	}
-	ref, err := BuildStaticImage(ctx, b.eng, BundleImageRepo, b.opts.BundleBinary, plan.BundleBinary, "bundle", "serve")
+	img := StaticImage{Repo: BundleImageRepo, Binary: b.opts.BundleBinary, Dest: plan.BundleBinary, Cmd: []string{"bundle", "serve"}}
+	if b.roots != nil {
+		img.Files = map[string][]byte{BundleRootsFile: b.roots}
+	}
+	ref, err := img.Build(ctx, b.eng)
 	if err != nil {
 		return "", fmt.Errorf("build bundle image: %w", err)
-	}
-	return ref, nil
-}
-
-// BuildStaticImage returns repo:<first 16 hex digits of the binary's
-// sha256>, building it when missing: FROM scratch, the static binary at
-// bin copied to dest as the entrypoint with cmd as default arguments,
-// plus an empty /etc/bottleplan and a world-writable /tmp. The context is
-// an in-memory tar; nothing is pulled.
-func BuildStaticImage(ctx context.Context, eng Engine, repo, bin, dest string, cmd ...string) (string, error) {
-	data, err := os.ReadFile(bin)
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", bin, err)
-	}
-	sum := sha256.Sum256(data)
-	ref := repo + ":" + hex.EncodeToString(sum[:])[:16]
-	if _, err := eng.ImageInspect(ctx, ref); err == nil {
-		return ref, nil
-	} else if !isNotFound(err) {
-		return "", fmt.Errorf("inspect image %s: %w", ref, err)
-	}
-	cmdJSON, _ := json.Marshal(cmd)
-	dockerfile := fmt.Sprintf("FROM scratch\nCOPY rootfs/ /\nENTRYPOINT [%q]\nCMD %s\n", dest, cmdJSON)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	entries := []struct {
-		name string
-		mode int64
-		typ  byte
-		data []byte
-	}{
-		{"Dockerfile", 0o644, tar.TypeReg, []byte(dockerfile)},
-		{"rootfs/", 0o755, tar.TypeDir, nil},
-		{"rootfs/etc/", 0o755, tar.TypeDir, nil},
-		{"rootfs/etc/bottleplan/", 0o755, tar.TypeDir, nil},
-		{"rootfs/tmp/", 0o1777, tar.TypeDir, nil},
-		{"rootfs/" + strings.TrimPrefix(dest, "/"), 0o755, tar.TypeReg, data},
-	}
-	for _, e := range entries {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: e.typ, Name: e.name, Mode: e.mode, Size: int64(len(e.data))}); err != nil {
-			return "", err
-		}
-		if _, err := tw.Write(e.data); err != nil {
-			return "", err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return "", err
-	}
-	if err := buildContext(ctx, eng, &buf, ref, "Dockerfile"); err != nil {
-		return "", err
 	}
 	return ref, nil
 }

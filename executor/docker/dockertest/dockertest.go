@@ -128,7 +128,7 @@ func AgentImage(t testing.TB, eng docker.Engine) string {
 	t.Helper()
 	BundleBinary(t)
 	imageOnce.Do(func() {
-		imageRef, imageErr = docker.BuildStaticImage(context.Background(), eng, "bottleplan-test-sleeper", sleeper, "/sleeper")
+		imageRef, imageErr = docker.StaticImage{Repo: "bottleplan-test-sleeper", Binary: sleeper, Dest: "/sleeper"}.Build(context.Background(), eng)
 	})
 	if imageErr != nil {
 		t.Fatal(imageErr)
