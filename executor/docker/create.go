@@ -120,6 +120,14 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 		if agentImage == "" {
 			return nil, fmt.Errorf("agent image not prepared")
 		}
+		// The guest has no DNS. Docker's embedded resolver (127.0.0.11)
+		// would forward unknown names to the host's resolvers, from the
+		// host's namespace when those are on loopback (CVE-2024-29018,
+		// unfixed in Engine 20.10): a way out of an internal network.
+		// With the bundle as the only upstream, forwarded queries go to
+		// bundle_ip:53 from the agent's own namespace, where nothing
+		// answers.
+		host.DNS = []string{in.Network.BundleIP}
 		env := make([]string, 0, len(in.GuestEnv)+len(req.Env))
 		for _, k := range sortedKeys(in.GuestEnv) {
 			env = append(env, k+"="+in.GuestEnv[k])

@@ -163,6 +163,9 @@ func checkInstance(t *testing.T, eng docker.Engine, project string, in plan.Inst
 	if got, want := addrs(agent), map[string]string{in.Network.InternalName: in.Network.AgentIP}; !cmp.Equal(got, want) {
 		t.Errorf("%s: agent addresses %v, want %v", in.Slug, got, want)
 	}
+	if got := agent.HostConfig.DNS; !cmp.Equal(got, []string{in.Network.BundleIP}) {
+		t.Errorf("%s: agent DNS %v, want only the bundle %s (no forwarding to the host's resolvers)", in.Slug, got, in.Network.BundleIP)
+	}
 	// The agent trusts the bundle's CA; the key stays in the bundle.
 	bcert, agentCert := readFile(t, eng, bundle.ID, plan.BundleCAFile), readFile(t, eng, agent.ID, plan.GuestCAFile)
 	if executor.Fingerprint(bcert) == "" || !bytes.HasPrefix(agentCert, bcert) {
