@@ -27,7 +27,9 @@ type Backend interface {
 	// Prepare makes everything the creates in ch need that is not a
 	// labelled resource (images), or fails naming what is missing. Apply
 	// calls it before the first change, so a missing image stops apply
-	// before anything is created.
+	// before anything is created. It may be called more than once for
+	// the same changes (the CLI calls it before asking for confirmation);
+	// what it made the first time is reused.
 	Prepare(ctx context.Context, p *plan.Plan, ch *Changes) error
 
 	// ReadCA returns the CA held by the live bundle r (certificate and

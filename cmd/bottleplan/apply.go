@@ -107,6 +107,11 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err := executor.CheckHost(needs, hostLookup(e)); err != nil {
 		return err
 	}
+	// Images before the question: a missing one is reported before
+	// anyone confirms, and certainly before anything is created.
+	if err := b.Prepare(e.ctx, p, ch); err != nil {
+		return err
+	}
 	if !o.autoApprove {
 		if err := confirm(e, "Apply these changes?"); err != nil {
 			return err

@@ -13,9 +13,9 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
 
 	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker"
 	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -56,7 +56,11 @@ func writePlan(t *testing.T, dir string, p *plan.Plan) string {
 	return path
 }
 
-const canary = "canary-7f3a9c-secret-value"
+// Canary secrets: one from the host env, one from --env-file.
+const (
+	canary  = "canary-7f3a9c-secret-value"
+	canary2 = "canary-prompted-51d2e0"
+)
 
 // TestApplyStatusDestroy drives the commands on the real Engine: refusals
 // that change nothing, dry run, apply, no-op, status, drift repair and
@@ -69,7 +73,10 @@ func TestApplyStatusDestroy(t *testing.T) {
 	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "alpha", "beta")
 	p.Instances[0].EnvFromHost = map[string]string{"GH_TOKEN": "HOST_GH_PAT"}
 	p.Instances[0].Bundle.SecretsFromHost = []string{"HOST_GH_PAT"}
+	p.Instances[1].EnvPrompted = map[string]string{"JIRA_TOKEN": "Paste a Jira token"}
 	planPath := writePlan(t, dir, p)
+	envFile := filepath.Join(t.TempDir(), "secrets.env")
+	os.WriteFile(envFile, []byte("# asked for at apply\nJIRA_TOKEN="+canary2+"\n"), 0o600)
 	bin := "--bundle-binary=" + dockertest.BundleBinary(t)
 	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": state}}
 
@@ -100,7 +107,9 @@ func TestApplyStatusDestroy(t *testing.T) {
 	nothingLive("dry run")
 	expect(exitChanges, "missing", "status", planPath, "--detailed-exitcode")
 
-	out = expect(exitOK, "Apply complete: 8 created", "apply", planPath, "--auto-approve", bin)
+	expect(exitError, `JIRA_TOKEN (agent "beta") is asked for at apply, but stdin is not a terminal; give it in a file with --env-file`, "apply", planPath, "--auto-approve", bin)
+	nothingLive("prompted value without a terminal")
+	out = expect(exitOK, "Apply complete: 8 created", "apply", planPath, "--auto-approve", "--env-file", envFile, bin)
 	if !strings.Contains(out, "alpha: agent "+p.Instances[0].Agent.ContainerName+" started") {
 		t.Errorf("no progress line for alpha's agent:\n%s", out)
 	}
@@ -114,6 +123,20 @@ func TestApplyStatusDestroy(t *testing.T) {
 	}
 	if !contains(agent.Config.Env, "GH_TOKEN="+canary) {
 		t.Errorf("agent env lacks GH_TOKEN from the host")
+	}
+	bundle, err := eng.ContainerInspect(context.Background(), p.Instances[0].Bundle.ContainerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(bundle.Config.Env, "HOST_GH_PAT="+canary) {
+		t.Errorf("bundle env lacks its host secret HOST_GH_PAT")
+	}
+	beta, err := eng.ContainerInspect(context.Background(), p.Instances[1].Agent.ContainerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(beta.Config.Env, "JIRA_TOKEN="+canary2) {
+		t.Errorf("beta's env lacks JIRA_TOKEN from the env file")
 	}
 	checkNoCanary(t, eng, project, planPath, state, c.out)
 
@@ -212,19 +235,20 @@ func contains(ss []string, s string) bool {
 
 // checkNoCanary fails if the canary shows in the plan file, a label of
 // any project resource, a file under the state dir, or any output.
-func checkNoCanary(t *testing.T, eng *client.Client, project, planPath, state string, outputs []string) {
+func checkNoCanary(t *testing.T, eng docker.Engine, project, planPath, state string, outputs []string) {
 	t.Helper()
-	if b, _ := os.ReadFile(planPath); bytes.Contains(b, []byte(canary)) {
+	has := func(s string) bool { return strings.Contains(s, canary) || strings.Contains(s, canary2) }
+	if b, _ := os.ReadFile(planPath); has(string(b)) {
 		t.Error("canary in the plan file")
 	}
 	for i, o := range outputs {
-		if strings.Contains(o, canary) {
+		if has(o) {
 			t.Errorf("canary in output %d: %q", i, o)
 		}
 	}
 	filepath.Walk(state, func(path string, fi os.FileInfo, err error) error {
 		if err == nil && !fi.IsDir() {
-			if b, _ := os.ReadFile(path); bytes.Contains(b, []byte(canary)) {
+			if b, _ := os.ReadFile(path); has(string(b)) {
 				t.Errorf("canary in state file %s", path)
 			}
 		}
@@ -236,13 +260,16 @@ func checkNoCanary(t *testing.T, eng *client.Client, project, planPath, state st
 	var labels []map[string]string
 	for _, c := range cs {
 		labels = append(labels, c.Labels)
+		if has(c.Command) {
+			t.Errorf("canary in the argv of %s", c.Names[0])
+		}
 	}
 	for _, n := range ns {
 		labels = append(labels, n.Labels)
 	}
 	for _, l := range labels {
 		for k, v := range l {
-			if strings.Contains(k+v, canary) {
+			if has(k + v) {
 				t.Errorf("canary in label %s", k)
 			}
 		}

@@ -77,10 +77,6 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 		// No published ports, no host mounts: the containers talk to each
 		// other over the internal network only.
 	}
-	if r := in.Agent.Resources; r != nil {
-		host.Resources.NanoCPUs = int64(r.CPUs) * 1e9
-		host.Resources.Memory = int64(r.MemoryMiB) << 20
-	}
 	if req.CA == nil {
 		return nil, fmt.Errorf("no instance CA")
 	}
@@ -128,6 +124,12 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 		// bundle_ip:53 from the agent's own namespace, where nothing
 		// answers.
 		host.DNS = []string{in.Network.BundleIP}
+		// The plan's resources are the agent's; the bundle is small and
+		// must not starve with it.
+		if r := in.Agent.Resources; r != nil {
+			host.Resources.NanoCPUs = int64(r.CPUs) * 1e9
+			host.Resources.Memory = int64(r.MemoryMiB) << 20
+		}
 		env := make([]string, 0, len(in.GuestEnv)+len(req.Env))
 		for _, k := range sortedKeys(in.GuestEnv) {
 			env = append(env, k+"="+in.GuestEnv[k])

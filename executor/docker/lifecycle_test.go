@@ -30,6 +30,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t), RootsFile: roots})
 	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "alpha", "beta", "gamma")
+	p.Instances[0].Agent.Resources = &plan.Resources{CPUs: 1, MemoryMiB: 256}
 
 	ch, err := converge(t, b, p, false, executor.ApplyOptions{})
 	if err != nil {
@@ -40,6 +41,13 @@ func TestLifecycle(t *testing.T) {
 	}
 	for _, in := range p.Instances {
 		checkInstance(t, eng, project, in)
+	}
+	alphaAgent, alphaBundle := inspect(t, eng, p.Instances[0].Agent.ContainerName), inspect(t, eng, p.Instances[0].Bundle.ContainerName)
+	if r := alphaAgent.HostConfig.Resources; r.Memory != 256<<20 || r.NanoCPUs != 1e9 {
+		t.Errorf("alpha agent: memory %d, nano cpus %d; want 256 MiB and 1 cpu", r.Memory, r.NanoCPUs)
+	}
+	if r := alphaBundle.HostConfig.Resources; r.Memory != 0 || r.NanoCPUs != 0 {
+		t.Errorf("alpha bundle got the agent's limits: %+v", r)
 	}
 	if roots != "" {
 		want, _ := os.ReadFile(roots)
@@ -170,6 +178,14 @@ func checkInstance(t *testing.T, eng docker.Engine, project string, in plan.Inst
 	bcert, agentCert := readFile(t, eng, bundle.ID, plan.BundleCAFile), readFile(t, eng, agent.ID, plan.GuestCAFile)
 	if executor.Fingerprint(bcert) == "" || !bytes.HasPrefix(agentCert, bcert) {
 		t.Errorf("%s: agent CA differs from the bundle's", in.Slug)
+	}
+	rc, st, err := eng.CopyFromContainer(context.Background(), bundle.ID, plan.BundleCAKeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	if st.Mode.Perm() != 0o600 {
+		t.Errorf("%s: CA key mode %v, want 0600", in.Slug, st.Mode.Perm())
 	}
 	if len(readFile(t, eng, agent.ID, plan.BundleCAKeyFile)) != 0 {
 		t.Errorf("%s: the CA key is in the agent", in.Slug)
