@@ -27,7 +27,7 @@ import (
 // so an image that exists is never rebuilt.
 const (
 	// BundleImageRepo is tagged with the first 16 hex digits of the
-	// sha256 of the bundle binary.
+	// sha256 of its build context: the bundle binary and the host roots.
 	BundleImageRepo = "bottleplan-bundle"
 	// AgentImageRepo is tagged with the first 16 hex digits of the sha256
 	// of the Dockerfile's build context.
