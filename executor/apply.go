@@ -166,7 +166,7 @@ func (r instanceRun) run(ctx context.Context) error {
 		req := CreateRequest{Project: r.p.Project, PlanDigest: r.p.PlanDigest, Instance: r.in, Role: op.Role, Step: r.step(op)}
 		switch op.Role {
 		case RoleBundle:
-			req.CA, req.Env = ca, r.secrets.Bundle
+			req.CA, req.Env, req.SSHKeys = ca, r.secrets.Bundle, r.secrets.SSHKeys
 		case RoleAgent:
 			req.CA, req.Env = ca, r.secrets.Agent
 		}

@@ -138,22 +138,40 @@ func TestResolveSecrets(t *testing.T) {
 	p := testPlan(in)
 	ch, _ := Diff(p, &Observed{Project: "p"}, DiffOptions{})
 	needs := SecretNeeds(p, ch)
+	in.Bundle.GitGate = &plan.GitGate{Repos: []plan.Repo{
+		{Name: "app", KeyProvider: "static", KeyPath: "~/.ssh/app"},
+		{Name: "lib", KeyProvider: "token", TokenRef: "TOKEN_B"},
+	}}
+	p = testPlan(in)
+	ch, _ = Diff(p, &Observed{Project: "p"}, DiffOptions{})
+	needs = SecretNeeds(p, ch)
 	host := map[string]string{"HOST_GH_PAT": "canary-value-1"}
-	lookup := func(n string) (string, bool) { v, ok := host[n]; return v, ok }
+	keys := map[string]string{}
+	lookup := HostSecrets{
+		Lookup: func(n string) (string, bool) { v, ok := host[n]; return v, ok },
+		ReadKey: func(p string) ([]byte, error) {
+			if k, ok := keys[p]; ok {
+				return []byte(k), nil
+			}
+			return nil, errors.New("no such file")
+		},
+	}
 	prompted := func(n SecretNeed) (string, error) { return "prompted-" + n.Name, nil }
 
 	_, err := ResolveSecrets(needs, lookup, prompted)
-	if err == nil || !strings.Contains(err.Error(), "TOKEN_B") || strings.Contains(err.Error(), "canary-value-1") {
-		t.Fatalf("missing TOKEN_B: error = %v, want it named and no value", err)
+	if err == nil || !strings.Contains(err.Error(), "TOKEN_B") || !strings.Contains(err.Error(), "ssh key ~/.ssh/app") || strings.Contains(err.Error(), "canary-value-1") {
+		t.Fatalf("missing TOKEN_B and key: error = %v, want both named and no value", err)
 	}
 	host["TOKEN_B"] = "canary-value-2"
+	keys["~/.ssh/app"] = "canary-key"
 	got, err := ResolveSecrets(needs, lookup, prompted)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := InstanceSecrets{
-		Bundle: []string{"HOST_GH_PAT=canary-value-1", "TOKEN_B=canary-value-2"},
-		Agent:  []string{"GH_TOKEN=canary-value-1", "JIRA=prompted-JIRA"},
+		Bundle:  []string{"HOST_GH_PAT=canary-value-1", "TOKEN_B=canary-value-2"},
+		Agent:   []string{"GH_TOKEN=canary-value-1", "JIRA=prompted-JIRA"},
+		SSHKeys: map[string][]byte{"app": []byte("canary-key")},
 	}
 	if d := cmp.Diff(want, got["a"]); d != "" {
 		t.Errorf("secrets (-want +got):\n%s", d)

@@ -74,6 +74,10 @@ type CreateRequest struct {
 	// them in the process environment only: never in labels, files,
 	// argv, errors or logs.
 	Env []string
+	// SSHKeys are the git gate's ssh private keys by repo name (bundle
+	// only); the backend puts each at plan.BundleSSHKeyDir/<repo>, mode
+	// 0600, readable only by the bundle's process.
+	SSHKeys map[string][]byte
 	// Step is called after each completed step.
 	Step StepFunc
 }

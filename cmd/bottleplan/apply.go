@@ -104,7 +104,7 @@ func runApply(e *env, args []string, o applyOpts) error {
 		return nil
 	}
 	needs := executor.SecretNeeds(p, ch)
-	if err := executor.CheckHost(needs, hostLookup(e)); err != nil {
+	if err := executor.CheckHost(needs, hostSecrets(e, root)); err != nil {
 		return err
 	}
 	// Images before the question: a missing one is reported before
@@ -117,7 +117,7 @@ func runApply(e *env, args []string, o applyOpts) error {
 			return err
 		}
 	}
-	secrets, err := executor.ResolveSecrets(needs, hostLookup(e), prompter(e, prompted))
+	secrets, err := executor.ResolveSecrets(needs, hostSecrets(e, root), prompter(e, prompted))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,10 +57,11 @@ func writePlan(t *testing.T, dir string, p *plan.Plan) string {
 	return path
 }
 
-// Canary secrets: one from the host env, one from --env-file.
+// Canary secrets: from the host env, from --env-file, in an ssh key file.
 const (
 	canary  = "canary-7f3a9c-secret-value"
 	canary2 = "canary-prompted-51d2e0"
+	canary3 = "canary-ssh-key-9b41c7"
 )
 
 // TestApplyStatusDestroy drives the commands on the real Engine: refusals
@@ -74,11 +76,19 @@ func TestApplyStatusDestroy(t *testing.T) {
 	p.Instances[0].EnvFromHost = map[string]string{"GH_TOKEN": "HOST_GH_PAT"}
 	p.Instances[0].Bundle.SecretsFromHost = []string{"HOST_GH_PAT"}
 	p.Instances[1].EnvPrompted = map[string]string{"JIRA_TOKEN": "Paste a Jira token"}
+	a := &p.Instances[0]
+	a.Bundle.GitGate = &plan.GitGate{Listen: fmt.Sprintf("%s:%d", a.Network.BundleIP, plan.GitGatePort), Repos: []plan.Repo{{
+		Name: "app", Upstream: "ssh://git@git.example.com/acme/app.git", GateURL: fmt.Sprintf("http://%s:%d/app.git", a.Network.BundleIP, plan.GitGatePort),
+		Access: "read", KeyProvider: "static", KeyPath: "~/.ssh/id_app",
+	}}}
+	home := t.TempDir()
+	os.MkdirAll(filepath.Join(home, ".ssh"), 0o700)
+	os.WriteFile(filepath.Join(home, ".ssh", "id_app"), []byte(canary3), 0o600)
 	planPath := writePlan(t, dir, p)
 	envFile := filepath.Join(t.TempDir(), "secrets.env")
 	os.WriteFile(envFile, []byte("# asked for at apply\nJIRA_TOKEN="+canary2+"\n"), 0o600)
 	bin := "--bundle-binary=" + dockertest.BundleBinary(t)
-	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": state}}
+	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": state, "HOME": home}}
 
 	expect := func(wantCode int, want string, args ...string) string {
 		t.Helper()
@@ -95,7 +105,7 @@ func TestApplyStatusDestroy(t *testing.T) {
 		}
 	}
 
-	expect(exitError, "host environment variables not set: HOST_GH_PAT", "apply", planPath, "--auto-approve", bin)
+	expect(exitError, "host secrets missing: HOST_GH_PAT", "apply", planPath, "--auto-approve", bin)
 	nothingLive("missing host variable")
 	c.env["HOST_GH_PAT"] = canary
 	expect(exitError, "refusing to change live resources without confirmation", "apply", planPath, bin)
@@ -130,6 +140,14 @@ func TestApplyStatusDestroy(t *testing.T) {
 	}
 	if !contains(bundle.Config.Env, "HOST_GH_PAT="+canary) {
 		t.Errorf("bundle env lacks its host secret HOST_GH_PAT")
+	}
+	rc, st, err := eng.CopyFromContainer(context.Background(), bundle.ID, plan.BundleSSHKeyDir+"/app")
+	if err != nil {
+		t.Fatalf("ssh key not in the bundle: %v", err)
+	}
+	rc.Close()
+	if st.Mode.Perm() != 0o600 || st.Size != int64(len(canary3)) {
+		t.Errorf("ssh key in the bundle: mode %v size %d, want 0600 and %d bytes", st.Mode.Perm(), st.Size, len(canary3))
 	}
 	beta, err := eng.ContainerInspect(context.Background(), p.Instances[1].Agent.ContainerName)
 	if err != nil {
@@ -237,7 +255,9 @@ func contains(ss []string, s string) bool {
 // any project resource, a file under the state dir, or any output.
 func checkNoCanary(t *testing.T, eng docker.Engine, project, planPath, state string, outputs []string) {
 	t.Helper()
-	has := func(s string) bool { return strings.Contains(s, canary) || strings.Contains(s, canary2) }
+	has := func(s string) bool {
+		return strings.Contains(s, canary) || strings.Contains(s, canary2) || strings.Contains(s, canary3)
+	}
 	if b, _ := os.ReadFile(planPath); has(string(b)) {
 		t.Error("canary in the plan file")
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -88,11 +89,33 @@ func noEcho(e *env) func() {
 	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, &old) }
 }
 
-// hostLookup reads host secrets; an empty value counts as unset, so a
-// forgotten export is caught before anything changes.
-func hostLookup(e *env) func(string) (string, bool) {
-	return func(name string) (string, bool) {
-		v := e.getenv(name)
-		return v, v != ""
+// hostSecrets reads host secrets: env values (an empty value counts as
+// unset, so a forgotten export is caught before anything changes) and
+// ssh key files, whose key_path may start with ~/ (the home directory)
+// or be relative to the manifest root.
+func hostSecrets(e *env, root string) executor.HostSecrets {
+	return executor.HostSecrets{
+		Lookup: func(name string) (string, bool) {
+			v := e.getenv(name)
+			return v, v != ""
+		},
+		ReadKey: func(keyPath string) ([]byte, error) {
+			p := keyPath
+			switch {
+			case p == "~" || strings.HasPrefix(p, "~/"):
+				home := e.getenv("HOME")
+				if home == "" {
+					return nil, fmt.Errorf("HOME is not set to expand ~")
+				}
+				p = filepath.Join(home, p[1:])
+			case !filepath.IsAbs(p):
+				p = filepath.Join(root, p)
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, fmt.Errorf("read ssh key: %w", err)
+			}
+			return b, nil
+		},
 	}
 }

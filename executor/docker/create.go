@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -91,7 +92,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 		}
 		host.CapDrop = []string{"ALL"}
 		host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
-		return &containerSpec{
+		cs := &containerSpec{
 			name: in.Bundle.ContainerName,
 			config: &container.Config{
 				Image:      bundleImage,
@@ -111,7 +112,11 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 				{plan.BundleCAKeyFile, 0o600, req.CA.KeyPEM},
 			},
 			fileUID: bundleUID,
-		}, nil
+		}
+		for _, repo := range sortedKeys(req.SSHKeys) {
+			cs.files = append(cs.files, file{path.Join(plan.BundleSSHKeyDir, repo), 0o600, req.SSHKeys[repo]})
+		}
+		return cs, nil
 	case executor.RoleAgent:
 		if agentImage == "" {
 			return nil, fmt.Errorf("agent image not prepared")
@@ -228,7 +233,7 @@ func (b *Backend) Remove(ctx context.Context, r executor.Resource, step executor
 	return step("removed")
 }
 
-func sortedKeys(m map[string]string) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {
 		ks = append(ks, k)
