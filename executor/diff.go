@@ -210,9 +210,9 @@ func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bo
 	} else if in.Network.EgressName != "" {
 		wantNets[in.Network.EgressName] = "" // any address
 	}
-	if old.Running() || len(old.Addresses) > 0 {
-		// A stopped container has no addresses to compare; starting it
-		// brings back the ones it was created with.
+	if old.Addresses != nil {
+		// nil: the backend does not attach this resource to networks
+		// (a smolvm machine), so there is nothing to compare.
 		if c := diffAddresses(wantNets, old.Addresses); c != "" {
 			return Replace, c
 		}

@@ -27,18 +27,25 @@ type Resource struct {
 	// Name is the resource's name.
 	Name string
 
-	// State is the container state ("created", "running", "exited", ...);
-	// "" for networks. "created" means a container was never started:
-	// an apply stopped between creating and starting it.
+	// State is the container state in Docker's words ("created",
+	// "running", "exited", "paused", "restarting", "dead"); "" for
+	// networks. "created" means a container was never started: an apply
+	// stopped between creating and starting it. Other backends map their
+	// states onto these.
 	State string
 	// ExitCode is the last exit code of a container that is not running.
 	ExitCode int
 	// CAFingerprint is "sha256:<hex>" of the instance CA certificate
 	// found in the container (BundleCAFile in a bundle, GuestCAFile in an
-	// agent); "" when the file is absent.
+	// agent); "" when the file is absent. Every backend must report it
+	// for bundles and agents: Diff replaces an agent whose fingerprint
+	// differs from its bundle's.
 	CAFingerprint string
 	// Addresses maps each network a container is attached to, by name,
-	// to its IPv4 address there.
+	// to its IPv4 address there (for a stopped container, the address it
+	// was created with; "" when none was pinned). nil means the backend
+	// does not attach the resource to networks, and Diff skips the
+	// address check; an empty map means attached to none.
 	Addresses map[string]string
 
 	// Subnet and Gateway are a network's IPv4 configuration; Internal

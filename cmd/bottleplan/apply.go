@@ -71,7 +71,8 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err != nil {
 		return err
 	}
-	b, err := dockerBackend(p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: docker.HostRootsFile()})
+	b, err := dockerBackend(p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: docker.HostRootsFile(),
+		Log: func(msg string) { fmt.Fprintln(e.stdout, msg) }})
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ type Options struct {
 	// GuestCAFile: SSL_CERT_FILE points there, so the agent verifies both
 	// intercepted hosts (instance CA) and tunnelled ones (public roots).
 	RootsFile string
+	// Log, when set, receives one line per long step that is not a
+	// resource change (building an image).
+	Log func(msg string)
 }
 
 // Backend implements executor.Backend on a Docker Engine.
@@ -47,6 +50,12 @@ type Backend struct {
 }
 
 var _ executor.Backend = (*Backend)(nil)
+
+func (b *Backend) log(format string, args ...any) {
+	if b.opts.Log != nil {
+		b.opts.Log(fmt.Sprintf(format, args...))
+	}
+}
 
 // New returns a Backend that talks to eng.
 func New(eng Engine, opts Options) *Backend {

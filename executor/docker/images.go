@@ -148,7 +148,8 @@ func (b *Backend) ensureBundleImage(ctx context.Context) (string, error) {
 	if err := CheckStatic(b.opts.BundleBinary); err != nil {
 		return "", err
 	}
-	img := StaticImage{Repo: BundleImageRepo, Binary: b.opts.BundleBinary, Dest: plan.BundleBinary, Cmd: []string{"bundle", "serve"}}
+	img := StaticImage{Repo: BundleImageRepo, Binary: b.opts.BundleBinary, Dest: plan.BundleBinary, Cmd: []string{"bundle", "serve"},
+		OnBuild: func(ref string) { b.log("Building the bundle image %s from %s", ref, b.opts.BundleBinary) }}
 	if b.roots != nil {
 		img.Files = map[string][]byte{BundleRootsFile: b.roots}
 	}
@@ -193,6 +194,7 @@ func (b *Backend) ensureAgentImage(ctx context.Context, in *plan.Instance) (stri
 	if _, err := b.eng.ImageInspect(ctx, ref); err == nil {
 		return ref, nil
 	}
+	b.log("Building the agent image %s of instance %q from %s", ref, in.Slug, path)
 	if err := buildContext(ctx, b.eng, ctxTar, ref, filepath.Base(path)); err != nil {
 		return "", fmt.Errorf("build agent image from %s: %w", path, err)
 	}

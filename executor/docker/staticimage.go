@@ -52,6 +52,9 @@ type StaticImage struct {
 	Cmd []string
 	// Files are extra files (absolute path -> content, mode 0644).
 	Files map[string][]byte
+	// OnBuild, when set, is called with the tag before a build starts
+	// (not when the image exists).
+	OnBuild func(ref string)
 }
 
 // Build returns Repo:<first 16 hex digits of the sha256 of the content>,
@@ -119,6 +122,9 @@ func (s StaticImage) Build(ctx context.Context, eng Engine) (string, error) {
 		return ref, nil
 	} else if !isNotFound(err) {
 		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	if s.OnBuild != nil {
+		s.OnBuild(ref)
 	}
 	if err := buildContext(ctx, eng, &buf, ref, "Dockerfile"); err != nil {
 		return "", err
