@@ -74,7 +74,7 @@ func DiffDestroy(obs *Observed, slug string) *Changes {
 		if slug != "" && s != slug {
 			continue
 		}
-		ch.Instances = append(ch.Instances, deleteAll(s, live[s], "delete: destroy"))
+		ch.Instances = append(ch.Instances, deleteAll(s, live[s], "delete: destroy requested"))
 	}
 	return ch
 }
