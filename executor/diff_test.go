@@ -109,6 +109,16 @@ func TestDiff(t *testing.T) {
 			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.State, r.ExitCode, r.Addresses = "exited", 137, nil; return true }),
 			want: []string{"~ a agent p-a-agent (update: not running (exited, exit code 137); start it)"},
 		},
+		"an agent the backend reports no networks for is left alone": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.Addresses = nil; return true }),
+		},
+		"an agent on no network at all is replaced": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.Addresses = map[string]string{}; return true }),
+			want: []string{`-/+ a agent p-a-agent (replace: not attached to network "p-a-internal")`},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
 		"never started agent is replaced": {
 			plan: testPlan(a),
 			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.State, r.CAFingerprint, r.Addresses = "created", "", nil; return true }),
