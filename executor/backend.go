@@ -16,6 +16,13 @@ import (
 // for deletes and replaces in reverse role order, then Create and Start in
 // role order. Instances run concurrently, so methods must be safe for
 // concurrent use on different instances.
+//
+// Roles per instance come from the plan: RoleNetworkInternal (the
+// instance's subnet; on smolmachines the bridge the bundle sits on),
+// RoleNetworkEgress only when Network.EgressName is set, RoleBundle, and
+// RoleAgent (a container, or a smolvm machine). A resource that cannot
+// carry labels (a machine) must keep the same five facts somewhere
+// Observe reads them back, or Diff will see it as missing.
 type Backend interface {
 	// Observe reads, once and without changing anything, every resource
 	// labelled with project (containers in any state and networks, with
