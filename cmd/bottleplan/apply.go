@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -113,12 +114,13 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err := b.Prepare(e.ctx, p, ch); err != nil {
 		return err
 	}
+	stdin := bufio.NewReader(e.stdin)
 	if !o.autoApprove {
-		if err := confirm(e, "Apply these changes?"); err != nil {
+		if err := confirm(e, stdin, "Apply these changes?"); err != nil {
 			return err
 		}
 	}
-	secrets, err := executor.ResolveSecrets(needs, hostSecrets(e, root), prompter(e, prompted))
+	secrets, err := executor.ResolveSecrets(needs, hostSecrets(e, root), prompter(e, stdin, prompted))
 	if err != nil {
 		return err
 	}

@@ -24,8 +24,11 @@ import (
 // cli runs bottleplan in-process with the given environment and returns
 // the exit code and output.
 type cli struct {
-	t     *testing.T
-	env   map[string]string
+	t   *testing.T
+	env map[string]string
+	// tty and stdin pretend a terminal for the next run.
+	tty   bool
+	stdin string
 	out   []string // every output, for the canary check
 	outMu sync.Mutex
 }
@@ -33,8 +36,8 @@ type cli struct {
 func (c *cli) run(args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	e := &env{
-		ctx: context.Background(), stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr,
-		getenv: func(k string) string { return c.env[k] },
+		ctx: context.Background(), stdin: strings.NewReader(c.stdin), stdout: &stdout, stderr: &stderr,
+		getenv: func(k string) string { return c.env[k] }, isTTY: c.tty,
 	}
 	code := run(e, args)
 	c.outMu.Lock()
@@ -212,6 +215,42 @@ func TestConcurrentApplies(t *testing.T) {
 	}
 	if got := len(dockertest.Owned(t, eng, project)); got != 8 {
 		t.Errorf("%d resources, want 8", got)
+	}
+}
+
+// TestApplyAsksOnATerminal: on a terminal apply asks y/N (no changes
+// unless yes), then asks for prompted values.
+func TestApplyAsksOnATerminal(t *testing.T) {
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "solo")
+	p.Instances[0].EnvPrompted = map[string]string{"JIRA_TOKEN": "Paste a Jira token"}
+	planPath := writePlan(t, t.TempDir(), p)
+	bin := "--bundle-binary=" + dockertest.BundleBinary(t)
+	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir()}, tty: true}
+
+	c.stdin = "n\n"
+	code, out, _ := c.run("apply", planPath, bin)
+	if code != exitError || !strings.Contains(out, "Apply these changes? [y/N] Cancelled; nothing changed.") {
+		t.Fatalf("answer n: exit %d\n%s", code, out)
+	}
+	if left := dockertest.Owned(t, eng, project); len(left) != 0 {
+		t.Fatalf("answer n changed something: %v", left)
+	}
+	c.stdin = "y\n" + canary2 + "\n"
+	code, out, errOut := c.run("apply", planPath, bin)
+	if code != exitOK || !strings.Contains(errOut, "Paste a Jira token for JIRA_TOKEN (solo): ") {
+		t.Fatalf("answer y: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	agent, err := eng.ContainerInspect(context.Background(), p.Instances[0].Agent.ContainerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(agent.Config.Env, "JIRA_TOKEN="+canary2) {
+		t.Error("the typed value did not reach the agent")
+	}
+	if strings.Contains(out+errOut, canary2) {
+		t.Error("the typed value was echoed")
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"time"
 
@@ -60,7 +61,7 @@ func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTi
 	}
 	printChanges(e.stdout, ch)
 	if !autoApprove {
-		if err := confirm(e, "Destroy these resources?"); err != nil {
+		if err := confirm(e, bufio.NewReader(e.stdin), "Destroy these resources?"); err != nil {
 			return err
 		}
 	}

@@ -79,13 +79,14 @@ func progress(w io.Writer) func(executor.Event) error {
 
 // confirm asks question on the terminal and reports whether the answer
 // was yes. Without a terminal it refuses: a change nobody confirmed needs
-// --auto-approve.
-func confirm(e *env, question string) error {
+// --auto-approve. in reads stdin; the caller shares it with later
+// questions so no typed-ahead input is lost.
+func confirm(e *env, in *bufio.Reader, question string) error {
 	if !e.isTTY {
 		return fmt.Errorf("refusing to change live resources without confirmation: stdin is not a terminal; review the changes and pass --auto-approve")
 	}
 	fmt.Fprintf(e.stdout, "%s [y/N] ", question)
-	line, _ := bufio.NewReader(e.stdin).ReadString('\n')
+	line, _ := in.ReadString('\n')
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return nil

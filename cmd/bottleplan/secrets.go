@@ -39,10 +39,9 @@ func readEnvFile(path string) (map[string]string, error) {
 }
 
 // prompter returns how apply obtains an env_prompted value: from the env
-// file when it names it, else from the terminal with echo off, else an
-// error naming the variable.
-func prompter(e *env, file map[string]string) func(executor.SecretNeed) (string, error) {
-	var in *bufio.Reader
+// file when it names it, else from the terminal (read through in) with
+// echo off, else an error naming the variable.
+func prompter(e *env, in *bufio.Reader, file map[string]string) func(executor.SecretNeed) (string, error) {
 	return func(n executor.SecretNeed) (string, error) {
 		if v, ok := file[n.Name]; ok {
 			return v, nil
@@ -55,9 +54,6 @@ func prompter(e *env, file map[string]string) func(executor.SecretNeed) (string,
 			text = "Value"
 		}
 		fmt.Fprintf(e.stderr, "%s for %s (%s): ", text, n.Name, n.Instance)
-		if in == nil {
-			in = bufio.NewReader(e.stdin)
-		}
 		restore := noEcho(e)
 		line, err := in.ReadString('\n')
 		restore()
