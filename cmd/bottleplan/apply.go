@@ -59,7 +59,7 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err != nil {
 		return err
 	}
-	if err := checkStale(p, o.manifests); err != nil {
+	if err := checkStale(e, p, o.manifests); err != nil {
 		return err
 	}
 	var prompted map[string]string

@@ -1,32 +1,36 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
+	"github.com/bottleplan/bottleplan/compiler"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
-// manifestDigest loads and compiles the manifest files and returns the
-// manifest_digest a plan made from them now would carry. It is a
-// variable so the loader and compiler can be wired in one place.
-var manifestDigest = func(files []string) (string, error) {
-	return "", errors.New("checking a plan against its manifest (-f) needs the manifest loader and compiler, which this build lacks; run apply without -f")
-}
-
 // checkStale refuses (exit 3) a plan whose manifest_digest differs from
-// the digest of the manifest given with -f: the manifest changed after
-// the plan was reviewed.
-func checkStale(p *plan.Plan, manifests []string) error {
+// that of the manifest given with -f, compiled now: the manifest changed
+// after the plan was reviewed. Without -f there is nothing to compare
+// and the plan is taken as reviewed. A manifest that does not load is an
+// error (exit 1) printed like validate prints it.
+func checkStale(e *env, p *plan.Plan, manifests []string) error {
 	if len(manifests) == 0 {
 		return nil
 	}
-	d, err := manifestDigest(manifests)
+	m, err := loadManifest(manifests)
 	if err != nil {
+		if printSchemaErrors(e, err) {
+			return silent(exitError)
+		}
 		return err
 	}
-	if d != p.ManifestDigest {
-		return withCode(exitRefused, fmt.Errorf("plan refused: it is stale: the manifest changed since it was made (manifest %s, plan %s); run bottleplan plan again and review the new plan", d, p.ManifestDigest))
+	// The digest covers the manifest only; compile options change
+	// endpoints, not it.
+	now, err := compiler.Compile(m, compiler.Options{})
+	if err != nil {
+		return fmt.Errorf("manifest: %w", err)
+	}
+	if now.ManifestDigest != p.ManifestDigest {
+		return withCode(exitRefused, fmt.Errorf("plan refused: it is stale: the manifest changed since the plan was made (manifest %s, plan %s); run bottleplan plan again and review the new plan", now.ManifestDigest, p.ManifestDigest))
 	}
 	return nil
 }
