@@ -33,6 +33,12 @@ type DiffOptions struct {
 //
 // Instances the plan does not name are orphans: listed, or deleted with
 // Prune.
+//
+// What Diff cannot see, by design: secret values (they are recorded
+// nowhere, so a changed host token does not recreate anything), and the
+// image a container runs (a new bottleplan binary or a rebuilt agent
+// image under an unchanged plan). To roll those out, destroy the
+// instance (destroy --instance) and apply again.
 func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 	if err := CheckSubnets(p, obs); err != nil {
 		return nil, err

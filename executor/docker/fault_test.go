@@ -1,6 +1,7 @@
 package docker_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -110,5 +111,39 @@ func TestFaultCountsSteps(t *testing.T) {
 	}
 	if len(steps) != 5 {
 		t.Errorf("bundle replace took %d steps %v, the fault test covers 5", len(steps), steps)
+	}
+}
+
+// TestDestroyKilledHalfWay: a destroy stopped after any removal leaves
+// the rest for the next destroy, which removes everything.
+func TestDestroyKilledHalfWay(t *testing.T) {
+	eng := dockertest.Engine(t)
+	bin := dockertest.BundleBinary(t)
+	image := dockertest.AgentImage(t, eng)
+	for n := 1; n < 4; n++ {
+		t.Run(fmt.Sprintf("kill after removal %d", n), func(t *testing.T) {
+			project := dockertest.Project(t, eng)
+			b := docker.New(eng, docker.Options{BundleBinary: bin})
+			p := dockertest.Plan(project, image, "solo")
+			if _, err := converge(t, b, p, false, executor.ApplyOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			obs, err := b.Observe(context.Background(), project)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seen := 0
+			err = executor.Apply(context.Background(), b, p, executor.DiffDestroy(obs, ""), executor.ApplyOptions{OnStep: killAfter(n, &seen)})
+			if !errors.Is(err, errKilled) {
+				t.Fatalf("killed destroy: %v", err)
+			}
+			if left := dockertest.Owned(t, eng, project); len(left) != 4-n {
+				t.Fatalf("after %d removals %d resources left: %v", n, len(left), left)
+			}
+			destroy(t, b, p)
+			if left := dockertest.Owned(t, eng, project); len(left) != 0 {
+				t.Fatalf("second destroy left %v", left)
+			}
+		})
 	}
 }
