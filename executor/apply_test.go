@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
 	"github.com/google/go-cmp/cmp"
@@ -184,5 +185,40 @@ func TestResolveSecrets(t *testing.T) {
 	ch, _ = Diff(p, &Observed{Project: "p", Resources: live(in)}, DiffOptions{})
 	if n := SecretNeeds(p, ch); len(n) != 0 {
 		t.Errorf("in-sync instance needs %v", n)
+	}
+}
+
+// gauge is a Backend whose creates report how many run at once.
+type gauge struct {
+	recorder
+	mu            sync.Mutex
+	inflight, max int
+}
+
+func (g *gauge) Create(ctx context.Context, req CreateRequest) error {
+	g.mu.Lock()
+	g.inflight++
+	g.max = max(g.max, g.inflight)
+	g.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	g.mu.Lock()
+	g.inflight--
+	g.mu.Unlock()
+	return req.Step("created")
+}
+
+func TestApplyParallelismIsBounded(t *testing.T) {
+	var ins []plan.Instance
+	for i := range 8 {
+		ins = append(ins, testInstance(fmt.Sprintf("i%d", i), fmt.Sprintf("10.0.%d", i)))
+	}
+	p := testPlan(ins...)
+	ch, _ := Diff(p, &Observed{Project: "p"}, DiffOptions{})
+	g := &gauge{}
+	if err := Apply(context.Background(), g, p, ch, ApplyOptions{Parallelism: 3}); err != nil {
+		t.Fatal(err)
+	}
+	if g.max > 3 || g.max < 2 {
+		t.Errorf("at most %d creates ran at once, want 2..3 (instances in parallel, bounded by 3)", g.max)
 	}
 }
