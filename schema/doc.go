@@ -9,8 +9,9 @@
 //
 // # Manifest root
 //
-// Load's first path decides the manifest root: its directory, or itself
-// when it is a directory. Manifest.Bottles[*].AgentProvider.Dockerfile and
+// The manifest root is the deepest directory holding every path given to
+// Load (a directory counts as itself, a file as its directory), so the
+// order of the paths does not matter. Manifest.Bottles[*].AgentProvider.Dockerfile and
 // Manifest.Agents[*].PromptFile are slash-separated paths relative to the
 // root, while in the manifest they are written relative to the file that
 // names them. The loader reads prompt files (text into Agent.Prompt) and

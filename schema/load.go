@@ -28,8 +28,8 @@ type Options struct {
 // the files, validates every rule of the format, applies defaults,
 // resolves `extends`, reads prompt files and hashes Dockerfiles.
 //
-// The manifest root is the directory of the first path (the path itself
-// when it is a directory). The Dockerfile and PromptFile fields of the
+// The manifest root is the deepest directory holding every path (see
+// manifestRoot), whatever their order. The Dockerfile and PromptFile fields of the
 // result are slash-separated and relative to it; every other relative
 // path in a manifest is relative to the file that writes it.
 //
@@ -78,10 +78,7 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	if len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
-	root := absPath(wd, paths[0])
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		root = filepath.Dir(root)
-	}
+	root := manifestRoot(wd, paths)
 	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name}
 	for _, f := range files {
 		l.dirs[f.name] = f.dir

@@ -107,6 +107,39 @@ func statMessage(err error) string {
 }
 
 // absPath resolves p against the working directory wd.
+// manifestRoot is the deepest directory that holds every path given: a
+// directory path counts as itself, a file as its directory. It does not
+// depend on the order of paths, so listing the same files in another
+// order gives the same relative Dockerfile and prompt paths (and so the
+// same plan bytes).
+func manifestRoot(wd string, paths []string) string {
+	var root string
+	for i, p := range paths {
+		dir := absPath(wd, p)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			dir = filepath.Dir(dir)
+		}
+		if i == 0 {
+			root = dir
+			continue
+		}
+		for !within(root, dir) {
+			parent := filepath.Dir(root)
+			if parent == root {
+				break
+			}
+			root = parent
+		}
+	}
+	return root
+}
+
+// within reports whether dir is root or below it.
+func within(root, dir string) bool {
+	rel, err := filepath.Rel(root, dir)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 func absPath(wd, p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)
