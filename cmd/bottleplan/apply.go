@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -135,16 +136,39 @@ func runApply(e *env, args []string, o applyOpts) error {
 }
 
 // manifestRoot is the directory agent.dockerfile paths are relative to:
-// the manifest's (the first -f; a directory as is), else the plan file's.
+// with -f, the manifest root as schema.Load defines it (the deepest
+// directory holding every path given; a directory counts as itself, a
+// file as its directory), else the plan file's directory.
 func manifestRoot(planPath string, manifests []string) (string, error) {
-	root := filepath.Dir(planPath)
-	if len(manifests) > 0 {
-		root = manifests[0]
-		if fi, err := os.Stat(root); err != nil {
+	if len(manifests) == 0 {
+		return filepath.Abs(filepath.Dir(planPath))
+	}
+	var root string
+	for i, m := range manifests {
+		dir, err := filepath.Abs(m)
+		if err != nil {
+			return "", err
+		}
+		if fi, err := os.Stat(dir); err != nil {
 			return "", fmt.Errorf("manifest: %w", err)
 		} else if !fi.IsDir() {
-			root = filepath.Dir(root)
+			dir = filepath.Dir(dir)
+		}
+		if i == 0 {
+			root = dir
+			continue
+		}
+		for {
+			rel, err := filepath.Rel(root, dir)
+			if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				break
+			}
+			parent := filepath.Dir(root)
+			if parent == root {
+				break
+			}
+			root = parent
 		}
 	}
-	return filepath.Abs(root)
+	return root, nil
 }
