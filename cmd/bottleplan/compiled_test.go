@@ -129,3 +129,46 @@ func opLinesOf(out string) []string {
 	}
 	return ops
 }
+
+// TestCompiledPlanDockerfile: an agent image built from a Dockerfile the
+// manifest names (relative to the manifest file), checked against the
+// digest the loader computed; without -f it is looked for next to the
+// plan, and its absence stops apply before anything is created.
+func TestCompiledPlanDockerfile(t *testing.T) {
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "conf", "docker"), 0o755)
+	df := filepath.Join(dir, "conf", "docker", "agent.Dockerfile")
+	os.WriteFile(df, []byte("FROM "+dockertest.AgentImage(t, eng)+"\n"), 0o644)
+	manifest := filepath.Join(dir, "conf", "bottleplan.yaml")
+	os.WriteFile(manifest, []byte(fmt.Sprintf(`version: 1
+project: %s
+bottles:
+  b:
+    agent_provider: {dockerfile: docker/agent.Dockerfile}
+agents:
+  built: {bottle: b, prompt: "Build."}
+`, project)), 0o644)
+	planPath := filepath.Join(dir, "plan.json")
+	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir()}}
+	bin := "--bundle-binary=" + dockertest.BundleBinary(t)
+	if code, out, errOut := c.run("plan", "-f", manifest, "-o", planPath); code != 0 {
+		t.Fatalf("plan: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := c.run("apply", planPath, "-f", manifest, "--auto-approve", bin); code != 0 || !strings.Contains(out, "Apply complete: 4 created") {
+		t.Fatalf("apply: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := c.run("status", planPath, "--detailed-exitcode"); code != 0 {
+		t.Fatalf("status: %d\n%s", code, out)
+	}
+	// Without -f the Dockerfile resolves from the plan's directory, where
+	// it is not: apply says so before changing anything.
+	c.run("destroy", planPath, "--auto-approve")
+	if code, _, errOut := c.run("apply", planPath, "--auto-approve", bin); code != exitError || !strings.Contains(errOut, "read dockerfile") {
+		t.Fatalf("apply without -f: exit %d, %s", code, errOut)
+	}
+	if left := dockertest.Owned(t, eng, project); len(left) != 0 {
+		t.Fatalf("a failed image step left %v", left)
+	}
+}
