@@ -110,6 +110,9 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err := executor.CheckHost(needs, hostSecrets(e, root)); err != nil {
 		return err
 	}
+	if err := checkPrompted(e, needs, prompted); err != nil {
+		return err
+	}
 	// Images before the question: a missing one is reported before
 	// anyone confirms, and certainly before anything is created.
 	if err := b.Prepare(e.ctx, p, ch); err != nil {

@@ -65,6 +65,23 @@ func prompter(e *env, in *bufio.Reader, file map[string]string) func(executor.Se
 	}
 }
 
+// checkPrompted fails, before anything changes, when a value apply must
+// ask for can be neither read from the env file nor typed on a terminal.
+func checkPrompted(e *env, needs []executor.SecretNeed, file map[string]string) error {
+	if e.isTTY {
+		return nil
+	}
+	p := prompter(e, nil, file)
+	for _, n := range needs {
+		if n.Prompted {
+			if _, err := p(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // noEcho turns terminal echo off on stdin while a secret is typed and
 // returns the function that turns it back on.
 func noEcho(e *env) func() {
