@@ -106,6 +106,9 @@ func runApply(e *env, args []string, o applyOpts) error {
 		}
 		return nil
 	}
+	if !o.autoApprove && !e.isTTY {
+		return errNoConfirm
+	}
 	needs := executor.SecretNeeds(p, ch)
 	if err := executor.CheckHost(needs, hostSecrets(e, root)); err != nil {
 		return err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,13 +78,16 @@ func progress(w io.Writer) func(executor.Event) error {
 	}
 }
 
+// errNoConfirm refuses a change nobody can confirm.
+var errNoConfirm = errors.New("refusing to change live resources without confirmation: stdin is not a terminal; review the changes and pass --auto-approve")
+
 // confirm asks question on the terminal and reports whether the answer
 // was yes. Without a terminal it refuses: a change nobody confirmed needs
 // --auto-approve. in reads stdin; the caller shares it with later
 // questions so no typed-ahead input is lost.
 func confirm(e *env, in *bufio.Reader, question string) error {
 	if !e.isTTY {
-		return fmt.Errorf("refusing to change live resources without confirmation: stdin is not a terminal; review the changes and pass --auto-approve")
+		return errNoConfirm
 	}
 	fmt.Fprintf(e.stdout, "%s [y/N] ", question)
 	line, _ := in.ReadString('\n')
