@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
 
@@ -50,6 +50,9 @@ func (b *Backend) createNetwork(ctx context.Context, req executor.CreateRequest)
 		opts.Options = map[string]string{inhibitIPv4: "true"}
 	}
 	if _, err := b.eng.NetworkCreate(ctx, name, opts); err != nil {
+		if cerrdefs.IsConflict(err) {
+			return fmt.Errorf("create network: %w (a network bottleplan does not own may hold the name %q; remove or rename it)", err, name)
+		}
 		return fmt.Errorf("create network: %w", err)
 	}
 	return req.Step("created")
@@ -178,7 +181,7 @@ func (b *Backend) createContainer(ctx context.Context, req executor.CreateReques
 	}}
 	resp, err := b.eng.ContainerCreate(ctx, s.config, s.host, nc, nil, s.name)
 	if err != nil {
-		if strings.Contains(err.Error(), "Conflict") {
+		if cerrdefs.IsConflict(err) {
 			return fmt.Errorf("create container: %w (a container bottleplan does not own may hold the name %q; remove or rename it)", err, s.name)
 		}
 		return fmt.Errorf("create container: %w", err)

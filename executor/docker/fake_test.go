@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
@@ -111,7 +113,7 @@ func TestEngineErrorsAreWrappedAndStopTheInstance(t *testing.T) {
 			calls:   1,
 		},
 		"name taken by a foreign container": {
-			fake:    &fake{images: map[string]bool{"agent:missing": true}, failCreate: errdefs.Conflict(errors.New("Conflict. The container name is already in use"))},
+			fake:    &fake{images: map[string]bool{"agent:missing": true}, failCreate: fmt.Errorf("create: %w", cerrdefs.ErrConflict)},
 			wantErr: `a container bottleplan does not own may hold the name "p-a-bundle"`,
 			calls:   3,
 		},

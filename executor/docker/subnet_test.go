@@ -41,3 +41,25 @@ func TestForeignSubnetOverlap(t *testing.T) {
 		t.Errorf("resources exist: %v", left)
 	}
 }
+
+// TestForeignNameTaken: a network bottleplan does not own holding a
+// planned name is reported with what to do, and left alone.
+func TestForeignNameTaken(t *testing.T) {
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "one")
+	resp, err := eng.NetworkCreate(context.Background(), p.Instances[0].Network.EgressName, network.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.NetworkRemove(context.Background(), resp.ID) })
+
+	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t)})
+	_, err = converge(t, b, p, false, executor.ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "a network bottleplan does not own may hold the name") {
+		t.Fatalf("error = %v, want the name conflict explained", err)
+	}
+	if _, err := eng.NetworkInspect(context.Background(), resp.ID, network.InspectOptions{}); err != nil {
+		t.Errorf("the foreign network was touched: %v", err)
+	}
+}
