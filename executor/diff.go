@@ -106,9 +106,13 @@ func wants(in *plan.Instance) []want {
 	if in.Network.EgressName != "" {
 		ws = append(ws, want{RoleNetworkEgress, in.Network.EgressName, in.ConfigHash.Network, "network"})
 	}
+	agent := in.Agent.ContainerName
+	if agent == "" {
+		agent = in.Agent.MachineName // smolmachines: the agent is a machine
+	}
 	ws = append(ws,
 		want{RoleBundle, in.Bundle.ContainerName, in.ConfigHash.Bundle, "bundle"},
-		want{RoleAgent, in.Agent.ContainerName, in.ConfigHash.Agent, "agent"})
+		want{RoleAgent, agent, in.ConfigHash.Agent, "agent"})
 	return ws
 }
 

@@ -200,6 +200,17 @@ func TestDiff(t *testing.T) {
 			live: append(live(a), Resource{Role: "probe", Instance: "a", Name: "p-a-probe", ID: "x"}),
 			want: []string{`- a probe p-a-probe (delete: role "probe" is not in the plan)`},
 		},
+		"a smolmachines agent is named by its machine": {
+			plan: testPlan(smol(a)),
+			live: edit(edit(edit(live(a), RoleNetworkEgress, func(*Resource) bool { return false }), RoleAgent, func(r *Resource) bool {
+				r.Name, r.Addresses = "p-a-vm", nil
+				return true
+			}), RoleBundle, func(r *Resource) bool {
+				r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}
+				return true
+			}),
+			want: nil,
+		},
 		"no egress network planned deletes a live one": {
 			plan: testPlan(withoutEgress(a)),
 			live: edit(live(a), RoleBundle, func(r *Resource) bool { r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}; return true }),
@@ -241,6 +252,14 @@ func TestDiff(t *testing.T) {
 func withBundleHash(in plan.Instance, h string) plan.Instance  { in.ConfigHash.Bundle = h; return in }
 func withNetworkHash(in plan.Instance, h string) plan.Instance { in.ConfigHash.Network = h; return in }
 func withoutEgress(in plan.Instance) plan.Instance             { in.Network.EgressName = ""; return in }
+
+// smol makes in a smolmachines instance: no egress network, the agent a
+// machine.
+func smol(in plan.Instance) plan.Instance {
+	in.Backend, in.Network.EgressName, in.Network.AgentIP = plan.BackendSmolmachines, "", ""
+	in.Agent.ContainerName, in.Agent.MachineName = "", "p-a-vm"
+	return in
+}
 
 func TestDiffSubnetOverlap(t *testing.T) {
 	a := testInstance("a", "10.0.1")
