@@ -15,13 +15,16 @@ import (
 
 func main() {
 	n := flag.Int("n", 100, "number of instances (agents, each in its own bottle)")
+	image := flag.String("image", "bottleplan/bench-agent:latest", "agent image of every bottle (apply benchmarks: a local image)")
+	project := flag.String("project", "bench", "project name (apply benchmarks: one unique to the run)")
+	pool := flag.String("pool", "10.0.0.0/8", "defaults.address_pool (apply benchmarks: one no other network on the host overlaps)")
 	flag.Parse()
 	if *n < 1 || *n > 1<<20 {
 		fmt.Fprintln(os.Stderr, "genmanifest: -n must be between 1 and 1048576")
 		os.Exit(1)
 	}
 	w := bufio.NewWriter(os.Stdout)
-	write(w, *n)
+	write(w, *n, *project, *image, *pool)
 	if err := w.Flush(); err != nil {
 		fmt.Fprintln(os.Stderr, "genmanifest:", err)
 		os.Exit(1)
@@ -29,12 +32,12 @@ func main() {
 }
 
 // write emits the manifest. A /8 pool of /28 subnets holds 2^20 instances.
-func write(w *bufio.Writer, n int) {
-	fmt.Fprintf(w, "version: 1\nproject: bench\ndefaults:\n  backend: docker\n  address_pool: 10.0.0.0/8\n  subnet_prefix: 28\n")
+func write(w *bufio.Writer, n int, project, image, pool string) {
+	fmt.Fprintf(w, "version: 1\nproject: %s\ndefaults:\n  backend: docker\n  address_pool: %s\n  subnet_prefix: 28\n", project, pool)
 	fmt.Fprintf(w, "bottles:\n")
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(w, "  b%d:\n", i)
-		fmt.Fprintf(w, "    agent_provider:\n      template: claude\n      auth_token: CLAUDE_CODE_OAUTH_TOKEN\n      image: bottleplan/bench-agent:latest\n")
+		fmt.Fprintf(w, "    agent_provider:\n      template: claude\n      auth_token: CLAUDE_CODE_OAUTH_TOKEN\n      image: %s\n", image)
 		fmt.Fprintf(w, "    env:\n")
 		fmt.Fprintf(w, "      GIT_AUTHOR_NAME: bot-%d\n", i)
 		fmt.Fprintf(w, "      TEAM: team-%d\n", i%17)
