@@ -109,8 +109,8 @@ for n in $APPLY_NS; do
 		echo "N=$n run $((i + 1))/$RUNS" >&2
 		timed "bp-up-$n" bp apply "plan$n.json" --auto-approve --env-file env
 		timed "bp-noop-$n" bp apply "plan$n.json" --auto-approve --env-file env
-		timed "bp-down-$n" bp destroy "plan$n.json" --auto-approve
 		running bottleplan
+		timed "bp-down-$n" bp destroy "plan$n.json" --auto-approve
 		timed "c-up-$n" compose up -d
 		timed "c-noop-$n" compose up -d
 		running compose
