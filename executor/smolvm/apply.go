@@ -1,0 +1,169 @@
+package smolvm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// Action is what Apply does to one machine.
+type Action int
+
+const (
+	// ActionNone: the machine exists, is owned, matches the config hash
+	// and passes verification.
+	ActionNone Action = iota
+	// ActionCreate: no machine of that name exists.
+	ActionCreate
+	// ActionReplace: the machine exists but must be recreated.
+	ActionReplace
+)
+
+func (a Action) String() string {
+	switch a {
+	case ActionNone:
+		return "none"
+	case ActionCreate:
+		return "create"
+	case ActionReplace:
+		return "replace"
+	}
+	return fmt.Sprintf("Action(%d)", int(a))
+}
+
+// Decision is an Action with its cause.
+type Decision struct {
+	Action Action
+	// Reason says why, in words a reviewer reads ("config hash changed").
+	Reason string
+}
+
+// Decide is the pure choice for spec s given the listed machine m (nil
+// when there is none). A machine of that name without the project's
+// labels is an error: bottleplan never touches it.
+func Decide(sp Spelling, s Spec, m *Machine) (Decision, error) {
+	if m == nil {
+		return Decision{ActionCreate, "machine does not exist"}, nil
+	}
+	if !m.Owned(s.Project) {
+		return Decision{}, fmt.Errorf("a machine named %q exists without project %q's labels: bottleplan will not touch it; rename the project or delete the machine", s.Name, s.Project)
+	}
+	if m.Labels[LabelConfigHash] != s.ConfigHash {
+		return Decision{ActionReplace, "config hash changed"}, nil
+	}
+	if err := verifyMachine(sp, s, *m); err != nil {
+		return Decision{ActionReplace, err.Error()}, nil
+	}
+	return Decision{ActionNone, "in sync"}, nil
+}
+
+// commandsFor lists the commands Apply runs for decision d, in order.
+// The readiness probe appears once; Apply repeats it until ready.
+func commandsFor(sp Spelling, cacheDir string, s Spec, m *Machine, d Decision, packed bool) []Command {
+	var cs []Command
+	if d.Action == ActionNone {
+		return nil
+	}
+	if d.Action == ActionReplace && m != nil {
+		if m.running(sp) {
+			cs = append(cs, stopCmd(sp, m.Name))
+		}
+		cs = append(cs, deleteCmd(sp, m.Name))
+	}
+	if !packed {
+		cs = append(cs, packCmd(sp, s.Image.Ref, packStaging(cacheDir, s.Image.Digest)))
+	}
+	return append(cs,
+		createCmd(sp, s, sidecarPath(sp, cacheDir, s.Image.Digest)),
+		startCmd(sp, s.Name),
+		readyCmd(sp, s.Name),
+		lsCmd(sp),
+		launchCmd(sp, s),
+	)
+}
+
+// DryRun observes (read-only) and returns the decision and the exact
+// commands Apply would run for s. Render them with Command.Render: secret
+// values show as placeholders.
+func (b *Backend) DryRun(ctx context.Context, s Spec) (Decision, []Command, error) {
+	if err := checkSecrets(b.sp, s); err != nil {
+		return Decision{}, nil, err
+	}
+	ms, err := b.List(ctx)
+	if err != nil {
+		return Decision{}, nil, err
+	}
+	var mp *Machine
+	if m, ok := find(ms, s.Name); ok {
+		mp = &m
+	}
+	d, err := Decide(b.sp, s, mp)
+	if err != nil {
+		return Decision{}, nil, err
+	}
+	return d, commandsFor(b.sp, b.r.CacheDir, s, mp, d, b.packed(s.Image.Digest)), nil
+}
+
+// Apply converges the machine of s: nothing when it is in sync, else
+// (after removing a stale one) pack, create, start, wait until ready,
+// verify networking and the allow list, and launch the agent with its
+// secrets. values maps each secret's guest NAME to its value.
+//
+// A failure after create rolls the machine back (stop, delete), so no
+// half-configured machine is left and a rerun starts clean; the error
+// then reports the rollback's outcome too.
+func (b *Backend) Apply(ctx context.Context, s Spec, values map[string]string) (Decision, error) {
+	if err := checkSecrets(b.sp, s); err != nil {
+		return Decision{}, err
+	}
+	for _, sec := range s.Secrets {
+		if _, ok := values[sec.Guest]; !ok {
+			return Decision{}, fmt.Errorf("machine %q: no value for %s (%s)", s.Name, sec.Guest, sec.Placeholder())
+		}
+	}
+	ms, err := b.List(ctx)
+	if err != nil {
+		return Decision{}, err
+	}
+	var mp *Machine
+	if m, ok := find(ms, s.Name); ok {
+		mp = &m
+	}
+	d, err := Decide(b.sp, s, mp)
+	if err != nil || d.Action == ActionNone {
+		return d, err
+	}
+	if d.Action == ActionReplace {
+		if err := b.destroy(ctx, s.Project, *mp); err != nil {
+			return d, fmt.Errorf("replace machine %q (%s): %w", s.Name, d.Reason, err)
+		}
+	}
+	sidecar, err := b.Pack(ctx, s.Image)
+	if err != nil {
+		return d, err
+	}
+	if err := b.bringUp(ctx, s, sidecar, values); err != nil {
+		if rbErr := b.Destroy(context.WithoutCancel(ctx), s.Project, s.Name); rbErr != nil {
+			return d, errors.Join(err, fmt.Errorf("roll back machine %q: %w; run `bottleplan destroy` to remove it", s.Name, rbErr))
+		}
+		return d, fmt.Errorf("%w (machine %q rolled back)", err, s.Name)
+	}
+	return d, nil
+}
+
+// bringUp is create, start, readiness, verification and launch.
+func (b *Backend) bringUp(ctx context.Context, s Spec, sidecar string, values map[string]string) error {
+	if err := b.Create(ctx, s, sidecar); err != nil {
+		return err
+	}
+	if err := b.Start(ctx, s); err != nil {
+		return err
+	}
+	if err := b.WaitReady(ctx, s); err != nil {
+		return err
+	}
+	if err := b.Verify(ctx, s); err != nil {
+		return err
+	}
+	return b.Launch(ctx, s, values)
+}

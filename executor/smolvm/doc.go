@@ -1,0 +1,25 @@
+// Package smolvm is the smolmachines backend: the only code in bottleplan
+// that runs the smolvm CLI. It runs the agent of a smolmachines instance in
+// a smolvm microVM whose egress allow list is exactly the bundle's /32; the
+// bridge network and the bundle container stay on the Docker backend.
+//
+// What it owns:
+//   - detecting the smolvm version and the flag spelling of that version
+//     (one table, version.go); an unsupported version is an error;
+//   - packing the agent image into a .smolmachine once per image digest
+//     (pack.go);
+//   - the machine lifecycle: create, start, readiness, read-back
+//     verification of networking and the allow list, agent launch, stop,
+//     delete (machine.go, apply.go);
+//   - observing the project's machines through `machine ls --json` and
+//     their labels (observe.go);
+//   - rendering the exact commands for `apply --dry-run` (command.go).
+//
+// What it must not do: read the process environment or prompt (secret
+// values arrive from the caller), talk to Docker, put a secret value on an
+// argv (argv is visible in ps), or touch a machine that does not carry the
+// project's labels.
+//
+// docs/smolvm.md records what is known about the real CLI, with sources,
+// and the assumptions made where nothing could be found.
+package smolvm
