@@ -73,13 +73,19 @@ func commandsFor(sp Spelling, cacheDir string, s Spec, m *Machine, d Decision, p
 	if !packed {
 		cs = append(cs, packCmd(sp, s.Image.Ref, packStaging(cacheDir, s.Image.Digest)))
 	}
-	return append(cs,
+	cs = append(cs,
 		createCmd(sp, s, sidecarPath(sp, cacheDir, s.Image.Digest)),
 		startCmd(sp, s.Name),
 		readyCmd(sp, s.Name),
 		lsCmd(sp),
-		launchCmd(sp, s),
 	)
+	if len(s.Files) > 0 {
+		cs = append(cs, mkdirCmd(sp, s.Name, guestDirs(s.Files)))
+		for i, f := range s.Files {
+			cs = append(cs, cpCmd(sp, s.Name, fileStaging(cacheDir, s.Name, i), f.Path, f.Mode))
+		}
+	}
+	return append(cs, launchCmd(sp, s))
 }
 
 // DryRun observes (read-only) and returns the decision and the exact
@@ -106,8 +112,8 @@ func (b *Backend) DryRun(ctx context.Context, s Spec) (Decision, []Command, erro
 
 // Apply converges the machine of s: nothing when it is in sync, else
 // (after removing a stale one) pack, create, start, wait until ready,
-// verify networking and the allow list, and launch the agent with its
-// secrets. values maps each secret's guest NAME to its value.
+// verify networking and the allow list, write the guest files, and launch
+// the agent with its secrets. values maps each secret's guest NAME to its value.
 //
 // A failure after create rolls the machine back (stop, delete), so no
 // half-configured machine is left and a rerun starts clean; the error
@@ -163,6 +169,9 @@ func (b *Backend) bringUp(ctx context.Context, s Spec, sidecar string, values ma
 		return err
 	}
 	if err := b.Verify(ctx, s); err != nil {
+		return err
+	}
+	if err := b.WriteFiles(ctx, s); err != nil {
 		return err
 	}
 	return b.Launch(ctx, s, values)

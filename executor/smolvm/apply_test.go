@@ -51,6 +51,16 @@ func assertUp(t *testing.T, w *world, s Spec) {
 	if d := cmp.Diff([]any{"claude", "--print", "hello world"}, ag["argv"]); d != "" {
 		t.Errorf("agent argv (-want +got):\n%s", d)
 	}
+	wantFiles := map[string]any{
+		"/etc/bottleplan/ca.pem":    map[string]any{"content": testCA, "mode": "644"},
+		"/etc/bottleplan/prompt.md": map[string]any{"content": "Fix the flaky test.\n", "mode": "644"},
+	}
+	if d := cmp.Diff(wantFiles, m["files"]); d != "" {
+		t.Errorf("guest files (-want +got):\n%s", d)
+	}
+	if staged, _ := filepath.Glob(filepath.Join(w.cache, ".files-*")); len(staged) != 0 {
+		t.Errorf("staged guest files left on the host: %v", staged)
+	}
 }
 
 func TestApplyReapplyDestroy(t *testing.T) {
@@ -106,6 +116,7 @@ func TestFailureModes(t *testing.T) {
 		"fail_start":        {map[string]string{"FAKESMOLVM_FAIL": "machine start"}, "start machine"},
 		"fail_exec":         {map[string]string{"FAKESMOLVM_FAIL": "machine exec"}, "not ready"},
 		"fail_ls":           {map[string]string{"FAKESMOLVM_FAIL": "machine ls"}, "injected failure in `machine ls`"},
+		"fail_cp":           {map[string]string{"FAKESMOLVM_FAIL": "machine cp"}, "write /etc/bottleplan/ca.pem into machine"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

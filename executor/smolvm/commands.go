@@ -1,6 +1,7 @@
 package smolvm
 
 import (
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -81,6 +82,22 @@ func launchCmd(sp Spelling, s Spec) Command {
 	a = append(a, "--")
 	a = append(a, s.Command...)
 	return Command{Args: a, Secrets: append([]Secret(nil), s.Secrets...)}
+}
+
+// mkdirCmd makes the parent directories of the guest files.
+func mkdirCmd(sp Spelling, name string, dirs []string) Command {
+	a := []string{"machine", "exec", sp.Name, name, "--", "mkdir", "-p"}
+	return Command{Args: append(a, dirs...)}
+}
+
+// cpCmd uploads the host file src to path in the guest.
+func cpCmd(sp Spelling, name, src, path string, mode uint32) Command {
+	return Command{Args: []string{"machine", "cp", src, name + sp.CpSep + path, sp.CpMode, fmt.Sprintf("%o", mode)}}
+}
+
+// fileStaging is where guest file i of machine name is staged on the host.
+func fileStaging(cacheDir, name string, i int) string {
+	return filepath.Join(cacheDir, ".files-"+name, strconv.Itoa(i))
 }
 
 func stopCmd(sp Spelling, name string) Command {

@@ -178,6 +178,8 @@ const (
 	canaryPrompt = "canary-prompt-b52d04aa"
 )
 
+const testCA = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n"
+
 func testValues() map[string]string {
 	return map[string]string{"ANTHROPIC_API_KEY": canaryHost, "GH_TOKEN": canaryPrompt}
 }
@@ -215,5 +217,10 @@ func testSpec(t *testing.T, slug string) Spec {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.Files = []GuestFile{
+		{Path: plan.GuestCAFile, Content: []byte(testCA), Mode: 0o644},
+		{Path: plan.GuestPromptFile, Content: []byte("Fix the flaky test.\n"), Mode: 0o644},
+	}
+	s.CAFingerprint = "sha256:ca1"
 	return s
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 )
@@ -153,6 +154,43 @@ func verifyMachine(sp Spelling, s Spec, m Machine) error {
 		}
 	}
 	return nil
+}
+
+// WriteFiles puts the spec's files into the guest: parent directories
+// first, then one `machine cp` per file, staged under the cache directory
+// and removed afterwards.
+func (b *Backend) WriteFiles(ctx context.Context, s Spec) error {
+	if len(s.Files) == 0 {
+		return nil
+	}
+	if _, err := b.r.run(ctx, mkdirCmd(b.sp, s.Name, guestDirs(s.Files))); err != nil {
+		return fmt.Errorf("write files into machine %q: %w", s.Name, err)
+	}
+	stage := filepath.Dir(fileStaging(b.r.CacheDir, s.Name, 0))
+	if err := os.MkdirAll(stage, 0o700); err != nil {
+		return fmt.Errorf("write files into machine %q: %w", s.Name, err)
+	}
+	defer os.RemoveAll(stage)
+	for i, f := range s.Files {
+		src := fileStaging(b.r.CacheDir, s.Name, i)
+		if err := os.WriteFile(src, f.Content, 0o600); err != nil {
+			return fmt.Errorf("write files into machine %q: %w", s.Name, err)
+		}
+		if _, err := b.r.run(ctx, cpCmd(b.sp, s.Name, src, f.Path, f.Mode)); err != nil {
+			return fmt.Errorf("write %s into machine %q: %w", f.Path, s.Name, err)
+		}
+	}
+	return nil
+}
+
+// guestDirs are the sorted, unique parent directories of fs.
+func guestDirs(fs []GuestFile) []string {
+	var dirs []string
+	for _, f := range fs {
+		dirs = append(dirs, path.Dir(f.Path))
+	}
+	slices.Sort(dirs)
+	return slices.Compact(dirs)
 }
 
 // Launch starts the agent command in the running machine. values maps

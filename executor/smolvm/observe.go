@@ -94,7 +94,9 @@ type Observed struct {
 	Instance   string
 	ConfigHash string
 	PlanDigest string
-	Machine    Machine
+	// CAFingerprint is the LabelCAFingerprint label ("" when unset).
+	CAFingerprint string
+	Machine       Machine
 }
 
 // Observe lists the project's agent machines, keyed by instance slug.
@@ -116,10 +118,11 @@ func observe(ms []Machine, project string) map[string]Observed {
 		}
 		slug := m.Labels[LabelInstance]
 		out[slug] = Observed{
-			Instance:   slug,
-			ConfigHash: m.Labels[LabelConfigHash],
-			PlanDigest: m.Labels[LabelPlanDigest],
-			Machine:    m,
+			Instance:      slug,
+			ConfigHash:    m.Labels[LabelConfigHash],
+			PlanDigest:    m.Labels[LabelPlanDigest],
+			CAFingerprint: m.Labels[LabelCAFingerprint],
+			Machine:       m,
 		}
 	}
 	return out

@@ -19,6 +19,12 @@ const (
 	LabelRole       = "io.bottleplan.role"
 	LabelConfigHash = "io.bottleplan.config-hash"
 	LabelPlanDigest = "io.bottleplan.plan-digest"
+	// LabelCAFingerprint is "sha256:<hex>" of the instance CA certificate
+	// the agent trusts (GuestCAFile). A Docker agent's fingerprint is read
+	// from the file in the container; a machine's file is not readable
+	// without booting it, so the machine carries it as a label, set when
+	// the file is written at create.
+	LabelCAFingerprint = "io.bottleplan.ca-fingerprint"
 
 	// RoleAgent is the LabelRole value of an agent machine.
 	RoleAgent = "agent"
@@ -62,6 +68,22 @@ type Spec struct {
 	ConfigHash string
 	PlanDigest string
 	Image      AgentImage
+	// Files are written into the guest after verification and before
+	// the agent starts (the instance CA certificate, the prompt).
+	Files []GuestFile
+	// CAFingerprint, when set, becomes LabelCAFingerprint.
+	CAFingerprint string
+}
+
+// GuestFile is one file put into the guest. Contents are not secret (a
+// CA certificate, the prompt from the plan): they pass through a file
+// under the cache directory.
+type GuestFile struct {
+	// Path is absolute in the guest.
+	Path    string
+	Content []byte
+	// Mode is the file's permission bits, e.g. 0o644.
+	Mode uint32
 }
 
 // AllowCIDR is the one entry the machine's allow list must hold.
@@ -69,13 +91,17 @@ func (s Spec) AllowCIDR() string { return s.BundleIP + "/32" }
 
 // Labels are the labels the machine is created with.
 func (s Spec) Labels() map[string]string {
-	return map[string]string{
+	l := map[string]string{
 		LabelProject:    s.Project,
 		LabelInstance:   s.Instance,
 		LabelRole:       RoleAgent,
 		LabelConfigHash: s.ConfigHash,
 		LabelPlanDigest: s.PlanDigest,
 	}
+	if s.CAFingerprint != "" {
+		l[LabelCAFingerprint] = s.CAFingerprint
+	}
+	return l
 }
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

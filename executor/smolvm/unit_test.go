@@ -77,7 +77,7 @@ func TestVersionTableRowsComplete(t *testing.T) {
 			"Name": sp.Name, "From": sp.From, "Net": sp.Net, "AllowCIDR": sp.AllowCIDR, "Env": sp.Env,
 			"Label": sp.Label, "CPUs": sp.CPUs, "Mem": sp.Mem, "Detach": sp.Detach, "Force": sp.Force,
 			"PackImage": sp.PackImage, "PackOutput": sp.PackOutput, "SidecarSuffix": sp.SidecarSuffix,
-			"JSON": sp.JSON, "LsNetwork": sp.LsNetwork, "LsAllowList": sp.LsAllowList,
+			"JSON": sp.JSON, "CpMode": sp.CpMode, "CpSep": sp.CpSep, "LsNetwork": sp.LsNetwork, "LsAllowList": sp.LsAllowList,
 			"LsLabels": sp.LsLabels, "LsState": sp.LsState, "StateRunning": sp.StateRunning,
 		} {
 			if v == "" {

@@ -58,6 +58,9 @@ type Spelling struct {
 	SidecarSuffix string
 	// JSON is the flag that makes `machine ls` print JSON.
 	JSON string
+	// CpMode sets an uploaded file's mode on `machine cp`; CpSep joins
+	// the machine name and guest path of its destination (name:path).
+	CpMode, CpSep string
 
 	// LsNetwork, LsAllowList, LsLabels and LsState are the keys of one
 	// machine object in `machine ls --json`.
@@ -98,6 +101,8 @@ var releases = []release{
 			PackOutput:    "-o",
 			SidecarSuffix: ".smolmachine",
 			JSON:          "--json",
+			CpMode:        "--mode",
+			CpSep:         ":",
 			LsNetwork:     "network",
 			LsAllowList:   "allowed_cidrs",
 			LsLabels:      "labels",

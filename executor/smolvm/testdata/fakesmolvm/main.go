@@ -13,6 +13,9 @@
 //	                        allow list (the --net pitfall)
 //	FAKESMOLVM_NEVER_READY  "1": `machine exec` never succeeds (guest not up)
 //	FAKESMOLVM_NO_ALLOWLIST "1": `machine ls --json` omits allowed_cidrs
+//
+// `machine cp` needs the destination's parent directory to exist (made
+// by `exec -- mkdir -p` or one of a few base directories).
 package main
 
 import (
@@ -20,7 +23,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -41,6 +46,15 @@ type machine struct {
 	// Agent is the background process started by `exec -d`, with the
 	// env the guest process got (literals and resolved secrets).
 	Agent *agent `json:"agent,omitempty"`
+	// Dirs are directories made with `exec -- mkdir -p`; Files are
+	// uploads by `machine cp` (path -> content and octal mode).
+	Dirs  []string             `json:"dirs,omitempty"`
+	Files map[string]guestFile `json:"files,omitempty"`
+}
+
+type guestFile struct {
+	Content string `json:"content"`
+	Mode    string `json:"mode"`
 }
 
 type agent struct {
@@ -122,6 +136,8 @@ func run(args []string) error {
 		return list(f)
 	case "machine exec":
 		return execute(f)
+	case "machine cp":
+		return copyFile(f)
 	}
 	return usageError{fmt.Sprintf("unrecognized subcommand '%s'", verb)}
 }
@@ -129,6 +145,7 @@ func run(args []string) error {
 // flags are parsed arguments: repeated values in order, and the
 // trailing command after "--".
 type flags struct {
+	pos     []string
 	vals    map[string][]string
 	bools   map[string]bool
 	command []string
@@ -150,6 +167,7 @@ var valueFlags = map[string]string{
 	"-e": "env", "--env": "env",
 	"--secret-env": "secret-env", "--secret-file": "secret-file",
 	"--image": "image", "-I": "image", "-o": "output", "--output": "output",
+	"--mode": "mode",
 }
 
 var boolFlags = map[string]string{
@@ -175,6 +193,10 @@ func parse(verb string, args []string) (flags, error) {
 		}
 		if name, ok := boolFlags[a]; ok {
 			f.bools[name] = true
+			continue
+		}
+		if verb == "machine cp" && !strings.HasPrefix(a, "-") {
+			f.pos = append(f.pos, a)
 			continue
 		}
 		return f, usageError{fmt.Sprintf("unexpected argument '%s' found in `%s`", a, verb)}
@@ -394,8 +416,16 @@ func execute(f flags) error {
 		}
 	}
 	if !f.bools["detach"] {
-		if f.command[0] == "false" {
+		switch f.command[0] {
+		case "false":
 			return errors.New("command exited with status 1")
+		case "mkdir":
+			for _, d := range f.command[1:] {
+				if !strings.HasPrefix(d, "-") {
+					m.Dirs = append(m.Dirs, d)
+				}
+			}
+			return save(m)
 		}
 		return nil
 	}
@@ -405,4 +435,38 @@ func execute(f flags) error {
 	}
 	fmt.Println(4343)
 	return nil
+}
+
+// baseDirs exist in every guest image.
+var baseDirs = []string{"/", "/etc", "/tmp", "/root"}
+
+func copyFile(f flags) error {
+	if len(f.pos) != 2 {
+		return usageError{"machine cp takes SRC and DST"}
+	}
+	src, dst := f.pos[0], f.pos[1]
+	name, guestPath, ok := strings.Cut(dst, ":")
+	if !ok {
+		return errors.New("cp: one of SRC or DST must use machine:path syntax (e.g., myvm:/workspace/file)")
+	}
+	m, err := load(name)
+	if err != nil {
+		return err
+	}
+	if m.State != "running" {
+		return fmt.Errorf("agent: connect: machine '%s' is not running", name)
+	}
+	dir := path.Dir(guestPath)
+	if !slices.Contains(baseDirs, dir) && !slices.Contains(m.Dirs, dir) {
+		return fmt.Errorf("write %s: No such file or directory (os error 2)", guestPath)
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("read local file: %s: %v", src, err)
+	}
+	if m.Files == nil {
+		m.Files = map[string]guestFile{}
+	}
+	m.Files[guestPath] = guestFile{Content: string(b), Mode: f.one("mode")}
+	return save(m)
 }
