@@ -8,13 +8,32 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"sync"
 )
 
-// Backend runs one detected smolvm. Open it once per apply.
+// Backend runs one detected smolvm. Open it once per apply. Its methods
+// are safe for concurrent use on different machines; packs of one digest
+// are serialized, so concurrent instances sharing an image pack it once.
 type Backend struct {
 	r       *Runner
 	version Version
 	sp      Spelling
+
+	mu      sync.Mutex
+	packing map[string]*sync.Mutex // by image digest
+}
+
+// packLock returns the mutex serializing packs of digest.
+func (b *Backend) packLock(digest string) *sync.Mutex {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.packing == nil {
+		b.packing = map[string]*sync.Mutex{}
+	}
+	if b.packing[digest] == nil {
+		b.packing[digest] = &sync.Mutex{}
+	}
+	return b.packing[digest]
 }
 
 // Open detects the smolvm version and refuses an unsupported one.
@@ -45,6 +64,9 @@ func (b *Backend) Pack(ctx context.Context, img AgentImage) (string, error) {
 	if img.Digest == "" {
 		return "", errors.New("pack agent image: no image digest to cache it by")
 	}
+	lock := b.packLock(img.Digest)
+	lock.Lock()
+	defer lock.Unlock()
 	dst := sidecarPath(b.sp, b.r.CacheDir, img.Digest)
 	if b.packed(img.Digest) {
 		return dst, nil

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -56,8 +57,11 @@ type Runner struct {
 	// ReadyTimeout bounds readiness polling; 0 means DefaultReadyTimeout.
 	ReadyTimeout time.Duration
 	// Log, when set, gets one line per command run (rendered with secret
-	// placeholders, never values).
+	// placeholders, never values). Writes are serialized, so one writer
+	// serves concurrent instances.
 	Log io.Writer
+
+	logMu sync.Mutex
 }
 
 // ExitError is a smolvm command that ran and failed.
@@ -112,7 +116,9 @@ func (r *Runner) runWith(ctx context.Context, c Command, values map[string]strin
 	}
 	rendered := c.Render()
 	if r.Log != nil {
+		r.logMu.Lock()
 		fmt.Fprintln(r.Log, rendered)
+		r.logMu.Unlock()
 	}
 	cmd := exec.CommandContext(ctx, bin, c.Args...)
 	if r.Env != nil {
