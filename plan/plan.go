@@ -80,6 +80,10 @@ type Network struct {
 	AgentIP string `json:"agent_ip,omitempty"`
 	// ProbeIP is .4: the short-lived container `verify` runs.
 	ProbeIP string `json:"probe_ip"`
+	// AllowCIDR is the only destination a smolmachines guest may reach,
+	// BundleIP + "/32" (smolvm --allow-cidr); "" on docker, where the
+	// internal network does the fencing.
+	AllowCIDR string `json:"allow_cidr,omitempty"`
 	// InternalName is the internal network: the agent's only network
 	// (docker) or the bridge the bundle sits on (smolmachines).
 	InternalName string `json:"internal_name"`

@@ -22,6 +22,7 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "../../testdata/script",
 		UpdateScripts: os.Getenv("BOTTLEPLAN_UPDATE") == "1",
+		Cmds:          scriptCmds,
 		Setup: func(env *testscript.Env) error {
 			// Scripts must not depend on the caller's colour settings.
 			env.Setenv("NO_COLOR", "1")
