@@ -192,6 +192,7 @@ func testPlan(slug string) (*plan.Plan, plan.Instance) {
 		Backend:     plan.BackendSmolmachines,
 		Network: plan.Network{
 			Subnet: "10.242.7.0/29", Gateway: "10.242.7.1", BundleIP: "10.242.7.2", ProbeIP: "10.242.7.4",
+			AllowCIDR:    "10.242.7.2/32",
 			InternalName: "acme-" + slug + "-internal",
 		},
 		Agent: plan.Agent{

@@ -86,7 +86,8 @@ type GuestFile struct {
 	Mode uint32
 }
 
-// AllowCIDR is the one entry the machine's allow list must hold.
+// AllowCIDR is the one entry the machine's allow list must hold: the
+// plan's network.allow_cidr, which SpecFor checks is BundleIP/32.
 func (s Spec) AllowCIDR() string { return s.BundleIP + "/32" }
 
 // Labels are the labels the machine is created with.
@@ -117,6 +118,9 @@ func SpecFor(p *plan.Plan, inst plan.Instance, img AgentImage) (Spec, error) {
 	ip, err := netip.ParseAddr(inst.Network.BundleIP)
 	if err != nil || !ip.Is4() {
 		return Spec{}, fmt.Errorf("instance %q: bundle_ip %q is not an IPv4 address", inst.Slug, inst.Network.BundleIP)
+	}
+	if a := inst.Network.AllowCIDR; a != "" && a != ip.String()+"/32" {
+		return Spec{}, fmt.Errorf("instance %q: allow_cidr %q is not bundle_ip/32 (%s/32): the plan is inconsistent; re-run `bottleplan plan`", inst.Slug, a, ip)
 	}
 	if len(inst.Agent.Command) == 0 {
 		return Spec{}, fmt.Errorf("instance %q has no agent command", inst.Slug)

@@ -2,6 +2,7 @@ package smolvm
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -134,6 +135,7 @@ func TestSpecFor(t *testing.T) {
 		"bad env name":     {edit: func(i *plan.Instance) { i.GuestEnv["A=B"] = "x" }, want: "not a valid variable name"},
 		"bad secret name":  {edit: func(i *plan.Instance) { i.EnvPrompted["A B"] = "" }, want: "not a valid variable name"},
 		"empty host name":  {edit: func(i *plan.Instance) { i.EnvFromHost["X"] = "" }, want: "names no host variable"},
+		"wider allow cidr": {edit: func(i *plan.Instance) { i.Network.AllowCIDR = "10.242.7.0/29" }, want: "is not bundle_ip/32"},
 	}
 	for name, tc := range bad {
 		t.Run(name, func(t *testing.T) {
@@ -247,5 +249,40 @@ func TestVerifyMachine(t *testing.T) {
 				t.Errorf("verify = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSpecForExamplePlan: every smolmachines instance of the shipped
+// example plan becomes a spec whose only allowed destination is the
+// reviewed allow_cidr.
+func TestSpecForExamplePlan(t *testing.T) {
+	b, err := os.ReadFile("../../plan/testdata/example.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Decode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, inst := range p.Instances {
+		if inst.Backend != plan.BackendSmolmachines {
+			continue
+		}
+		n++
+		s, err := SpecFor(p, inst, AgentImage{Ref: "/tmp/agent.tar", Digest: "sha256:ab"})
+		if err != nil {
+			t.Fatalf("%s: %v", inst.Slug, err)
+		}
+		if s.AllowCIDR() != inst.Network.AllowCIDR || s.Name != inst.Agent.MachineName {
+			t.Errorf("%s: allow %s name %s, want %s and %s", inst.Slug, s.AllowCIDR(), s.Name, inst.Network.AllowCIDR, inst.Agent.MachineName)
+		}
+		args := strings.Join(createCmd(releases[0].Spelling, s, "x.smolmachine").Args, " ")
+		if !strings.Contains(args, "--net --allow-cidr "+inst.Network.AllowCIDR+" ") {
+			t.Errorf("%s: create args lack --net --allow-cidr %s: %s", inst.Slug, inst.Network.AllowCIDR, args)
+		}
+	}
+	if n == 0 {
+		t.Fatal("the example plan has no smolmachines instance")
 	}
 }
