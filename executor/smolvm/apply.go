@@ -51,8 +51,11 @@ func Decide(sp Spelling, s Spec, m *Machine) (Decision, error) {
 	if m.Labels[LabelConfigHash] != s.ConfigHash {
 		return Decision{ActionReplace, "config hash changed"}, nil
 	}
+	if !m.running(sp) {
+		return Decision{ActionReplace, fmt.Sprintf("not running (%s): the agent and its secrets do not survive a restart", m.State)}, nil
+	}
 	if err := verifyMachine(sp, s, *m); err != nil {
-		return Decision{ActionReplace, err.Error()}, nil
+		return Decision{ActionReplace, "failed verification: " + err.Error()}, nil
 	}
 	return Decision{ActionNone, "in sync"}, nil
 }

@@ -286,3 +286,43 @@ func TestSpecForExamplePlan(t *testing.T) {
 		t.Fatal("the example plan has no smolmachines instance")
 	}
 }
+
+func TestDecide(t *testing.T) {
+	sp := releases[0].Spelling
+	s := testSpec(t, "alpha")
+	on := true
+	live := func(edit func(*Machine)) *Machine {
+		m := Machine{Name: s.Name, State: "running", Network: &on, AllowList: []string{s.AllowCIDR()}, Labels: s.Labels()}
+		edit(&m)
+		return &m
+	}
+	cases := map[string]struct {
+		m      *Machine
+		action Action
+		reason string
+		err    string
+	}{
+		"missing":      {m: nil, action: ActionCreate, reason: "machine does not exist"},
+		"in sync":      {m: live(func(*Machine) {}), action: ActionNone, reason: "in sync"},
+		"hash changed": {m: live(func(m *Machine) { m.Labels = map[string]string{LabelProject: "acme", LabelRole: "agent"} }), action: ActionReplace, reason: "config hash changed"},
+		"stopped":      {m: live(func(m *Machine) { m.State = "stopped" }), action: ActionReplace, reason: "not running (stopped): the agent and its secrets do not survive a restart"},
+		"allow drift": {m: live(func(m *Machine) { m.AllowList = []string{"0.0.0.0/0"} }), action: ActionReplace,
+			reason: `failed verification: machine "acme-alpha" allows egress to ["0.0.0.0/0"], want exactly ["10.242.7.2/32"]: refusing to run the agent`},
+		"foreign":       {m: &Machine{Name: s.Name, State: "running"}, err: "will not touch it"},
+		"other project": {m: live(func(m *Machine) { m.Labels = map[string]string{LabelProject: "other", LabelRole: "agent"} }), err: "will not touch it"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			d, err := Decide(sp, s, tc.m)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("Decide error = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil || d.Action != tc.action || d.Reason != tc.reason {
+				t.Errorf("Decide = %+v, %v; want %v %q", d, err, tc.action, tc.reason)
+			}
+		})
+	}
+}
