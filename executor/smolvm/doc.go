@@ -9,11 +9,13 @@
 //   - packing the agent image into a .smolmachine once per image digest
 //     (pack.go);
 //   - the machine lifecycle: create, start, readiness, read-back
-//     verification of networking and the allow list, agent launch, stop,
-//     delete (machine.go, apply.go);
+//     verification of networking and the allow list, guest files (CA
+//     certificate, prompt), agent launch, stop, delete (machine.go);
+//   - the convergence decision and its rollback (apply.go);
 //   - observing the project's machines through `machine ls --json` and
 //     their labels (observe.go);
-//   - rendering the exact commands for `apply --dry-run` (command.go).
+//   - every smolvm argv (argv.go) and its rendering, secrets shown as
+//     placeholders, for `apply --dry-run` (command.go).
 //
 // What it must not do: read the process environment or prompt (secret
 // values arrive from the caller), talk to Docker, put a secret value on an
