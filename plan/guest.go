@@ -26,6 +26,10 @@ const (
 	// BundleCAKeyFile is the instance CA private key (PEM, mode 0600); it
 	// never leaves the bundle container.
 	BundleCAKeyFile = "/etc/bottleplan/ca-key.pem"
+	// BundleSSHKeyDir holds, in the bundle container, the private key of
+	// each git gate repo with key provider "static", in a file named
+	// after the repo (mode 0600); apply copies it from Repo.KeyPath.
+	BundleSSHKeyDir = "/etc/bottleplan/ssh"
 	// BundleBinary is the path of the static bottleplan binary in the
 	// bundle image; the bundle runs BundleBinary "bundle" "serve".
 	BundleBinary = "/bottleplan"

@@ -1,0 +1,303 @@
+package bundle
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"time"
+
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// Proxy is the egress proxy: an HTTP forward proxy that also serves
+// CONNECT. It is built on net/http and net/http/httputil rather than
+// github.com/elazarl/goproxy: the bundle needs only a policy decision
+// before any byte leaves, a blind splice for plain routes, and a TLS
+// terminator feeding the same decision for intercepted ones, and with the
+// standard library all three share one code path, one injectable dialer
+// and one upstream transport, with no third-party code in the static
+// binary that sits between the agent and the network.
+type Proxy struct {
+	policy    *Policy
+	ca        *CA
+	getenv    func(string) string
+	secrets   *secretSet
+	rec       *Recorder
+	dial      DialFunc
+	transport *http.Transport
+	supervise bool
+	errLog    *log.Logger
+}
+
+// ProxyOptions configure NewProxy.
+type ProxyOptions struct {
+	// Routes are the plan's routes (plan.Proxy.Routes).
+	Routes []plan.Route
+	// CA signs the leaf certificates of intercepted routes; required when
+	// any route intercepts.
+	CA *CA
+	// Getenv reads the bundle's secrets (token_ref values).
+	Getenv func(string) string
+	// SecretNames are the names whose values DLP scans for
+	// (plan.Bundle.SecretsFromHost).
+	SecretNames []string
+	// Recorder receives every decision.
+	Recorder *Recorder
+	// Dial opens upstream connections; nil means PublicDialer().
+	Dial DialFunc
+	// RootCAs verifies upstream TLS; nil means the system pool.
+	RootCAs *x509.CertPool
+	// Supervise is true when the bottle has the supervise endpoint; without
+	// it dlp "supervise" acts as "block".
+	Supervise bool
+}
+
+// NewProxy builds the proxy from its options.
+func NewProxy(o ProxyOptions) (*Proxy, error) {
+	pol, err := NewPolicy(o.Routes)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range pol.Routes() {
+		if r.Intercept && o.CA == nil {
+			return nil, fmt.Errorf("route %s intercepts TLS but no CA was given", r.Host)
+		}
+	}
+	dial := o.Dial
+	if dial == nil {
+		dial = PublicDialer()
+	}
+	return &Proxy{
+		policy:    pol,
+		ca:        o.CA,
+		getenv:    o.Getenv,
+		secrets:   newSecretSet(o.SecretNames, o.Getenv),
+		rec:       o.Recorder,
+		dial:      dial,
+		transport: newTransport(dial, o.RootCAs),
+		supervise: o.Supervise,
+		errLog:    log.New(io.Discard, "", 0),
+	}, nil
+}
+
+// newTransport is the upstream transport shared by the proxy and the git
+// gate: never itself proxied, dialling only through dial.
+func newTransport(dial DialFunc, roots *x509.CertPool) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           dial,
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          64,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   15 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// ServeHTTP dispatches CONNECT, absolute-form proxy requests and the
+// proxy's own /healthz.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodConnect:
+		p.serveConnect(w, r)
+	case r.URL.IsAbs():
+		p.serveAbsolute(w, r)
+	case r.URL.Path == "/healthz":
+		io.WriteString(w, "ok\n")
+	default:
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusForbidden)
+		io.WriteString(w, "blocked: this is a forward proxy; send absolute-form requests or CONNECT\n")
+	}
+}
+
+// deny answers 403 "blocked: reason" and records the decision.
+func (p *Proxy) deny(w http.ResponseWriter, d Decision, verdict, reason string) {
+	d.Verdict, d.Reason = verdict, reason
+	p.record(d)
+	writeBlocked(w, reason)
+}
+
+// writeBlocked writes the 403 every denial answers with.
+func writeBlocked(w http.ResponseWriter, reason string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Connection", "close")
+	w.WriteHeader(http.StatusForbidden)
+	io.WriteString(w, "blocked: "+reason+"\n")
+}
+
+// record scrubs secret values out of the free-text fields and logs d.
+func (p *Proxy) record(d Decision) {
+	d.Daemon = "proxy"
+	d.Path = p.secrets.scrub(d.Path)
+	d.Host = p.secrets.scrub(d.Host)
+	d.Reason = p.secrets.scrub(d.Reason)
+	p.rec.Record(d)
+}
+
+// serveConnect answers CONNECT: 403 when no route allows the target,
+// otherwise a blind tunnel or, for intercepted routes, TLS terminated with
+// the instance CA.
+func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
+	d := Decision{Method: http.MethodConnect, Host: r.Host}
+	host, port, err := splitHostPort(r.Host, 443)
+	if err != nil {
+		p.deny(w, d, VerdictDeny, fmt.Sprintf("CONNECT target %q is not host:port", r.Host))
+		return
+	}
+	d.Host, d.Port = normalizeHost(host), port
+	route, reason, ok := p.policy.Match(host, port)
+	if !ok {
+		p.deny(w, d, VerdictDeny, reason)
+		return
+	}
+	d.Route = route.Host
+	host = normalizeHost(host)
+	target := net.JoinHostPort(host, strconv.Itoa(port))
+
+	var up net.Conn
+	if !route.Intercept {
+		up, err = p.dial(r.Context(), "tcp", target)
+		if err != nil {
+			d.Verdict, d.Reason = VerdictError, "upstream: "+err.Error()
+			p.record(d)
+			http.Error(w, "bottleplan proxy: cannot reach "+target, http.StatusBadGateway)
+			return
+		}
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		if up != nil {
+			up.Close()
+		}
+		http.Error(w, "bottleplan proxy: cannot hijack connection", http.StatusInternalServerError)
+		return
+	}
+	conn, brw, err := hj.Hijack()
+	if err != nil {
+		if up != nil {
+			up.Close()
+		}
+		return
+	}
+	client := &bufConn{Conn: conn, r: brw.Reader}
+	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
+		conn.Close()
+		if up != nil {
+			up.Close()
+		}
+		return
+	}
+	d.Verdict = VerdictAllow
+	if route.Intercept {
+		d.Reason = "intercepted"
+		p.record(d)
+		p.intercept(client, host, port, route)
+		return
+	}
+	d.Reason = "tunnel"
+	p.record(d)
+	splice(client, up)
+}
+
+// serveAbsolute forwards an absolute-form request ("GET http://h/p").
+func (p *Proxy) serveAbsolute(w http.ResponseWriter, r *http.Request) {
+	d := Decision{Method: r.Method, Host: r.URL.Host, Path: r.URL.Path}
+	defPort := 80
+	switch r.URL.Scheme {
+	case "http":
+	case "https":
+		defPort = 443
+	default:
+		p.deny(w, d, VerdictDeny, fmt.Sprintf("scheme %q is not proxied; use http or https", r.URL.Scheme))
+		return
+	}
+	host, port, err := splitHostPort(r.URL.Host, defPort)
+	if err != nil {
+		p.deny(w, d, VerdictDeny, fmt.Sprintf("host %q is not host[:port]", r.URL.Host))
+		return
+	}
+	d.Host, d.Port = normalizeHost(host), port
+	route, reason, ok := p.policy.Match(host, port)
+	if !ok {
+		p.deny(w, d, VerdictDeny, reason)
+		return
+	}
+	d.Route = route.Host
+	if route.Intercept && route.Auth != nil && r.URL.Scheme != "https" {
+		p.deny(w, d, VerdictDeny, fmt.Sprintf("route %s injects credentials only over https; use an https:// URL", route.Host))
+		return
+	}
+	p.handleRouted(w, r, route, d)
+}
+
+// bufConn is a hijacked connection whose first bytes may already sit in
+// the server's read buffer.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *bufConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+// CloseWrite half-closes the underlying connection when it can.
+func (c *bufConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// splice copies both ways until both directions end.
+func splice(a, b net.Conn) {
+	done := make(chan struct{}, 2)
+	cp := func(dst, src net.Conn) {
+		io.Copy(dst, src)
+		if cw, ok := dst.(interface{ CloseWrite() error }); ok {
+			cw.CloseWrite()
+		} else {
+			dst.Close()
+		}
+		done <- struct{}{}
+	}
+	go cp(a, b)
+	go cp(b, a)
+	<-done
+	<-done
+	a.Close()
+	b.Close()
+}
+
+// forward sends r (absolute URL) upstream, setting Authorization to authz
+// when it is not "", and streams the answer back.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, authz string, d Decision) {
+	rp := &httputil.ReverseProxy{
+		Transport:     p.transport,
+		FlushInterval: -1,
+		ErrorLog:      p.errLog,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.Out.Host = ""
+			if authz != "" {
+				pr.Out.Header.Set("Authorization", authz)
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			if errors.Is(err, http.ErrAbortHandler) {
+				return
+			}
+			d.Verdict, d.Reason = VerdictError, "upstream: "+err.Error()
+			p.record(d)
+			http.Error(w, "bottleplan proxy: upstream failed", http.StatusBadGateway)
+		},
+	}
+	rp.ServeHTTP(w, r)
+}

@@ -1,0 +1,173 @@
+package bundle
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// Options configure a Bundle.
+type Options struct {
+	// Instance is the plan instance the bundle serves.
+	Instance plan.Instance
+	// CA is the instance CA; required when a route intercepts.
+	CA *CA
+	// Getenv reads the bundle's secrets by NAME.
+	Getenv func(string) string
+	// Log receives the decision log, one JSON line per decision.
+	Log io.Writer
+	// Dial opens upstream connections; nil means PublicDialer().
+	Dial DialFunc
+	// RootCAs verifies upstream TLS; nil means the system pool.
+	RootCAs *x509.CertPool
+	// SSHKeyDir holds the git gate's ssh keys, one file per repo name.
+	SSHKeyDir string
+}
+
+// Bundle is the set of daemons one bundle container runs, sharing one
+// decision recorder.
+type Bundle struct {
+	inst plan.Instance
+	// Recorder logs and keeps decisions.
+	Recorder *Recorder
+	// Proxy is the egress proxy.
+	Proxy *Proxy
+	// GitGate is nil when the plan has no git gate.
+	GitGate *GitGate
+	// Supervise is nil when supervise is off.
+	Supervise http.Handler
+}
+
+// New builds the daemons from the instance config.
+func New(o Options) (*Bundle, error) {
+	if o.Getenv == nil {
+		return nil, errors.New("bundle: no Getenv")
+	}
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	b := &Bundle{inst: o.Instance, Recorder: NewRecorder(o.Log, o.Instance.Slug)}
+	cfg := o.Instance.Bundle
+	px, err := NewProxy(ProxyOptions{
+		Routes:      cfg.Proxy.Routes,
+		CA:          o.CA,
+		Getenv:      o.Getenv,
+		SecretNames: cfg.SecretsFromHost,
+		Recorder:    b.Recorder,
+		Dial:        o.Dial,
+		RootCAs:     o.RootCAs,
+		Supervise:   cfg.Supervise != nil,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	b.Proxy = px
+	if cfg.GitGate != nil {
+		gg, err := NewGitGate(GitGateOptions{
+			Repos:       cfg.GitGate.Repos,
+			Getenv:      o.Getenv,
+			SecretNames: cfg.SecretsFromHost,
+			Recorder:    b.Recorder,
+			Dial:        o.Dial,
+			RootCAs:     o.RootCAs,
+			SSHKeyDir:   o.SSHKeyDir,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("git gate: %w", err)
+		}
+		b.GitGate = gg
+	}
+	if cfg.Supervise != nil {
+		b.Supervise = NewSupervise(b.Recorder)
+	}
+	return b, nil
+}
+
+// Listener is one daemon's configured address.
+type Listener struct {
+	// Name is "proxy", "git-gate" or "supervise".
+	Name    string
+	Addr    string
+	Handler http.Handler
+}
+
+// Listeners returns the daemons to serve with their plan addresses.
+func (b *Bundle) Listeners() []Listener {
+	cfg := b.inst.Bundle
+	ls := []Listener{{"proxy", cfg.Proxy.Listen, b.Proxy}}
+	if b.GitGate != nil {
+		ls = append(ls, Listener{"git-gate", cfg.GitGate.Listen, b.GitGate})
+	}
+	if b.Supervise != nil {
+		ls = append(ls, Listener{"supervise", cfg.Supervise.Listen, b.Supervise})
+	}
+	return ls
+}
+
+// Serve listens on every daemon's address and serves until ctx ends or
+// one server fails; then it shuts all of them down. ready, when not nil,
+// is called with each daemon's bound address once it listens.
+func (b *Bundle) Serve(ctx context.Context, ready func(name, addr string)) error {
+	ls := b.Listeners()
+	var lns []net.Listener
+	for _, l := range ls {
+		// An address without a host would listen on every interface,
+		// the egress network's too.
+		if h, _, err := net.SplitHostPort(l.Addr); err != nil || h == "" {
+			for _, o := range lns {
+				o.Close()
+			}
+			return fmt.Errorf("%s: listen address %q is not ip:port; the plan must name the bundle IP", l.Name, l.Addr)
+		}
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			for _, o := range lns {
+				o.Close()
+			}
+			return fmt.Errorf("%s: listen on %s: %w", l.Name, l.Addr, err)
+		}
+		lns = append(lns, ln)
+	}
+	errc := make(chan error, len(ls))
+	var srvs []*http.Server
+	var wg sync.WaitGroup
+	for i, l := range ls {
+		srv := &http.Server{
+			Handler:           l.Handler,
+			ReadHeaderTimeout: 30 * time.Second,
+			ErrorLog:          log.New(io.Discard, "", 0),
+		}
+		srvs = append(srvs, srv)
+		if ready != nil {
+			ready(l.Name, lns[i].Addr().String())
+		}
+		wg.Add(1)
+		go func(name string, ln net.Listener) {
+			defer wg.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}(l.Name, lns[i])
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range srvs {
+		s.Shutdown(sctx)
+	}
+	wg.Wait()
+	return err
+}
