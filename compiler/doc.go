@@ -3,5 +3,29 @@
 // endpoints and config hashes.
 //
 // Compile is pure: no os, no time, no env, no network. The same manifest
-// gives the same plan on any machine, on any day.
+// gives the same plan on any machine, on any day. It imports schema for
+// its Go types only and never calls the loader; it must not import the
+// Docker client (a test checks both).
+//
+// Files, one concept each:
+//   - compile.go: Compile, Options, the instance and its endpoints;
+//   - address.go: subnet allocation from the pool (pins, collisions,
+//     stability when instances come and go) and the fixed host offsets;
+//   - agent.go: provider templates (default command, prompt mode, image,
+//     model API host) and the agent section;
+//   - bundle.go: proxy routes (with the implicit provider route), git
+//     gate, supervise, secrets the bundle needs;
+//   - env.go: guest_env, env_from_host, env_prompted;
+//   - hash.go: manifest digest and per-resource config hashes.
+//
+// Choices the spec leaves open, and where they are documented:
+//   - two agents naming one bottle that pins a subnet is an error naming
+//     both (checkPins): a subnet holds one instance;
+//   - the model API route is added when a bottle does not declare it,
+//     with the auth_token injected (compileRoutes), and the agent sees a
+//     placeholder credential (compileEnv);
+//   - CA variables are always set; git identity goes into GIT_CONFIG too
+//     (compileEnv);
+//   - a bottle naming neither image nor dockerfile gets the template's
+//     default image (providers).
 package compiler

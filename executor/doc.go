@@ -1,4 +1,14 @@
-// Package executor applies a saved plan: Observe (reads live state once),
-// Diff (pure: plan + observed state -> ops, each with its cause), Apply
-// (executes ops, decides nothing). Backends live in subpackages.
+// Package executor applies a saved plan to live resources.
+//
+// The flow is Backend.Observe (reads live state once, by label) -> Diff
+// (pure: plan + observed state -> ops, each with its cause) -> Apply
+// (executes the ops through the Backend and decides nothing). Labels
+// (labels.go) are the only state; resources without the project label
+// are never touched.
+//
+// This package owns the decisions: which resources to create, start,
+// replace or delete and why, where an instance's CA comes from, which
+// secrets an apply needs. It must not talk to Docker or smolvm (backends
+// in subpackages do), read the process environment, or print: the CLI
+// passes secret lookups in and renders ops and events.
 package executor

@@ -35,6 +35,9 @@ const (
 	EnvLiteral  EnvMode = iota // the value is in the plan (GuestEnv)
 	EnvFromHost                // copied from a host variable at apply
 	EnvPrompted                // asked for at apply
+	// EnvProxyToken marks the provider's auth variable: the guest holds
+	// GuestAuthPlaceholder and the proxy injects the real token upstream.
+	EnvProxyToken
 )
 
 // EnvVar is one user-declared guest variable, by name: never its value.
@@ -53,7 +56,11 @@ type EnvVar struct {
 func DeclaredEnv(inst *Instance) []EnvVar {
 	var out []EnvVar
 	for _, k := range slices.Sorted(maps.Keys(inst.GuestEnv)) {
-		if !IsReservedEnv(k) {
+		switch {
+		case IsReservedEnv(k):
+		case inst.GuestEnv[k] == GuestAuthPlaceholder:
+			out = append(out, EnvVar{Name: k, Mode: EnvProxyToken})
+		default:
 			out = append(out, EnvVar{Name: k, Mode: EnvLiteral})
 		}
 	}

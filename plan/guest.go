@@ -18,6 +18,15 @@ const (
 	// GuestPromptFile is where the agent finds its prompt text.
 	GuestPromptFile = "/etc/bottleplan/prompt.md"
 
+	// GuestAuthPlaceholder is the value the agent sees in the variable
+	// named by its bottle's agent_provider.auth_token (for example
+	// CLAUDE_CODE_OAUTH_TOKEN). The agent CLIs refuse to start without a
+	// credential; with this one they start and send it, and the proxy
+	// replaces the Authorization header with the real token on the way
+	// out, so the real value never enters the agent. A review can show
+	// the variable as "injected by the proxy" by this value.
+	GuestAuthPlaceholder = "bottleplan-proxy-injected"
+
 	// BundleInstanceFile is the JSON encoding of the plan Instance the
 	// bundle serves, written by apply into the bundle container.
 	BundleInstanceFile = "/etc/bottleplan/instance.json"

@@ -131,6 +131,8 @@ func (r *renderer) envLines(in *Instance) []string {
 			out = append(out, v.Name+" "+r.c.paint(ansiYellow, "<- $"+v.Source))
 		case EnvPrompted:
 			out = append(out, v.Name+" "+r.c.paint(ansiYellow, "(prompted)"))
+		case EnvProxyToken:
+			out = append(out, v.Name+" "+r.c.paint(ansiDim, "(placeholder: the proxy injects the token)"))
 		default:
 			out = append(out, v.Name)
 		}

@@ -6,4 +6,46 @@
 //
 // It knows nothing of plans, networks or backends, and it is the only
 // package that imports CUE besides tests.
+//
+// # Manifest root
+//
+// The manifest root is the deepest directory holding every path given to
+// Load (a directory counts as itself, a file as its directory), so the
+// order of the paths does not matter. Manifest.Bottles[*].AgentProvider.Dockerfile and
+// Manifest.Agents[*].PromptFile are slash-separated paths relative to the
+// root, while in the manifest they are written relative to the file that
+// names them. The loader reads prompt files (text into Agent.Prompt) and
+// hashes Dockerfiles (AgentProvider.DockerfileDigest), so the compiler
+// never touches the file system.
+//
+// # How a manifest is checked
+//
+//  1. read.go: every file is read (at most MaxManifestBytes together),
+//     refused when empty, binary, not UTF-8 or nested absurdly deep,
+//     parsed to CUE syntax; several YAML documents and duplicate YAML or
+//     JSON keys are errors (CUE would merge them silently).
+//  2. load.go: the files are built and unified into one data value;
+//     conflicts between files are reported first.
+//  3. walk.go: every key is checked against the schema's field tree:
+//     unknown fields with a "did you mean", invalid names, missing
+//     required fields. CUE hides unknown fields of a struct that has other
+//     errors; the walk does not.
+//  4. load.go: the settings, then each bottle and each agent, are unified
+//     with their compiled definition (#Bottle, #Agent) and validated one
+//     at a time, so the cost grows with the number of entries instead of
+//     one large unification; valid entries are decoded by a JSON round
+//     trip, which is faster than Value.Decode.
+//  5. rules.go, extends.go, agents.go: the rules CUE cannot say well are
+//     checked in Go on the decoded values (reserved env names, "${"
+//     misuse, egress hosts, repo URLs and keys, subnets and their overlap,
+//     extends chains and cycles, dlp "supervise", agent references and
+//     prompt files) and reported at the position of the offending value.
+//  6. translate.go: evaluator messages are reworded in plain words; a
+//     failed choice becomes `"podman" is not one of "docker",
+//     "smolmachines"`.
+//
+// Every problem found is returned, as Errors sorted by file and position.
+// A bottle with errors still has its other sections checked, but is left
+// out of extends resolution, so one mistake does not echo through every
+// child.
 package schema

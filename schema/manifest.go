@@ -119,7 +119,7 @@ type GitUser struct {
 type Repo struct {
 	// URL is ssh://, https:// or scp form user@host:path; never carries
 	// credentials.
-	URL string `json:"url"`
+	URL string  `json:"url"`
 	Key RepoKey `json:"key"`
 	// HostKey is the upstream's SSH host key line, optional.
 	HostKey string `json:"host_key,omitempty"`
@@ -201,7 +201,7 @@ type Agent struct {
 	// Name is the agent's key; it becomes the instance slug.
 	Name string `json:"name"`
 	// Bottle names an existing bottle.
-	Bottle string `json:"bottle"`
+	Bottle string   `json:"bottle"`
 	Skills []string `json:"skills"`
 	// Prompt is the prompt text: `prompt`, or the content of
 	// `prompt_file` read by the loader.

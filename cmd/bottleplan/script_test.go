@@ -5,12 +5,14 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
 )
 
 // TestMain lets testscript run this binary's Main as the "bottleplan"
 // command inside scripts, in a child process.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){
+	testscript.Main(dockertest.Wrap(m), map[string]func(){
 		"bottleplan": func() { os.Exit(Main()) },
 	})
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 
@@ -11,6 +14,7 @@ import (
 // scriptCmds are the extra commands CLI scripts may use.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"exitcode": cmdExitCode,
+	"genfile":  genfile,
 }
 
 // cmdExitCode runs a program like exec and checks its exit code:
@@ -41,4 +45,36 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
 	}
+}
+
+// genfile writes a generated file too large or too odd to keep in a
+// txtar archive: genfile text|binary|yaml PATH SIZE. text is SIZE bytes
+// of 'a'; binary cycles through every byte value; yaml is a well-formed
+// manifest padded with env entries to at least SIZE bytes.
+func genfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: genfile text|binary|yaml PATH SIZE")
+	}
+	size, err := strconv.Atoi(args[2])
+	if err != nil {
+		ts.Fatalf("genfile: size: %v", err)
+	}
+	var b bytes.Buffer
+	switch args[0] {
+	case "text":
+		b.Write(bytes.Repeat([]byte("a"), size))
+	case "binary":
+		for i := 0; i < size; i++ {
+			b.WriteByte(byte(i))
+		}
+	case "yaml":
+		b.WriteString("version: 1\nbottles:\n  dev:\n    env:\n")
+		for i := 0; b.Len() < size; i++ {
+			fmt.Fprintf(&b, "      VAR_%d: value-%d\n", i, i)
+		}
+		b.WriteString("agents:\n  a: {bottle: dev}\n")
+	default:
+		ts.Fatalf("genfile: unknown kind %q", args[0])
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), b.Bytes(), 0o644))
 }

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker"
+)
+
+func init() {
+	register(&command{
+		name:  "apply",
+		usage: "apply plan.json [-f M] [--auto-approve] [--dry-run] [--prune] [--detailed-exitcode] [--env-file F] [--lock-timeout D]",
+		short: "make the live sandboxes match a saved plan",
+		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
+			var o applyOpts
+			fs.StringArrayVarP(&o.manifests, "file", "f", nil, "manifest the plan was made from: refuse the plan when it is stale; dockerfile paths resolve from it")
+			fs.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
+			fs.BoolVar(&o.dryRun, "dry-run", false, "print the changes and change nothing")
+			fs.BoolVar(&o.prune, "prune", false, "delete instances of the project that the plan does not name")
+			fs.BoolVar(&o.detailed, "detailed-exitcode", false, "with --dry-run, exit 2 when there are changes")
+			fs.StringVar(&o.envFile, "env-file", "", "file of NAME=value lines for the env values asked for at apply")
+			fs.DurationVar(&o.lockTimeout, "lock-timeout", 5*time.Minute, "how long to wait for another apply or destroy of the project (0: do not wait)")
+			fs.StringVar(&o.bundleBinary, "bundle-binary", "", "static bottleplan binary for the bundle image (default: this executable)")
+			return func(e *env, args []string) error { return runApply(e, args, o) }
+		},
+	})
+}
+
+type applyOpts struct {
+	manifests    []string
+	autoApprove  bool
+	dryRun       bool
+	prune        bool
+	detailed     bool
+	envFile      string
+	lockTimeout  time.Duration
+	bundleBinary string
+}
+
+func runApply(e *env, args []string, o applyOpts) error {
+	if len(args) != 1 {
+		return usagef("want exactly one plan file, got %d arguments", len(args))
+	}
+	if o.detailed && !o.dryRun {
+		return usagef("--detailed-exitcode goes with --dry-run")
+	}
+	p, err := readPlan(args[0])
+	if err != nil {
+		return err
+	}
+	root, err := manifestRoot(args[0], o.manifests)
+	if err != nil {
+		return err
+	}
+	if err := checkStale(e, p, o.manifests); err != nil {
+		return err
+	}
+	var prompted map[string]string
+	if o.envFile != "" {
+		if prompted, err = readEnvFile(o.envFile); err != nil {
+			return err
+		}
+	}
+	bin, err := bundleBinary(o.bundleBinary)
+	if err != nil {
+		return err
+	}
+	b, err := dockerBackend(p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: docker.HostRootsFile(),
+		Log: func(msg string) { fmt.Fprintln(e.stdout, msg) }})
+	if err != nil {
+		return err
+	}
+	if !o.dryRun {
+		unlock, err := lockProject(e, p.Project, o.lockTimeout)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+
+	obs, err := b.Observe(e.ctx, p.Project)
+	if err != nil {
+		return err
+	}
+	ch, err := executor.Diff(p, obs, executor.DiffOptions{Prune: o.prune})
+	if err != nil {
+		return err
+	}
+	printChanges(e.stdout, ch)
+	if ch.Empty() {
+		fmt.Fprintf(e.stdout, "No changes: the live state of project %q matches the plan.\n", p.Project)
+		return nil
+	}
+	if o.dryRun {
+		fmt.Fprintln(e.stdout, "Dry run: nothing changed.")
+		if o.detailed {
+			return silent(exitChanges)
+		}
+		return nil
+	}
+	if !o.autoApprove && !e.isTTY {
+		return errNoConfirm
+	}
+	needs := executor.SecretNeeds(p, ch)
+	if err := executor.CheckHost(needs, hostSecrets(e, root)); err != nil {
+		return err
+	}
+	if err := checkPrompted(e, needs, prompted); err != nil {
+		return err
+	}
+	// Images before the question: a missing one is reported before
+	// anyone confirms, and certainly before anything is created.
+	if err := b.Prepare(e.ctx, p, ch); err != nil {
+		return err
+	}
+	stdin := bufio.NewReader(e.stdin)
+	if !o.autoApprove {
+		if err := confirm(e, stdin, "Apply these changes?"); err != nil {
+			return err
+		}
+	}
+	secrets, err := executor.ResolveSecrets(needs, hostSecrets(e, root), prompter(e, stdin, prompted))
+	if err != nil {
+		return err
+	}
+	err = executor.Apply(e.ctx, b, p, ch, executor.ApplyOptions{Secrets: secrets, OnStep: progress(e.stdout)})
+	if err != nil {
+		return fmt.Errorf("%w\nrun apply again when fixed: it converges from whatever is live", err)
+	}
+	n := ch.Counts()
+	fmt.Fprintf(e.stdout, "Apply complete: %d created, %d updated, %d replaced, %d deleted.\n",
+		n[executor.Create], n[executor.Update], n[executor.Replace], n[executor.Delete])
+	return nil
+}
+
+// manifestRoot is the directory agent.dockerfile paths are relative to:
+// with -f, the manifest root as schema.Load defines it (the deepest
+// directory holding every path given; a directory counts as itself, a
+// file as its directory), else the plan file's directory.
+func manifestRoot(planPath string, manifests []string) (string, error) {
+	if len(manifests) == 0 {
+		return filepath.Abs(filepath.Dir(planPath))
+	}
+	var root string
+	for i, m := range manifests {
+		dir, err := filepath.Abs(m)
+		if err != nil {
+			return "", err
+		}
+		if fi, err := os.Stat(dir); err != nil {
+			return "", fmt.Errorf("manifest: %w", err)
+		} else if !fi.IsDir() {
+			dir = filepath.Dir(dir)
+		}
+		if i == 0 {
+			root = dir
+			continue
+		}
+		for {
+			rel, err := filepath.Rel(root, dir)
+			if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				break
+			}
+			parent := filepath.Dir(root)
+			if parent == root {
+				break
+			}
+			root = parent
+		}
+	}
+	return root, nil
+}

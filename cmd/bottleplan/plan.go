@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bottleplan/bottleplan/compiler"
+	"github.com/bottleplan/bottleplan/plan"
+	"github.com/bottleplan/bottleplan/schema"
+)
+
+func init() {
+	register(&command{
+		name:  "plan",
+		usage: "plan [-f M]... [-o plan.json] [--json] [--unroutable-bridge]",
+		short: "Compile the manifest into a plan, print it for review and write the plan file",
+		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
+			files := manifestFlag(fs)
+			out := fs.StringP("out", "o", "", "write the plan file to `path` (for apply)")
+			asJSON := fs.Bool("json", false, "print the plan file itself (canonical JSON) instead of the review summary")
+			unroutable := fs.Bool("unroutable-bridge", false, "the apply host cannot route to bridge IPs (Docker Desktop): smolmachines endpoints are assigned at apply")
+			return func(e *env, args []string) error {
+				if len(args) > 0 {
+					return usagef("unexpected argument %q (give manifests with -f)", args[0])
+				}
+				return runPlan(e, *files, *out, *asJSON, compiler.Options{UnroutableBridge: *unroutable})
+			}
+		},
+	})
+}
+
+// runPlan loads and compiles the manifest, writes the plan file when -o
+// is given, and prints the review summary (or the plan file with
+// --json). Nothing is written when the manifest does not compile.
+func runPlan(e *env, files []string, out string, asJSON bool, opts compiler.Options) error {
+	m, err := loadManifest(files)
+	if err != nil {
+		if printSchemaErrors(e, err) {
+			return silent(exitError)
+		}
+		return err
+	}
+	p, b, err := compilePlan(m, opts)
+	if err != nil {
+		return err
+	}
+	if out != "" {
+		if err := writeFileAtomic(out, b); err != nil {
+			return fmt.Errorf("write plan: %w", err)
+		}
+	}
+	if asJSON {
+		_, err := e.stdout.Write(b)
+		return err
+	}
+	if err := plan.Render(e.stdout, p, reviewOptions(e)); err != nil {
+		return err
+	}
+	if out != "" {
+		fmt.Fprintf(e.stdout, "\nPlan written to %s. Review it, then run: bottleplan apply %s\n", out, out)
+	}
+	return nil
+}
+
+// compilePlan compiles a loaded manifest and returns the plan with its
+// digest set and its canonical bytes: the plan file. The golden tests
+// drive this same function.
+func compilePlan(m *schema.Manifest, opts compiler.Options) (*plan.Plan, []byte, error) {
+	p, err := compiler.Compile(m, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := plan.Encode(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, b, nil
+}
+
+// writeFileAtomic writes b to path through a temporary file in the same
+// directory and a rename, so a reader (or an interrupted plan) never sees
+// half a plan file.
+func writeFileAtomic(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".plan-*.json")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after a successful rename
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker"
+)
+
+func init() {
+	register(&command{
+		name:  "status",
+		usage: "status plan.json [--detailed-exitcode]",
+		short: "compare the live sandboxes with a saved plan",
+		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
+			detailed := fs.Bool("detailed-exitcode", false, "exit 2 when an instance is drifted or missing")
+			return func(e *env, args []string) error { return runStatus(e, args, *detailed) }
+		},
+	})
+}
+
+// runStatus prints one line per planned instance: "in sync", "missing"
+// (nothing of it is live) or "drifted" with what apply would change and
+// why, then the orphans. It reads only.
+func runStatus(e *env, args []string, detailed bool) error {
+	if len(args) != 1 {
+		return usagef("want exactly one plan file, got %d arguments", len(args))
+	}
+	p, err := readPlan(args[0])
+	if err != nil {
+		return err
+	}
+	b, err := dockerBackend(p, docker.Options{})
+	if err != nil {
+		return err
+	}
+	obs, err := b.Observe(e.ctx, p.Project)
+	if err != nil {
+		return err
+	}
+	ch, err := executor.Diff(p, obs, executor.DiffOptions{})
+	if err != nil {
+		return err
+	}
+	byInst := map[string][]executor.Op{}
+	for _, ic := range ch.Instances {
+		byInst[ic.Slug] = ic.Ops
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	off := 0
+	for _, in := range p.Instances {
+		ops := byInst[in.Slug]
+		if len(ops) == 0 {
+			fmt.Fprintf(tw, "%s\tin sync\n", in.Slug)
+			continue
+		}
+		off++
+		missing := true
+		var why []string
+		for _, op := range ops {
+			missing = missing && op.Kind == executor.Create
+			_, cause, _ := strings.Cut(op.Cause, ": ")
+			why = append(why, fmt.Sprintf("%s %s", op.Role, cause))
+		}
+		if missing {
+			fmt.Fprintf(tw, "%s\tmissing\n", in.Slug)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\tdrifted: %s\n", in.Slug, strings.Join(why, "; "))
+	}
+	tw.Flush()
+	printOrphans(e.stdout, ch)
+	if off == 0 {
+		fmt.Fprintf(e.stdout, "Project %q: all %d instances in sync.\n", p.Project, len(p.Instances))
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "Project %q: %d of %d instances drifted or missing; apply converges them.\n", p.Project, off, len(p.Instances))
+	if detailed {
+		return silent(exitChanges)
+	}
+	return nil
+}

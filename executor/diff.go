@@ -1,0 +1,284 @@
+package executor
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// DiffOptions change what Diff does with live state the plan does not
+// name.
+type DiffOptions struct {
+	// Prune deletes orphans (instances of the project the plan does not
+	// name) instead of listing them.
+	Prune bool
+}
+
+// Diff compares the plan with observed state and returns the ops that
+// make the live state match the plan, each with its cause. It is pure:
+// same inputs, same ops, no I/O. It fails when an instance's subnet
+// overlaps a network bottleplan does not own (see CheckSubnets).
+//
+// Rules, per planned instance:
+//   - networks: created when missing; replaced when their config hash,
+//     subnet, gateway or internal flag differ.
+//   - containers: created when missing; replaced when a network of the
+//     instance is (re)created, when their config hash differs, when they
+//     were never started (an apply was interrupted), when their addresses
+//     or networks differ from the plan, or (agent) when it trusts another
+//     CA than its bundle; started ("~") when they merely stopped.
+//   - live resources of the instance's slug with a role the plan does not
+//     use, or a name other than the planned one, are deleted.
+//
+// Instances the plan does not name are orphans: listed, or deleted with
+// Prune.
+//
+// What Diff cannot see, by design: secret values (they are recorded
+// nowhere, so a changed host token does not recreate anything), and the
+// image a container runs (a new bottleplan binary or a rebuilt agent
+// image under an unchanged plan). To roll those out, destroy the
+// instance (destroy --instance) and apply again.
+func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
+	if err := CheckSubnets(p, obs); err != nil {
+		return nil, err
+	}
+	ch := &Changes{Project: p.Project}
+	live := byInstance(obs.Resources)
+	planned := map[string]bool{}
+	for i := range p.Instances {
+		in := &p.Instances[i]
+		planned[in.Slug] = true
+		ic := diffInstance(in, live[in.Slug])
+		if len(ic.Ops) > 0 {
+			ch.Instances = append(ch.Instances, ic)
+		}
+	}
+	for _, slug := range sortedKeys(live) {
+		if planned[slug] {
+			continue
+		}
+		if !opts.Prune {
+			ch.Orphans = append(ch.Orphans, slug)
+			ch.OrphanResources = append(ch.OrphanResources, live[slug]...)
+			continue
+		}
+		ch.Instances = append(ch.Instances, deleteAll(slug, live[slug], "delete: no longer in plan"))
+	}
+	sort.Slice(ch.Instances, func(i, j int) bool { return ch.Instances[i].Slug < ch.Instances[j].Slug })
+	return ch, nil
+}
+
+// DiffDestroy returns the ops that remove every live resource of the
+// project, or of one instance when slug is not "". It ignores the plan's
+// content on purpose: destroy removes what the project owns, including
+// orphans.
+func DiffDestroy(obs *Observed, slug string) *Changes {
+	ch := &Changes{Project: obs.Project}
+	live := byInstance(obs.Resources)
+	for _, s := range sortedKeys(live) {
+		if slug != "" && s != slug {
+			continue
+		}
+		ch.Instances = append(ch.Instances, deleteAll(s, live[s], "delete: destroy requested"))
+	}
+	return ch
+}
+
+func deleteAll(slug string, rs []Resource, cause string) InstanceChanges {
+	ic := InstanceChanges{Slug: slug}
+	for i := range rs {
+		ic.Ops = append(ic.Ops, Op{Kind: Delete, Instance: slug, Role: rs[i].Role, Name: rs[i].Name, Cause: cause, Old: &rs[i]})
+	}
+	return ic
+}
+
+// want is one resource the plan asks for.
+type want struct {
+	role Role
+	name string
+	hash string
+	what string // the config_hash key, for causes
+}
+
+func wants(in *plan.Instance) []want {
+	ws := []want{{RoleNetworkInternal, in.Network.InternalName, in.ConfigHash.Network, "network"}}
+	if in.Network.EgressName != "" {
+		ws = append(ws, want{RoleNetworkEgress, in.Network.EgressName, in.ConfigHash.Network, "network"})
+	}
+	agent := in.Agent.ContainerName
+	if agent == "" {
+		agent = in.Agent.MachineName // smolmachines: the agent is a machine
+	}
+	ws = append(ws,
+		want{RoleBundle, in.Bundle.ContainerName, in.ConfigHash.Bundle, "bundle"},
+		want{RoleAgent, agent, in.ConfigHash.Agent, "agent"})
+	return ws
+}
+
+func diffInstance(in *plan.Instance, rs []Resource) InstanceChanges {
+	ic := InstanceChanges{Slug: in.Slug}
+	found := map[Role]*Resource{}
+	ws := wants(in)
+	wanted := map[Role]string{}
+	for _, w := range ws {
+		wanted[w.role] = w.name
+	}
+	// Live resources the plan does not ask for go first; Apply orders
+	// removals by role anyway.
+	for i := range rs {
+		r := &rs[i]
+		name, ok := wanted[r.Role]
+		switch {
+		case !ok:
+			ic.Ops = append(ic.Ops, Op{Kind: Delete, Instance: in.Slug, Role: r.Role, Name: r.Name, Cause: fmt.Sprintf("delete: role %q is not in the plan", r.Role), Old: r})
+		case r.Name != name || found[r.Role] != nil:
+			ic.Ops = append(ic.Ops, Op{Kind: Delete, Instance: in.Slug, Role: r.Role, Name: r.Name, Cause: fmt.Sprintf("delete: the plan names this %s %q", r.Role, name), Old: r})
+		default:
+			found[r.Role] = r
+		}
+	}
+
+	netRecreated := false
+	bundle := found[RoleBundle]
+	newCA := bundle == nil || bundle.CAFingerprint == ""
+	containerMade := false
+	for _, w := range ws {
+		old := found[w.role]
+		kind, cause := Kind(""), ""
+		switch {
+		case old == nil:
+			kind, cause = Create, "create: not found"
+		case old.ConfigHash != w.hash:
+			kind, cause = Replace, fmt.Sprintf("replace: config hash changed (%s)", w.what)
+		case w.role.IsNetwork():
+			kind, cause = diffNetwork(in, w.role, old)
+		case netRecreated:
+			kind, cause = Replace, "replace: network recreated"
+		default:
+			kind, cause = diffContainer(in, w.role, old, bundle, newCA)
+		}
+		if kind == "" {
+			continue
+		}
+		if w.role.IsNetwork() {
+			netRecreated = true
+		} else if kind != Update {
+			containerMade = true
+		}
+		name := w.name
+		if kind == Update {
+			name = old.Name
+		}
+		ic.Ops = append(ic.Ops, Op{Kind: kind, Instance: in.Slug, Role: w.role, Name: name, Cause: cause, Old: old})
+	}
+	sortOps(ic.Ops)
+	if containerMade {
+		if newCA {
+			ic.CA = CAGenerate
+		} else {
+			ic.CA, ic.CAFrom = CAReuse, bundle
+		}
+	}
+	return ic
+}
+
+// diffNetwork checks a live network of the right name and hash against
+// the plan's addresses.
+func diffNetwork(in *plan.Instance, role Role, old *Resource) (Kind, string) {
+	if role != RoleNetworkInternal {
+		if old.Internal {
+			return Replace, "replace: egress network is internal"
+		}
+		return "", ""
+	}
+	switch {
+	case old.Subnet != in.Network.Subnet:
+		return Replace, fmt.Sprintf("replace: subnet drifted (live %s, plan %s)", orNone(old.Subnet), in.Network.Subnet)
+	case old.Gateway != in.Network.Gateway:
+		return Replace, fmt.Sprintf("replace: gateway drifted (live %s, plan %s)", orNone(old.Gateway), in.Network.Gateway)
+	case !old.Internal:
+		return Replace, "replace: network is not internal"
+	}
+	return "", ""
+}
+
+// diffContainer checks a live container of the right name and hash.
+func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bool) (Kind, string) {
+	switch old.State {
+	case "created":
+		return Replace, "replace: never started (an earlier apply stopped half way)"
+	case "running", "exited":
+	default:
+		// paused, restarting (crash loop), dead, removing: starting it
+		// would not help; a fresh one might.
+		return Replace, fmt.Sprintf("replace: container is %s", orNone(old.State))
+	}
+	wantNets := map[string]string{in.Network.InternalName: in.Network.BundleIP}
+	if role == RoleAgent {
+		wantNets = map[string]string{in.Network.InternalName: in.Network.AgentIP}
+	} else if in.Network.EgressName != "" {
+		wantNets[in.Network.EgressName] = "" // any address
+	}
+	if old.Addresses != nil {
+		// nil: the backend does not attach this resource to networks
+		// (a smolvm machine), so there is nothing to compare.
+		if c := diffAddresses(wantNets, old.Addresses); c != "" {
+			return Replace, c
+		}
+	}
+	switch role {
+	case RoleBundle:
+		if old.CAFingerprint == "" {
+			return Replace, "replace: no instance CA (an earlier apply stopped half way)"
+		}
+	case RoleAgent:
+		if newCA {
+			return Replace, "replace: instance CA regenerated (the bundle had none)"
+		}
+		if old.CAFingerprint != bundle.CAFingerprint {
+			return Replace, "replace: trusts a different CA than its bundle"
+		}
+	}
+	if !old.Running() {
+		return Update, fmt.Sprintf("update: not running (%s, exit code %d); start it", orNone(old.State), old.ExitCode)
+	}
+	return "", ""
+}
+
+// diffAddresses compares the networks a container is on with the plan's:
+// same set of networks, pinned addresses where the plan pins one.
+func diffAddresses(want, live map[string]string) string {
+	for _, n := range sortedKeys(want) {
+		ip, ok := live[n]
+		switch {
+		case !ok:
+			return fmt.Sprintf("replace: not attached to network %q", n)
+		case want[n] != "" && ip != want[n]:
+			return fmt.Sprintf("replace: address drifted on %q (live %s, plan %s)", n, orNone(ip), want[n])
+		}
+	}
+	for _, n := range sortedKeys(live) {
+		if _, ok := want[n]; !ok {
+			return fmt.Sprintf("replace: attached to network %q outside the plan", n)
+		}
+	}
+	return ""
+}
+
+// sortOps orders ops by role creation order, then name.
+func sortOps(ops []Op) {
+	sort.SliceStable(ops, func(i, j int) bool {
+		if ops[i].Role.rank() != ops[j].Role.rank() {
+			return ops[i].Role.rank() < ops[j].Role.rank()
+		}
+		return ops[i].Name < ops[j].Name
+	})
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}

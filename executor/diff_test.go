@@ -1,0 +1,314 @@
+package executor
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/bottleplan/bottleplan/plan"
+	"github.com/google/go-cmp/cmp"
+)
+
+// testInstance is a docker instance as the compiler would plan it.
+func testInstance(slug, subnet24 string) plan.Instance {
+	return plan.Instance{
+		Slug:    slug,
+		Backend: plan.BackendDocker,
+		Runtime: "auto",
+		Network: plan.Network{
+			Subnet: subnet24 + ".0/28", Gateway: subnet24 + ".1", BundleIP: subnet24 + ".2", AgentIP: subnet24 + ".3", ProbeIP: subnet24 + ".4",
+			InternalName: "p-" + slug + "-internal", EgressName: "p-" + slug + "-egress",
+		},
+		Agent:      plan.Agent{Name: slug, Image: "img", ContainerName: "p-" + slug + "-agent"},
+		Bundle:     plan.Bundle{ContainerName: "p-" + slug + "-bundle"},
+		ConfigHash: plan.ConfigHash{Network: "sha256:n-" + slug, Bundle: "sha256:b-" + slug, Agent: "sha256:a-" + slug},
+	}
+}
+
+func testPlan(ins ...plan.Instance) *plan.Plan {
+	return &plan.Plan{FormatVersion: 1, Project: "p", Instances: ins, PlanDigest: "sha256:plan"}
+}
+
+// live returns the resources an in-sync apply of in leaves behind.
+func live(in plan.Instance) []Resource {
+	n := in.Network
+	return []Resource{
+		{Role: RoleNetworkInternal, Instance: in.Slug, Name: n.InternalName, ID: "ni-" + in.Slug, ConfigHash: in.ConfigHash.Network, Subnet: n.Subnet, Gateway: n.Gateway, Internal: true},
+		{Role: RoleNetworkEgress, Instance: in.Slug, Name: n.EgressName, ID: "ne-" + in.Slug, ConfigHash: in.ConfigHash.Network, Subnet: "172.30.0.0/16", Gateway: "172.30.0.1"},
+		{Role: RoleBundle, Instance: in.Slug, Name: in.Bundle.ContainerName, ID: "cb-" + in.Slug, ConfigHash: in.ConfigHash.Bundle, State: "running", CAFingerprint: "sha256:ca-" + in.Slug,
+			Addresses: map[string]string{n.InternalName: n.BundleIP, n.EgressName: "172.30.0.2"}},
+		{Role: RoleAgent, Instance: in.Slug, Name: in.Agent.ContainerName, ID: "ca-" + in.Slug, ConfigHash: in.ConfigHash.Agent, State: "running", CAFingerprint: "sha256:ca-" + in.Slug,
+			Addresses: map[string]string{n.InternalName: n.AgentIP}},
+	}
+}
+
+// edit returns rs with fn applied to the resource of role (removed when
+// fn returns false).
+func edit(rs []Resource, role Role, fn func(r *Resource) bool) []Resource {
+	var out []Resource
+	for _, r := range rs {
+		if r.Role == role && !fn(&r) {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func opLines(ch *Changes) []string {
+	var ls []string
+	for _, op := range ch.Ops() {
+		ls = append(ls, op.String())
+	}
+	return ls
+}
+
+func TestDiff(t *testing.T) {
+	a, b := testInstance("a", "10.0.1"), testInstance("b", "10.0.2")
+	both := append(live(a), live(b)...)
+	tests := map[string]struct {
+		plan    *plan.Plan
+		live    []Resource
+		prune   bool
+		want    []string
+		ca      map[string]CASource
+		orphans []string
+	}{
+		"nothing live creates everything in order": {
+			plan: testPlan(a),
+			want: []string{
+				"+ a network-internal p-a-internal (create: not found)",
+				"+ a network-egress p-a-egress (create: not found)",
+				"+ a bundle p-a-bundle (create: not found)",
+				"+ a agent p-a-agent (create: not found)",
+			},
+			ca: map[string]CASource{"a": CAGenerate},
+		},
+		"in sync is a no-op": {
+			plan: testPlan(a, b),
+			live: both,
+		},
+		"bundle hash change replaces only that bundle and reuses its CA": {
+			plan: testPlan(a, withBundleHash(b, "sha256:b2")),
+			live: both,
+			want: []string{"-/+ b bundle p-b-bundle (replace: config hash changed (bundle))"},
+			ca:   map[string]CASource{"b": CAReuse},
+		},
+		"network hash change replaces the instance": {
+			plan: testPlan(withNetworkHash(a, "sha256:n2")),
+			live: live(a),
+			want: []string{
+				"-/+ a network-internal p-a-internal (replace: config hash changed (network))",
+				"-/+ a network-egress p-a-egress (replace: config hash changed (network))",
+				"-/+ a bundle p-a-bundle (replace: network recreated)",
+				"-/+ a agent p-a-agent (replace: network recreated)",
+			},
+			ca: map[string]CASource{"a": CAReuse},
+		},
+		"stopped agent is started": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.State, r.ExitCode, r.Addresses = "exited", 137, nil; return true }),
+			want: []string{"~ a agent p-a-agent (update: not running (exited, exit code 137); start it)"},
+		},
+		"an agent the backend reports no networks for is left alone": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.Addresses = nil; return true }),
+		},
+		"an agent on no network at all is replaced": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.Addresses = map[string]string{}; return true }),
+			want: []string{`-/+ a agent p-a-agent (replace: not attached to network "p-a-internal")`},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
+		"never started agent is replaced": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.State, r.CAFingerprint, r.Addresses = "created", "", nil; return true }),
+			want: []string{"-/+ a agent p-a-agent (replace: never started (an earlier apply stopped half way))"},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
+		"crash-looping bundle is replaced": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleBundle, func(r *Resource) bool { r.State = "restarting"; return true }),
+			want: []string{"-/+ a bundle p-a-bundle (replace: container is restarting)"},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
+		"missing bundle regenerates the CA and replaces the agent": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleBundle, func(*Resource) bool { return false }),
+			want: []string{
+				"+ a bundle p-a-bundle (create: not found)",
+				"-/+ a agent p-a-agent (replace: instance CA regenerated (the bundle had none))",
+			},
+			ca: map[string]CASource{"a": CAGenerate},
+		},
+		"agent trusting another CA is replaced": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.CAFingerprint = "sha256:other"; return true }),
+			want: []string{"-/+ a agent p-a-agent (replace: trusts a different CA than its bundle)"},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
+		"agent on the egress network is replaced": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool {
+				r.Addresses = map[string]string{"p-a-internal": "10.0.1.3", "p-a-egress": "172.30.0.3"}
+				return true
+			}),
+			want: []string{`-/+ a agent p-a-agent (replace: attached to network "p-a-egress" outside the plan)`},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
+		"bundle at another address is replaced": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleBundle, func(r *Resource) bool {
+				r.Addresses = map[string]string{"p-a-internal": "10.0.1.9", "p-a-egress": "172.30.0.2"}
+				return true
+			}),
+			want: []string{`-/+ a bundle p-a-bundle (replace: address drifted on "p-a-internal" (live 10.0.1.9, plan 10.0.1.2))`},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
+		"drifted subnet replaces the network and its containers": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleNetworkInternal, func(r *Resource) bool { r.Subnet = "10.9.9.0/28"; return true }),
+			want: []string{
+				"-/+ a network-internal p-a-internal (replace: subnet drifted (live 10.9.9.0/28, plan 10.0.1.0/28))",
+				"-/+ a bundle p-a-bundle (replace: network recreated)",
+				"-/+ a agent p-a-agent (replace: network recreated)",
+			},
+			ca: map[string]CASource{"a": CAReuse},
+		},
+		"orphans are listed without prune": {
+			plan:    testPlan(a),
+			live:    both,
+			orphans: []string{"b"},
+		},
+		"orphans are deleted with prune": {
+			plan:  testPlan(a),
+			live:  both,
+			prune: true,
+			want: []string{
+				"- b network-internal p-b-internal (delete: no longer in plan)",
+				"- b network-egress p-b-egress (delete: no longer in plan)",
+				"- b bundle p-b-bundle (delete: no longer in plan)",
+				"- b agent p-b-agent (delete: no longer in plan)",
+			},
+		},
+		"a resource under another name is deleted": {
+			plan: testPlan(a),
+			live: append(live(a), Resource{Role: RoleBundle, Instance: "a", Name: "old-a-bundle", ID: "x", State: "running"}),
+			want: []string{`- a bundle old-a-bundle (delete: the plan names this bundle "p-a-bundle")`},
+		},
+		"a resource with an unknown role is deleted": {
+			plan: testPlan(a),
+			live: append(live(a), Resource{Role: "probe", Instance: "a", Name: "p-a-probe", ID: "x"}),
+			want: []string{`- a probe p-a-probe (delete: role "probe" is not in the plan)`},
+		},
+		"a smolmachines agent is named by its machine": {
+			plan: testPlan(smol(a)),
+			live: edit(edit(edit(live(a), RoleNetworkEgress, func(*Resource) bool { return false }), RoleAgent, func(r *Resource) bool {
+				r.Name, r.Addresses = "p-a-vm", nil
+				return true
+			}), RoleBundle, func(r *Resource) bool {
+				r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}
+				return true
+			}),
+			want: nil,
+		},
+		"no egress network planned deletes a live one": {
+			plan: testPlan(withoutEgress(a)),
+			live: edit(live(a), RoleBundle, func(r *Resource) bool { r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}; return true }),
+			want: []string{"- a network-egress p-a-egress (delete: role \"network-egress\" is not in the plan)"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			obs := &Observed{Project: "p", Resources: tc.live}
+			ch, err := Diff(tc.plan, obs, DiffOptions{Prune: tc.prune})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, opLines(ch)); d != "" {
+				t.Errorf("ops (-want +got):\n%s", d)
+			}
+			gotCA := map[string]CASource{}
+			for _, ic := range ch.Instances {
+				if ic.CA != CANone {
+					gotCA[ic.Slug] = ic.CA
+				}
+				if ic.CA == CAReuse && (ic.CAFrom == nil || ic.CAFrom.Role != RoleBundle) {
+					t.Errorf("instance %s reuses a CA from %+v, want its bundle", ic.Slug, ic.CAFrom)
+				}
+			}
+			if tc.ca == nil {
+				tc.ca = map[string]CASource{}
+			}
+			if d := cmp.Diff(tc.ca, gotCA); d != "" {
+				t.Errorf("CA sources (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.orphans, ch.Orphans); d != "" {
+				t.Errorf("orphans (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func withBundleHash(in plan.Instance, h string) plan.Instance  { in.ConfigHash.Bundle = h; return in }
+func withNetworkHash(in plan.Instance, h string) plan.Instance { in.ConfigHash.Network = h; return in }
+func withoutEgress(in plan.Instance) plan.Instance             { in.Network.EgressName = ""; return in }
+
+// smol makes in a smolmachines instance: no egress network, the agent a
+// machine.
+func smol(in plan.Instance) plan.Instance {
+	in.Backend, in.Network.EgressName, in.Network.AgentIP = plan.BackendSmolmachines, "", ""
+	in.Agent.ContainerName, in.Agent.MachineName = "", "p-a-vm"
+	return in
+}
+
+func TestDiffSubnetOverlap(t *testing.T) {
+	a := testInstance("a", "10.0.1")
+	a.Network.Pinned = true
+	tests := map[string]struct {
+		networks []HostNetwork
+		wantErr  string
+	}{
+		"foreign network overlapping": {
+			networks: []HostNetwork{{Name: "corp-vpn", Subnets: []string{"10.0.0.0/16"}}},
+			wantErr:  `instance "a": pinned subnet 10.0.1.0/28 overlaps network "corp-vpn" (10.0.0.0/16), which bottleplan does not own; pin another subnet or remove that network`,
+		},
+		"another project's network": {
+			networks: []HostNetwork{{Name: "q-x-internal", Project: "q", Subnets: []string{"10.0.1.0/28"}}},
+			wantErr:  `which belongs to bottleplan project "q"`,
+		},
+		"own network is not a conflict": {
+			networks: []HostNetwork{{Name: "p-a-internal", Project: "p", Subnets: []string{"10.0.1.0/28"}}},
+		},
+		"disjoint and IPv6 networks pass": {
+			networks: []HostNetwork{{Name: "bridge", Subnets: []string{"172.17.0.0/16", "fd00::/64"}}, {Name: "next", Subnets: []string{"10.0.1.16/28"}}},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Diff(testPlan(a), &Observed{Project: "p", Networks: tc.networks}, DiffOptions{})
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error = %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestDiffDestroy(t *testing.T) {
+	a, b := testInstance("a", "10.0.1"), testInstance("b", "10.0.2")
+	obs := &Observed{Project: "p", Resources: append(live(a), live(b)...)}
+	if got := len(DiffDestroy(obs, "").Ops()); got != 8 {
+		t.Errorf("destroy all: %d ops, want 8", got)
+	}
+	ch := DiffDestroy(obs, "b")
+	for _, op := range ch.Ops() {
+		if op.Instance != "b" || op.Kind != Delete {
+			t.Errorf("destroy --instance b: unexpected op %v", op)
+		}
+	}
+	if got := len(ch.Ops()); got != 4 {
+		t.Errorf("destroy b: %d ops, want 4", got)
+	}
+}

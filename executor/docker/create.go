@@ -1,0 +1,246 @@
+package docker
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path"
+	"sort"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// inhibitIPv4 keeps the host off the internal network: without it the
+// bridge gets the gateway address and the agent can reach the host's
+// services through it.
+const inhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
+
+// bundleUID runs the bundle process unprivileged; its files are owned by
+// it so the CA key can stay 0600.
+const bundleUID = 65534
+
+// Create makes one resource; see executor.Backend.
+func (b *Backend) Create(ctx context.Context, req executor.CreateRequest) error {
+	switch req.Role {
+	case executor.RoleNetworkInternal, executor.RoleNetworkEgress:
+		return b.createNetwork(ctx, req)
+	case executor.RoleBundle, executor.RoleAgent:
+		return b.createContainer(ctx, req)
+	}
+	return fmt.Errorf("unknown role %q", req.Role)
+}
+
+func labels(req executor.CreateRequest, hash string) map[string]string {
+	return executor.Labels(req.Project, req.Instance.Slug, req.Role, hash, req.PlanDigest)
+}
+
+func (b *Backend) createNetwork(ctx context.Context, req executor.CreateRequest) error {
+	in := req.Instance
+	opts := network.CreateOptions{Driver: "bridge", Labels: labels(req, in.ConfigHash.Network)}
+	name := in.Network.EgressName
+	if req.Role == executor.RoleNetworkInternal {
+		name = in.Network.InternalName
+		opts.Internal = true
+		opts.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: in.Network.Subnet, Gateway: in.Network.Gateway}}}
+		opts.Options = map[string]string{inhibitIPv4: "true"}
+	}
+	if _, err := b.eng.NetworkCreate(ctx, name, opts); err != nil {
+		if cerrdefs.IsConflict(err) {
+			return fmt.Errorf("create network: %w (a network bottleplan does not own may hold the name %q; remove or rename it)", err, name)
+		}
+		return fmt.Errorf("create network: %w", err)
+	}
+	return req.Step("created")
+}
+
+// containerSpec is everything ContainerCreate gets for one container.
+type containerSpec struct {
+	name    string
+	config  *container.Config
+	host    *container.HostConfig
+	ip      string // on the internal network
+	egress  bool   // also joins the egress network
+	files   []file
+	fileUID int
+}
+
+func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
+	in := req.Instance
+	b.mu.Lock()
+	runtime := b.runtimes[in.Slug]
+	bundleImage, agentImage, roots := b.bundleImage, b.agentImages[in.Slug], b.roots
+	b.mu.Unlock()
+	host := &container.HostConfig{
+		Runtime:     runtime,
+		SecurityOpt: []string{"no-new-privileges"},
+		// No published ports, no host mounts: the containers talk to each
+		// other over the internal network only.
+	}
+	if req.CA == nil {
+		return nil, fmt.Errorf("no instance CA")
+	}
+	switch req.Role {
+	case executor.RoleBundle:
+		if bundleImage == "" {
+			return nil, fmt.Errorf("bundle image not prepared")
+		}
+		instJSON, err := json.MarshalIndent(in, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("encode instance: %w", err)
+		}
+		host.CapDrop = []string{"ALL"}
+		host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+		cs := &containerSpec{
+			name: in.Bundle.ContainerName,
+			config: &container.Config{
+				Image:      bundleImage,
+				Entrypoint: []string{plan.BundleBinary},
+				Cmd:        []string{"bundle", "serve"},
+				Env:        append([]string{"HOME=/tmp"}, req.Env...),
+				User:       fmt.Sprintf("%d:%d", bundleUID, bundleUID),
+				Labels:     labels(req, in.ConfigHash.Bundle),
+				Hostname:   "bundle",
+			},
+			host:   host,
+			ip:     in.Network.BundleIP,
+			egress: in.Network.EgressName != "",
+			files: []file{
+				{plan.BundleInstanceFile, 0o444, append(instJSON, '\n')},
+				{plan.BundleCAFile, 0o444, req.CA.CertPEM},
+				{plan.BundleCAKeyFile, 0o600, req.CA.KeyPEM},
+			},
+			fileUID: bundleUID,
+		}
+		for _, repo := range sortedKeys(req.SSHKeys) {
+			cs.files = append(cs.files, file{path.Join(plan.BundleSSHKeyDir, repo), 0o600, req.SSHKeys[repo]})
+		}
+		return cs, nil
+	case executor.RoleAgent:
+		if agentImage == "" {
+			return nil, fmt.Errorf("agent image not prepared")
+		}
+		// The guest has no DNS. Docker's embedded resolver (127.0.0.11)
+		// would forward unknown names to the host's resolvers, from the
+		// host's namespace when those are on loopback (CVE-2024-29018,
+		// unfixed in Engine 20.10): a way out of an internal network.
+		// With the bundle as the only upstream, forwarded queries go to
+		// bundle_ip:53 from the agent's own namespace, where nothing
+		// answers.
+		host.DNS = []string{in.Network.BundleIP}
+		// The plan's resources are the agent's; the bundle is small and
+		// must not starve with it.
+		if r := in.Agent.Resources; r != nil {
+			host.Resources.NanoCPUs = int64(r.CPUs) * 1e9
+			host.Resources.Memory = int64(r.MemoryMiB) << 20
+		}
+		env := make([]string, 0, len(in.GuestEnv)+len(req.Env))
+		for _, k := range sortedKeys(in.GuestEnv) {
+			env = append(env, k+"="+in.GuestEnv[k])
+		}
+		env = append(env, req.Env...)
+		return &containerSpec{
+			name: in.Agent.ContainerName,
+			config: &container.Config{
+				Image:    agentImage,
+				Cmd:      in.Agent.Command,
+				Env:      env,
+				Labels:   labels(req, in.ConfigHash.Agent),
+				Hostname: in.Slug,
+			},
+			host: host,
+			ip:   in.Network.AgentIP,
+			files: []file{
+				// The instance CA first: Observe fingerprints the first
+				// certificate.
+				{plan.GuestCAFile, 0o444, append(append([]byte{}, req.CA.CertPEM...), roots...)},
+				{plan.GuestPromptFile, 0o444, []byte(in.Agent.Prompt)},
+			},
+		}, nil
+	}
+	return nil, fmt.Errorf("role %q is not a container", req.Role)
+}
+
+// createContainer creates the container on the internal network at its
+// pinned address, joins the egress network (bundle), copies its files in
+// and starts it, reporting each step. A container left behind by a step
+// that did not finish is never started, so Diff sees "created" and
+// replaces it.
+func (b *Backend) createContainer(ctx context.Context, req executor.CreateRequest) error {
+	s, err := b.spec(req)
+	if err != nil {
+		return err
+	}
+	in := req.Instance
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		in.Network.InternalName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: s.ip}},
+	}}
+	resp, err := b.eng.ContainerCreate(ctx, s.config, s.host, nc, nil, s.name)
+	if err != nil {
+		if cerrdefs.IsConflict(err) {
+			return fmt.Errorf("create container: %w (a container bottleplan does not own may hold the name %q; remove or rename it)", err, s.name)
+		}
+		return fmt.Errorf("create container: %w", err)
+	}
+	if err := req.Step("created"); err != nil {
+		return err
+	}
+	if s.egress {
+		if err := b.eng.NetworkConnect(ctx, in.Network.EgressName, resp.ID, &network.EndpointSettings{}); err != nil {
+			return fmt.Errorf("connect to network %q: %w", in.Network.EgressName, err)
+		}
+		if err := req.Step("connected"); err != nil {
+			return err
+		}
+	}
+	archive, err := tarFiles(s.files, s.fileUID)
+	if err != nil {
+		return err
+	}
+	if err := b.eng.CopyToContainer(ctx, resp.ID, "/", archive, container.CopyToContainerOptions{}); err != nil {
+		return fmt.Errorf("copy files into the container: %w", err)
+	}
+	if err := req.Step("configured"); err != nil {
+		return err
+	}
+	if err := b.eng.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	return req.Step("started")
+}
+
+// Start starts a stopped container.
+func (b *Backend) Start(ctx context.Context, r executor.Resource, step executor.StepFunc) error {
+	if err := b.eng.ContainerStart(ctx, r.ID, container.StartOptions{}); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	return step("started")
+}
+
+// Remove removes a container (forcibly, with its anonymous volumes) or a
+// network. What is already gone counts as removed.
+func (b *Backend) Remove(ctx context.Context, r executor.Resource, step executor.StepFunc) error {
+	var err error
+	if r.Role.IsNetwork() {
+		err = b.eng.NetworkRemove(ctx, r.ID)
+	} else {
+		err = b.eng.ContainerRemove(ctx, r.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	}
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	return step("removed")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

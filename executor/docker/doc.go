@@ -1,0 +1,12 @@
+// Package docker is the Docker Engine backend of the executor: it
+// observes, creates, starts and removes an instance's internal network,
+// egress network, bundle container and agent container, and builds the
+// images they run, all through the Engine API.
+//
+// It is the only package that imports github.com/docker/docker/client,
+// and it reaches the Engine only through the narrow Engine interface, so
+// tests can drive error paths with a fake. It decides nothing: which
+// resource to touch and why comes from executor.Diff. It never reads as
+// ours, changes or removes a resource without the project label, and it
+// never writes a secret value anywhere but a container's process env.
+package docker

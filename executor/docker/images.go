@@ -1,0 +1,274 @@
+package docker
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/docker/docker/api/types/build"
+
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// Image tags. Both are content-addressed: a tag names exactly one input,
+// so an image that exists is never rebuilt.
+const (
+	// BundleImageRepo is tagged with the first 16 hex digits of the
+	// sha256 of its build context: the bundle binary and the host roots.
+	BundleImageRepo = "bottleplan-bundle"
+	// AgentImageRepo is tagged with the first 16 hex digits of the sha256
+	// of the Dockerfile's build context.
+	AgentImageRepo = "bottleplan-agent"
+)
+
+// Prepare resolves each created container's runtime and image: the bundle
+// image is built from the static binary when missing; agent images must
+// exist or are built from their Dockerfile. It fails, naming what is
+// missing, before Apply changes anything.
+func (b *Backend) Prepare(ctx context.Context, p *plan.Plan, ch *executor.Changes) error {
+	made := map[string]map[executor.Role]bool{}
+	for _, op := range ch.Ops() {
+		if op.Kind == executor.Create || op.Kind == executor.Replace {
+			if made[op.Instance] == nil {
+				made[op.Instance] = map[executor.Role]bool{}
+			}
+			made[op.Instance][op.Role] = true
+		}
+	}
+	if b.opts.RootsFile != "" && b.roots == nil {
+		roots, err := os.ReadFile(b.opts.RootsFile)
+		if err != nil {
+			return fmt.Errorf("read root certificates: %w", err)
+		}
+		b.mu.Lock()
+		b.roots = roots
+		b.mu.Unlock()
+	}
+	var info *struct{ runsc bool }
+	var errs []error
+	for i := range p.Instances {
+		in := &p.Instances[i]
+		m := made[in.Slug]
+		if !m[executor.RoleBundle] && !m[executor.RoleAgent] {
+			continue
+		}
+		if info == nil {
+			inf, err := b.eng.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("read Engine info: %w", err)
+			}
+			_, ok := inf.Runtimes["runsc"]
+			info = &struct{ runsc bool }{ok}
+		}
+		runtime, err := pickRuntime(in.Runtime, info.runsc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("instance %q: %w", in.Slug, err))
+			continue
+		}
+		b.mu.Lock()
+		b.runtimes[in.Slug] = runtime
+		b.mu.Unlock()
+		if m[executor.RoleBundle] && b.bundleImage == "" {
+			ref, err := b.ensureBundleImage(ctx)
+			if err != nil {
+				return err
+			}
+			b.mu.Lock()
+			b.bundleImage = ref
+			b.mu.Unlock()
+		}
+		if m[executor.RoleAgent] {
+			ref, err := b.ensureAgentImage(ctx, in)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("instance %q: %w", in.Slug, err))
+				continue
+			}
+			b.mu.Lock()
+			b.agentImages[in.Slug] = ref
+			b.mu.Unlock()
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pickRuntime maps the plan's runtime to the OCI runtime name the Engine
+// gets ("" is the Engine's default, runc).
+func pickRuntime(want string, haveRunsc bool) (string, error) {
+	switch want {
+	case "", "auto":
+		if haveRunsc {
+			return "runsc", nil
+		}
+		return "", nil
+	case "runc":
+		return "", nil
+	case "runsc":
+		if !haveRunsc {
+			return "", fmt.Errorf("runtime runsc (gVisor) is not configured in this Docker Engine; install it or set runtime: auto")
+		}
+		return "runsc", nil
+	}
+	return "", fmt.Errorf("unknown runtime %q", want)
+}
+
+// CheckStatic fails unless path is a statically linked ELF executable
+// (no PT_INTERP program header), the only kind that runs in a FROM
+// scratch image.
+func CheckStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("bundle binary %s is not an ELF executable (%v); build one with: CGO_ENABLED=0 go build -o bottleplan ./cmd/bottleplan", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("bundle binary %s is dynamically linked and cannot run in the bundle's scratch image; build a static one with: CGO_ENABLED=0 go build -o bottleplan ./cmd/bottleplan, then pass --bundle-binary", path)
+		}
+	}
+	return nil
+}
+
+func (b *Backend) ensureBundleImage(ctx context.Context) (string, error) {
+	if b.opts.BundleBinary == "" {
+		return "", fmt.Errorf("no bundle binary given")
+	}
+	if err := CheckStatic(b.opts.BundleBinary); err != nil {
+		return "", err
+	}
+	img := StaticImage{Repo: BundleImageRepo, Binary: b.opts.BundleBinary, Dest: plan.BundleBinary, Cmd: []string{"bundle", "serve"},
+		OnBuild: func(ref string) { b.log("Building the bundle image %s from %s", ref, b.opts.BundleBinary) }}
+	if b.roots != nil {
+		img.Files = map[string][]byte{BundleRootsFile: b.roots}
+	}
+	ref, err := img.Build(ctx, b.eng)
+	if err != nil {
+		return "", fmt.Errorf("build bundle image: %w", err)
+	}
+	return ref, nil
+}
+
+// ensureAgentImage returns the image the agent of in runs: agent.image,
+// which must exist (nothing can be pulled), or the image built from
+// agent.dockerfile, whose content must still match the plan's digest.
+func (b *Backend) ensureAgentImage(ctx context.Context, in *plan.Instance) (string, error) {
+	if in.Agent.Image != "" {
+		if _, err := b.eng.ImageInspect(ctx, in.Agent.Image); err != nil {
+			if isNotFound(err) {
+				return "", fmt.Errorf("agent image %q is not on this machine; build or load it first (apply does not pull)", in.Agent.Image)
+			}
+			return "", fmt.Errorf("inspect image %q: %w", in.Agent.Image, err)
+		}
+		return in.Agent.Image, nil
+	}
+	if in.Agent.Dockerfile == "" {
+		return "", fmt.Errorf("the plan gives the agent neither an image nor a dockerfile")
+	}
+	path := filepath.Join(b.opts.ManifestRoot, filepath.FromSlash(in.Agent.Dockerfile))
+	df, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read dockerfile: %w (pass -f with the manifest so relative paths resolve)", err)
+	}
+	sum := sha256.Sum256(df)
+	if got := "sha256:" + hex.EncodeToString(sum[:]); got != in.Agent.DockerfileDigest {
+		return "", fmt.Errorf("dockerfile %s changed since the plan was made (digest %s, plan %s); run bottleplan plan again", path, got, in.Agent.DockerfileDigest)
+	}
+	ctxTar, err := tarDir(filepath.Dir(path))
+	if err != nil {
+		return "", fmt.Errorf("dockerfile context: %w", err)
+	}
+	csum := sha256.Sum256(ctxTar.Bytes())
+	ref := AgentImageRepo + ":" + hex.EncodeToString(csum[:])[:16]
+	if _, err := b.eng.ImageInspect(ctx, ref); err == nil {
+		return ref, nil
+	}
+	b.log("Building the agent image %s of instance %q from %s", ref, in.Slug, path)
+	if err := buildContext(ctx, b.eng, ctxTar, ref, filepath.Base(path)); err != nil {
+		return "", fmt.Errorf("build agent image from %s: %w", path, err)
+	}
+	return ref, nil
+}
+
+// tarDir returns a deterministic tar of the regular files under dir
+// (sorted, zero mtimes, no owners). Symlinks and special files are left
+// out.
+func tarDir(dir string) (*bytes.Buffer, error) {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			paths = append(paths, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(paths)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: filepath.ToSlash(rel), Mode: int64(st.Mode().Perm()), Size: int64(len(data))}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return nil, err
+		}
+	}
+	return &buf, tw.Close()
+}
+
+// buildContext builds context through the Engine (no registry: the
+// base must be scratch or local) and tags the result ref.
+func buildContext(ctx context.Context, eng Engine, context io.Reader, ref, dockerfile string) error {
+	resp, err := eng.ImageBuild(ctx, context, build.ImageBuildOptions{
+		Tags:        []string{ref},
+		Dockerfile:  dockerfile,
+		Remove:      true,
+		ForceRemove: true,
+		PullParent:  false,
+	})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	// The build streams JSON messages; a failure is one with "error".
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var msg struct {
+			Stream string `json:"stream"`
+			Error  string `json:"error"`
+		}
+		if err := dec.Decode(&msg); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return fmt.Errorf("read build output: %w", err)
+		}
+		if msg.Error != "" {
+			return fmt.Errorf("%s", strings.TrimSpace(msg.Error))
+		}
+	}
+}

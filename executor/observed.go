@@ -1,0 +1,99 @@
+package executor
+
+import "sort"
+
+// Observed is the live state of one project as a backend read it, once,
+// at the start of a command. It is plain data so Diff stays pure and
+// tests can write it as a literal.
+type Observed struct {
+	// Project is the project whose resources were read.
+	Project string
+	// Resources are every resource labelled with Project, in any order.
+	Resources []Resource
+	// Networks are every network on the host, ours and foreign, with
+	// their IPv4 subnets; Diff checks pinned subnets against them.
+	Networks []HostNetwork
+}
+
+// Resource is one live resource carrying the project label.
+type Resource struct {
+	// Role, Instance, ConfigHash and PlanDigest are the resource's labels.
+	Role       Role
+	Instance   string
+	ConfigHash string
+	PlanDigest string
+	// ID is the backend's identifier (container or network ID).
+	ID string
+	// Name is the resource's name.
+	Name string
+
+	// State is the container state in Docker's words ("created",
+	// "running", "exited", "paused", "restarting", "dead"); "" for
+	// networks. "created" means a container was never started: an apply
+	// stopped between creating and starting it. Other backends map their
+	// states onto these.
+	State string
+	// ExitCode is the last exit code of a container that is not running.
+	ExitCode int
+	// CAFingerprint is "sha256:<hex>" of the instance CA certificate
+	// found in the container (BundleCAFile in a bundle, GuestCAFile in an
+	// agent); "" when the file is absent. Every backend must report it
+	// for bundles and agents: Diff replaces an agent whose fingerprint
+	// differs from its bundle's.
+	CAFingerprint string
+	// Addresses maps each network a container is attached to, by name,
+	// to its IPv4 address there (for a stopped container, the address it
+	// was created with; "" when none was pinned). nil means the backend
+	// does not attach the resource to networks, and Diff skips the
+	// address check; an empty map means attached to none.
+	Addresses map[string]string
+
+	// Subnet and Gateway are a network's IPv4 configuration; Internal
+	// says whether it has no route out.
+	Subnet   string
+	Gateway  string
+	Internal bool
+}
+
+// HostNetwork is any network on the host, for the subnet overlap check.
+type HostNetwork struct {
+	Name string
+	// Project is the value of its LabelProject label ("" when it has none).
+	Project string
+	// Subnets are its IPv4 subnets in CIDR notation.
+	Subnets []string
+}
+
+// Running reports whether a container resource is running.
+func (r Resource) Running() bool { return r.State == "running" }
+
+// byInstance groups rs by instance slug, each group sorted by role rank
+// then name, so every walk over observed state is deterministic.
+func byInstance(rs []Resource) map[string][]Resource {
+	m := map[string][]Resource{}
+	for _, r := range rs {
+		m[r.Instance] = append(m[r.Instance], r)
+	}
+	for _, g := range m {
+		sort.Slice(g, func(i, j int) bool {
+			if g[i].Role.rank() != g[j].Role.rank() {
+				return g[i].Role.rank() < g[j].Role.rank()
+			}
+			if g[i].Name != g[j].Name {
+				return g[i].Name < g[j].Name
+			}
+			return g[i].ID < g[j].ID
+		})
+	}
+	return m
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

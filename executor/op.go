@@ -1,0 +1,115 @@
+package executor
+
+import "fmt"
+
+// Kind is what an Op does to one resource.
+type Kind string
+
+// Op kinds and their review symbols (terraform's convention).
+const (
+	// Create makes a resource the plan names and the host lacks ("+").
+	Create Kind = "create"
+	// Update changes a resource in place ("~"). The only in-place change
+	// is starting a container that stopped: everything else a container
+	// or network carries is immutable, and the plan's config hashes cover
+	// it, so any other difference is a Replace.
+	Update Kind = "update"
+	// Replace removes a resource and creates it again ("-/+").
+	Replace Kind = "replace"
+	// Delete removes a resource the plan no longer names ("-").
+	Delete Kind = "delete"
+)
+
+// Symbol is the review symbol of k.
+func (k Kind) Symbol() string {
+	switch k {
+	case Create:
+		return "+"
+	case Update:
+		return "~"
+	case Replace:
+		return "-/+"
+	case Delete:
+		return "-"
+	}
+	return "?"
+}
+
+// Op is one change to one resource, with the reason for it.
+type Op struct {
+	Kind     Kind
+	Instance string
+	Role     Role
+	// Name is the resource's name: the planned one for Create and
+	// Replace, the live one for Update and Delete.
+	Name string
+	// Cause says why, starting with the kind: "create: not found",
+	// "replace: config hash changed (bundle)", "delete: no longer in plan".
+	Cause string
+	// Old is the live resource an Update, Replace or Delete acts on; nil
+	// for Create.
+	Old *Resource
+}
+
+func (o Op) String() string {
+	return fmt.Sprintf("%s %s %s %s (%s)", o.Kind.Symbol(), o.Instance, o.Role, o.Name, o.Cause)
+}
+
+// CASource says where an instance's CA comes from when Apply creates a
+// container that needs it.
+type CASource string
+
+const (
+	// CANone: no container of the instance is created; no CA is needed.
+	CANone CASource = ""
+	// CAReuse: read the CA (certificate and key) from the live bundle
+	// InstanceChanges.CAFrom, so an agent that trusts it keeps working.
+	CAReuse CASource = "reuse"
+	// CAGenerate: the live bundle has no CA (or there is none); make a
+	// new one. Diff then replaces the agent too.
+	CAGenerate CASource = "generate"
+)
+
+// InstanceChanges are the ops of one instance.
+type InstanceChanges struct {
+	Slug string
+	// Ops in creation order of their roles; Apply runs removals in
+	// reverse.
+	Ops []Op
+	// CA and CAFrom say where the CA comes from (see CASource).
+	CA     CASource
+	CAFrom *Resource
+}
+
+// Changes is the outcome of Diff: what Apply will do, and what it leaves.
+type Changes struct {
+	Project string
+	// Instances with at least one op, sorted by slug.
+	Instances []InstanceChanges
+	// Orphans are instance slugs that carry the project label but are not
+	// in the plan, left alone because pruning was not asked for; sorted.
+	Orphans []string
+	// OrphanResources are the orphans' live resources, for the listing.
+	OrphanResources []Resource
+}
+
+// Ops returns every op, instance by instance.
+func (c *Changes) Ops() []Op {
+	var ops []Op
+	for _, ic := range c.Instances {
+		ops = append(ops, ic.Ops...)
+	}
+	return ops
+}
+
+// Empty reports whether there is nothing to do.
+func (c *Changes) Empty() bool { return len(c.Instances) == 0 }
+
+// Counts returns the number of ops of each kind.
+func (c *Changes) Counts() map[Kind]int {
+	n := map[Kind]int{}
+	for _, op := range c.Ops() {
+		n[op.Kind]++
+	}
+	return n
+}

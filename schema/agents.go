@@ -1,0 +1,127 @@
+package schema
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"unicode/utf8"
+
+	"cuelang.org/go/cue"
+)
+
+// MaxPromptBytes bounds a prompt_file.
+const MaxPromptBytes = 256 << 10
+
+// maxDockerfileBytes bounds a Dockerfile read for its digest.
+const maxDockerfileBytes = 4 << 20
+
+// rawAgent is an agent as written, decoded after CUE validation.
+type rawAgent struct {
+	Bottle     string   `json:"bottle"`
+	Skills     []string `json:"skills"`
+	Prompt     *string  `json:"prompt"`
+	PromptFile *string  `json:"prompt_file"`
+	Command    []string `json:"command"`
+	GitGate    *struct {
+		User *GitUser `json:"user"`
+	} `json:"git_gate"`
+}
+
+// checkAgent checks an agent's cross references and reads its prompt
+// file. names holds every bottle name written.
+func (l *loader) checkAgent(name string, ra *rawAgent, names map[string]bool) *Agent {
+	base := sels("agents", name)
+	n := len(l.errs)
+	a := &Agent{Name: name, Bottle: ra.Bottle, Skills: ra.Skills, Command: ra.Command}
+	if a.Skills == nil {
+		a.Skills = []string{}
+	}
+	// An empty Bottle is missing or invalid, reported by then.
+	if ra.Bottle != "" && !names[ra.Bottle] {
+		p := with(base, "bottle")
+		msg := fmt.Sprintf("bottle %q does not exist", ra.Bottle)
+		if s := suggest(ra.Bottle, sortedKeys(names)); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		l.errorf(l.valuePos(p), p, "%s", msg)
+	}
+	if ra.GitGate != nil && ra.GitGate.User != nil {
+		a.GitUser = *ra.GitGate.User
+	}
+	switch {
+	case ra.Prompt != nil && ra.PromptFile != nil:
+		p := with(base, "prompt_file")
+		l.errorf(l.valuePos(p), p, "prompt and prompt_file are exclusive: set one")
+	case ra.Prompt != nil:
+		a.Prompt = *ra.Prompt
+	case ra.PromptFile != nil:
+		p := with(base, "prompt_file")
+		if rel, data, ok := l.readRelFile(p, *ra.PromptFile, MaxPromptBytes); ok {
+			if bytes.IndexByte(data, 0) >= 0 || !utf8.Valid(data) {
+				l.errorf(l.valuePos(p), p, "prompt file %q is not UTF-8 text", *ra.PromptFile)
+			} else {
+				a.Prompt, a.PromptFile = string(data), rel
+			}
+		}
+	}
+	if len(l.errs) > n || ra.Bottle == "" {
+		return nil
+	}
+	return a
+}
+
+// readRelFile reads the file named by the value at p, relative to the
+// file that writes it. limit bounds its size (0: maxDockerfileBytes). It
+// returns the path relative to the manifest root, slash-separated.
+func (l *loader) readRelFile(p []cue.Selector, name string, limit int) (string, []byte, bool) {
+	pos := l.valuePos(p)
+	if filepath.IsAbs(name) || filepath.IsAbs(filepath.FromSlash(name)) {
+		l.errorf(pos, p, "%q is absolute: write it relative to the manifest file", name)
+		return "", nil, false
+	}
+	dir, ok := l.dirs[pos.Filename()]
+	if !ok {
+		dir = l.root
+	}
+	abs := filepath.Join(dir, filepath.FromSlash(name))
+	kind := "dockerfile"
+	if limit > 0 {
+		kind = "prompt file"
+	} else {
+		limit = maxDockerfileBytes
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		l.errorf(pos, p, "%s %q: %s (paths are relative to the file that names them)", kind, name, statMessage(err))
+		return "", nil, false
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		l.errorf(pos, p, "%s %q is a directory", kind, name)
+		return "", nil, false
+	}
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		l.errorf(pos, p, "%s %q: %v", kind, name, err)
+		return "", nil, false
+	}
+	if len(data) > limit {
+		l.errorf(pos, p, "%s %q is larger than %d KiB", kind, name, limit>>10)
+		return "", nil, false
+	}
+	rel, err := filepath.Rel(l.root, abs)
+	if err != nil {
+		rel = abs
+	}
+	return filepath.ToSlash(rel), data, true
+}
+
+// digest is "sha256:<hex>" of data.
+func digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,230 @@
+package schema
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// resolve follows every bottle's extends chain, merges child over parent
+// and applies the defaults of inherited fields.
+//
+// Merge rules (../shared/spec/manifest.md): env per key (child wins);
+// agent_provider and git_gate.user per field; git_gate.repos, egress,
+// supervise, network, resources, runtime and backend replaced whole when
+// the child sets them (an explicit empty list or map clears). dockerfile
+// and image are one choice: a child that sets either drops the other one
+// it would inherit, since the two are exclusive.
+//
+// names holds every bottle name written, valid or not; bottles only those
+// that passed their checks. A bottle whose chain runs through an invalid
+// one is left out without a further error.
+func (l *loader) resolve(bottles map[string]*rawBottle, names map[string]bool, defs Defaults) map[string]*Bottle {
+	out := map[string]*Bottle{}
+	reported := map[string]bool{}
+	for _, name := range sortedKeys(bottles) {
+		chain, ok := l.chain(name, bottles, names, reported)
+		if !ok {
+			continue
+		}
+		b := merge(chain, defs)
+		l.checkDLP(b, chain)
+		out[name] = b
+	}
+	return out
+}
+
+// chain returns the bottles from the root to name, or reports why there
+// is none.
+func (l *loader) chain(name string, bottles map[string]*rawBottle, names, reported map[string]bool) ([]*rawBottle, bool) {
+	var rev []*rawBottle
+	seen := map[string]int{}
+	cur := name
+	for {
+		b := bottles[cur]
+		if b == nil {
+			return nil, false // invalid bottle, already reported
+		}
+		seen[cur] = len(rev)
+		rev = append(rev, b)
+		if b.Extends == nil {
+			break
+		}
+		parent := *b.Extends
+		p := sels("bottles", cur, "extends")
+		if i, loop := seen[parent]; loop {
+			if i != 0 {
+				return nil, false // leads into a cycle reported for its members
+			}
+			cycle := make([]string, 0, len(rev))
+			for _, x := range rev {
+				cycle = append(cycle, x.name)
+			}
+			// Report each cycle once, at the extends of its first bottle
+			// by name.
+			c := rotate(cycle, slices.Min(cycle))
+			key := strings.Join(c, ",")
+			if !reported[key] {
+				reported[key] = true
+				p = sels("bottles", c[0], "extends")
+				if len(c) == 1 {
+					l.errorf(l.valuePos(p), p, "bottle %q extends itself: %s -> %s", c[0], c[0], c[0])
+				} else {
+					l.errorf(l.valuePos(p), p, "extends cycle: %s -> %s", strings.Join(c, " -> "), c[0])
+				}
+			}
+			return nil, false
+		}
+		if !names[parent] {
+			if cur == name {
+				msg := fmt.Sprintf("bottle %q extends %q, which does not exist", cur, parent)
+				if s := suggest(parent, sortedKeys(names)); s != "" {
+					msg += fmt.Sprintf(" (did you mean %q?)", s)
+				}
+				l.errorf(l.valuePos(p), p, "%s", msg)
+			}
+			return nil, false
+		}
+		cur = parent
+	}
+	slices.Reverse(rev)
+	return rev, true
+}
+
+// rotate returns cycle starting at first.
+func rotate(cycle []string, first string) []string {
+	i := slices.Index(cycle, first)
+	return append(slices.Clone(cycle[i:]), cycle[:i]...)
+}
+
+// merge folds a root-first chain into one resolved Bottle.
+func merge(chain []*rawBottle, defs Defaults) *Bottle {
+	b := &Bottle{
+		Env:     map[string]EnvValue{},
+		GitGate: GitGate{Repos: map[string]Repo{}},
+		Egress:  Egress{Routes: []Route{}},
+	}
+	for _, r := range chain {
+		b.Name = r.name
+		b.Chain = append(b.Chain, r.name)
+		if ap := r.AgentProvider; ap != nil {
+			if ap.Template != nil {
+				b.AgentProvider.Template = *ap.Template
+			}
+			if ap.AuthToken != nil {
+				b.AgentProvider.AuthToken = *ap.AuthToken
+			}
+			if ap.Dockerfile != nil {
+				b.AgentProvider.Dockerfile, b.AgentProvider.DockerfileDigest = ap.rel, ap.digest
+				b.AgentProvider.Image = ""
+			}
+			if ap.Image != nil {
+				b.AgentProvider.Image = *ap.Image
+				b.AgentProvider.Dockerfile, b.AgentProvider.DockerfileDigest = "", ""
+			}
+		}
+		for k, v := range r.Env {
+			ev, _ := envValue(v)
+			b.Env[k] = ev
+		}
+		if gg := r.GitGate; gg != nil {
+			if u := gg.User; u != nil {
+				if u.Name != "" {
+					b.GitGate.User.Name = u.Name
+				}
+				if u.Email != "" {
+					b.GitGate.User.Email = u.Email
+				}
+			}
+			if gg.Repos != nil {
+				b.GitGate.Repos = maps.Clone(gg.Repos)
+			}
+		}
+		if r.Egress != nil {
+			b.Egress = Egress{Routes: slices.Clone(r.Egress.Routes)}
+			if b.Egress.Routes == nil {
+				b.Egress.Routes = []Route{}
+			}
+		}
+		if r.Supervise != nil {
+			b.Supervise = *r.Supervise
+		}
+		if r.Network != nil {
+			b.Network = *r.Network
+		}
+		if r.Resources != nil {
+			res := *r.Resources
+			b.Resources = &res
+		}
+		if r.Runtime != nil {
+			b.Runtime = *r.Runtime
+		}
+		if r.Backend != nil {
+			b.Backend = *r.Backend
+		}
+	}
+	if b.AgentProvider.Template == "" {
+		b.AgentProvider.Template = "claude"
+	}
+	if b.Runtime == "" {
+		b.Runtime = "auto"
+	}
+	if b.Backend == "" {
+		b.Backend = defs.Backend
+	}
+	for i := range b.Egress.Routes {
+		r := &b.Egress.Routes[i]
+		if r.Ports == nil {
+			r.Ports = []int{443}
+		}
+		if r.DLP.OutboundOnMatch == "" {
+			r.DLP.OutboundOnMatch = "block"
+			if b.Supervise {
+				r.DLP.OutboundOnMatch = "supervise"
+			}
+		}
+	}
+	return b
+}
+
+// checkDLP reports routes that ask to supervise in a bottle that does not
+// supervise, at the route as written (possibly in a parent).
+func (l *loader) checkDLP(b *Bottle, chain []*rawBottle) {
+	if b.Supervise {
+		return
+	}
+	owner := ""
+	for _, r := range chain {
+		if r.Egress != nil {
+			owner = r.name
+		}
+	}
+	if owner == "" {
+		return
+	}
+	for i, r := range writtenRoutes(chain) {
+		if r.DLP.OutboundOnMatch != "supervise" {
+			continue
+		}
+		p := sels("bottles", owner, "egress", "routes")
+		p = with(p, i, "dlp", "outbound_on_match")
+		msg := "outbound_on_match \"supervise\" needs supervise: true on the bottle"
+		if owner != b.Name {
+			msg = fmt.Sprintf("outbound_on_match \"supervise\" needs supervise: true on bottle %q, which inherits this route", b.Name)
+		}
+		l.errorf(l.valuePos(p), p, "%s", msg)
+	}
+}
+
+// writtenRoutes returns the routes as written by the last bottle in chain that
+// sets egress (before defaults).
+func writtenRoutes(chain []*rawBottle) []Route {
+	var routes []Route
+	for _, r := range chain {
+		if r.Egress != nil {
+			routes = r.Egress.Routes
+		}
+	}
+	return routes
+}

@@ -1,0 +1,398 @@
+package schema
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
+)
+
+// Options tune Load.
+type Options struct {
+	// Dir is the working directory: relative paths given to Load are
+	// resolved against it and error positions are printed relative to
+	// it. Empty means the process's working directory.
+	Dir string
+}
+
+// Load reads the manifest made of paths (files, or directories meaning
+// every .cue, .yaml, .yml and .json file directly inside them), unifies
+// the files, validates every rule of the format, applies defaults,
+// resolves `extends`, reads prompt files and hashes Dockerfiles.
+//
+// The manifest root is the deepest directory holding every path (see
+// manifestRoot), whatever their order. The Dockerfile and PromptFile fields of the
+// result are slash-separated and relative to it; every other relative
+// path in a manifest is relative to the file that writes it.
+//
+// A manifest that is not valid yields an Errors value holding every
+// problem found, sorted by position. Load never reads the environment.
+func Load(paths ...string) (*Manifest, error) {
+	return LoadWith(Options{}, paths...)
+}
+
+// LoadWith is Load with options.
+func LoadWith(opts Options, paths ...string) (*Manifest, error) {
+	sc, err := getSchema()
+	if err != nil {
+		return nil, err
+	}
+	wd := opts.Dir
+	if wd == "" {
+		if wd, err = os.Getwd(); err != nil {
+			return nil, fmt.Errorf("working directory: %w", err)
+		}
+	} else if wd, err = filepath.Abs(wd); err != nil {
+		return nil, fmt.Errorf("working directory: %w", err)
+	}
+	if len(paths) == 0 {
+		return nil, errors.New("no manifest given")
+	}
+	files, errs := expand(wd, paths)
+	if len(errs) > 0 {
+		return nil, sortErrors(errs)
+	}
+	if errs := readFiles(files); len(errs) > 0 {
+		return nil, sortErrors(errs)
+	}
+	var asts []*ast.File
+	for _, f := range files {
+		if e := precheck(f); e != nil {
+			errs = append(errs, *e)
+			continue
+		}
+		af, perrs := parse(f)
+		errs = append(errs, perrs...)
+		if af != nil {
+			asts = append(asts, af)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, sortErrors(errs)
+	}
+	root := manifestRoot(wd, paths)
+	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name}
+	for _, f := range files {
+		l.dirs[f.name] = f.dir
+	}
+	tops := l.splitEntries(files, asts)
+	if tops != nil {
+		asts = tops
+	}
+	var data cue.Value
+	for i, af := range asts {
+		v := sc.ctx.BuildFile(af)
+		if i == 0 {
+			data = v
+		} else {
+			data = data.Unify(v)
+		}
+	}
+	l.data = data
+	if k := data.IncompleteKind(); k != cue.BottomKind && k&cue.StructKind == 0 {
+		return nil, Errors{posError(data.Pos(), "", "the top level must be a mapping")}
+	}
+	if tops != nil {
+		if len(files) > 1 && l.conflicts() {
+			return nil, sortErrors(l.errs)
+		}
+	} else if len(files) > 1 || hasCUE(files) {
+		// Conflicts between files, and errors in CUE files, show in the
+		// data alone; report them before they cascade into schema errors.
+		if err := data.Validate(); err != nil {
+			l.cueErrors(err, nil, data)
+			return nil, sortErrors(l.errs)
+		}
+	}
+	m := l.load()
+	if len(l.errs) > 0 {
+		return nil, sortErrors(l.errs)
+	}
+	return m, nil
+}
+
+func hasCUE(files []srcFile) bool {
+	for _, f := range files {
+		if f.ext == ".cue" {
+			return true
+		}
+	}
+	return false
+}
+
+// loader carries the state of one Load.
+type loader struct {
+	sc   *compiled
+	data cue.Value
+	root string
+	// dirs maps a file's display name to its absolute directory.
+	dirs  map[string]string
+	first string
+	errs  Errors
+	// entries and order hold the bottles and agents in entry mode (see
+	// entries.go); nil on the whole-value path.
+	entries map[string]map[string]*entry
+	order   map[string][]string
+}
+
+func (l *loader) errorf(pos token.Pos, path []cue.Selector, format string, args ...any) {
+	l.errs = append(l.errs, posError(pos, renderPath(path), fmt.Sprintf(format, args...)))
+}
+
+// lookup returns the data value at path.
+func (l *loader) lookup(path []cue.Selector) cue.Value {
+	if l.entries != nil && len(path) >= 2 {
+		if v, ok := l.entryValue(selName(path[0]), selName(path[1])); ok {
+			return v.LookupPath(cue.MakePath(path[2:]...))
+		}
+	}
+	return l.data.LookupPath(cue.MakePath(path...))
+}
+
+// valuePos is the position of the value at path.
+func (l *loader) valuePos(path []cue.Selector) token.Pos {
+	v := l.lookup(path)
+	switch src := v.Source().(type) {
+	case *ast.Field:
+		if p := src.Value.Pos(); p.IsValid() {
+			return p
+		}
+	case ast.Expr:
+		if p := src.Pos(); p.IsValid() {
+			return p
+		}
+	}
+	return v.Pos()
+}
+
+// keyPos is the position of the label of the field at path.
+func (l *loader) keyPos(path []cue.Selector) token.Pos {
+	if l.entries != nil && len(path) == 2 {
+		if e := l.entries[selName(path[0])][selName(path[1])]; e != nil {
+			return e.label
+		}
+	}
+	v := l.lookup(path)
+	if f, ok := v.Source().(*ast.Field); ok {
+		return f.Label.Pos()
+	}
+	return v.Pos()
+}
+
+// filePos is the start of the first file, for problems with the whole
+// manifest.
+func (l *loader) filePos() token.Pos {
+	f := token.NewFile(l.first, 0, 1)
+	return f.Pos(0, token.NoRelPos)
+}
+
+// load validates the unified data and builds the Manifest.
+func (l *loader) load() *Manifest {
+	if err := l.data.Err(); err != nil && !l.data.Exists() {
+		l.cueErrors(err, nil, l.data)
+		return nil
+	}
+	l.walk(l.sc.tree, l.data, nil)
+
+	m := &Manifest{Bottles: map[string]*Bottle{}, Agents: map[string]*Agent{}}
+	top := map[string]cue.Value{}
+	it, err := l.sc.manifest.Fields(cue.Optional(true))
+	if err != nil {
+		l.errs = append(l.errs, Error{Message: err.Error()})
+		return nil
+	}
+	for it.Next() {
+		top[it.Selector().Unquoted()] = it.Value()
+	}
+	dsts := map[string]any{"version": &m.Version, "project": &m.Project, "defaults": &m.Defaults}
+	for _, name := range []string{"version", "project", "defaults"} {
+		s := top[name]
+		d := l.lookup(sels(name))
+		if d.Exists() {
+			s = s.Unify(d)
+		} else if name == "version" {
+			continue // reported by the key walk
+		}
+		l.validate(s, nil, l.data, dsts[name])
+	}
+	l.checkDefaults(&m.Defaults)
+
+	// The entry callbacks may run on several workers (see eachEntry):
+	// they check through w and guard what they share with mu.
+	var mu sync.Mutex
+	bottles := map[string]*rawBottle{}
+	names := map[string]bool{}
+	l.eachEntry("bottles", func(w *loader, name string, v cue.Value) {
+		rb := &rawBottle{name: name}
+		u := w.sc.bottle.Unify(v)
+		ok, bad := w.validate(u, sels("bottles", name), v, rb)
+		if !ok {
+			// Check what can be checked of a bottle with errors, but
+			// keep it out of extends resolution.
+			w.decodePartial(u, bad, rb)
+		}
+		rb.name = name
+		valid := w.checkBottle(rb) && ok
+		mu.Lock()
+		defer mu.Unlock()
+		names[name] = true
+		if valid {
+			bottles[name] = rb
+		}
+	})
+	l.checkSubnets(bottles)
+	resolved := l.resolve(bottles, names, m.Defaults)
+	for name, b := range resolved {
+		m.Bottles[name] = b
+	}
+	l.eachEntry("agents", func(w *loader, name string, v cue.Value) {
+		var ra rawAgent
+		u := w.sc.agent.Unify(v)
+		ok, bad := w.validate(u, sels("agents", name), v, &ra)
+		if !ok {
+			w.decodePartial(u, bad, &ra)
+		}
+		if a := w.checkAgent(name, &ra, names); a != nil && ok {
+			mu.Lock()
+			m.Agents[name] = a
+			mu.Unlock()
+		}
+	})
+	return m
+}
+
+// eachEntry calls fn for every field of the top-level map named field,
+// with the loader to check it through.
+func (l *loader) eachEntry(field string, fn func(w *loader, name string, v cue.Value)) {
+	if l.entries != nil {
+		l.eachEntryMode(field, fn)
+		return
+	}
+	v := l.lookup(sels(field))
+	if !v.Exists() || v.IncompleteKind() != cue.StructKind {
+		if v.Exists() {
+			l.errorf(l.valuePos(sels(field)), sels(field), "expected a mapping of names, got %s", gotWords(short(v), v))
+		}
+		return
+	}
+	it, err := v.Fields()
+	if err != nil {
+		l.cueErrors(err, sels(field), v)
+		return
+	}
+	for it.Next() {
+		fn(l, it.Selector().Unquoted(), it.Value())
+	}
+}
+
+// validate checks v (a schema definition unified with the data d found
+// at parent) and decodes it into dst when it is valid. It reports whether
+// it was, and the names of v's fields that hold errors ("" for v itself).
+func (l *loader) validate(v cue.Value, parent []cue.Selector, d cue.Value, dst any) (bool, map[string]bool) {
+	if err := v.Validate(cue.Concrete(true), cue.All()); err != nil {
+		return false, l.cueErrors(err, parent, d)
+	}
+	if dst == nil {
+		return true, nil
+	}
+	b, err := v.MarshalJSON()
+	if err != nil {
+		return false, l.cueErrors(err, parent, d)
+	}
+	if err := json.Unmarshal(b, dst); err != nil {
+		l.errorf(l.valuePos(parent), parent, "cannot decode: %v", err)
+		return false, map[string]bool{"": true}
+	}
+	return true, nil
+}
+
+// decodePartial decodes the fields of v that hold no error into dst, so
+// the Go rules can still check them.
+func (l *loader) decodePartial(v cue.Value, bad map[string]bool, dst any) {
+	if bad[""] {
+		return
+	}
+	it, err := v.Fields()
+	if err != nil {
+		return
+	}
+	obj := map[string]json.RawMessage{}
+	for it.Next() {
+		name := it.Selector().Unquoted()
+		if bad[name] {
+			continue
+		}
+		if b, err := it.Value().MarshalJSON(); err == nil {
+			obj[name] = b
+		}
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return
+	}
+	// Fields that still do not fit dst stay unset.
+	_ = json.Unmarshal(b, dst)
+}
+
+// sels makes a path of field names.
+func sels(names ...string) []cue.Selector {
+	out := make([]cue.Selector, len(names))
+	for i, n := range names {
+		out[i] = cue.Str(n)
+	}
+	return out
+}
+
+// with returns path extended by more selectors, never sharing storage.
+func with(path []cue.Selector, more ...any) []cue.Selector {
+	out := make([]cue.Selector, 0, len(path)+len(more))
+	out = append(out, path...)
+	for _, m := range more {
+		switch m := m.(type) {
+		case string:
+			out = append(out, cue.Str(m))
+		case int:
+			out = append(out, cue.Index(m))
+		case cue.Selector:
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// selName is the name of a field selector, or the printed form of any
+// other selector (list indices).
+func selName(s cue.Selector) string {
+	if s.LabelType() == cue.StringLabel {
+		return s.Unquoted()
+	}
+	return s.String()
+}
+
+// renderPath prints a path as "bottles.dev.egress.routes[0].host".
+func renderPath(path []cue.Selector) string {
+	var b strings.Builder
+	for _, s := range path {
+		if s.LabelType() == cue.IndexLabel {
+			b.WriteString("[" + strconv.Itoa(s.Index()) + "]")
+			continue
+		}
+		name := s.Unquoted()
+		if !isIdent(name) {
+			name = strconv.Quote(name)
+		}
+		if b.Len() > 0 {
+			b.WriteString(".")
+		}
+		b.WriteString(name)
+	}
+	return b.String()
+}

@@ -1,0 +1,2 @@
+FROM bottleplan/agent-base:latest
+ENTRYPOINT ["codex"]

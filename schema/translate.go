@@ -1,0 +1,333 @@
+package schema
+
+import (
+	"fmt"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+)
+
+// cueErrors turns the evaluator's errors for the value d (data at parent,
+// unified with a schema definition) into plain-worded Errors and returns
+// the names of the first fields under d that hold errors ("" for d).
+//
+// CUE reports a failed choice as a header plus one "conflicting values"
+// line per alternative; those are folded into one "is not one of". "field
+// not allowed" is dropped: the loader's own key walk reports unknown
+// fields with a hint, even in structs that have other errors.
+func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[string]bool {
+	type group struct {
+		rel  []cue.Selector
+		errs []errors.Error
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, e := range errors.Errors(err) {
+		rel := relPath(e.Path())
+		key := renderPath(rel)
+		g := groups[key]
+		if g == nil {
+			g = &group{rel: rel}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.errs = append(g.errs, e)
+	}
+	bad := map[string]bool{}
+	for _, key := range order {
+		g := groups[key]
+		if len(g.rel) == 0 {
+			bad[""] = true
+		} else {
+			bad[selName(g.rel[0])] = true
+		}
+		full := with(parent, anySels(g.rel)...)
+		if e, ok := l.translate(g.errs, full, g.rel, d); ok {
+			l.errs = append(l.errs, e)
+		}
+	}
+	return bad
+}
+
+func anySels(s []cue.Selector) []any {
+	out := make([]any, len(s))
+	for i, x := range s {
+		out[i] = x
+	}
+	return out
+}
+
+// relPath converts an error path to selectors, dropping the schema
+// definition it starts with (#Bottle, #Manifest, ...).
+func relPath(p []string) []cue.Selector {
+	var out []cue.Selector
+	for i, s := range p {
+		if i == 0 && strings.HasPrefix(s, "#") {
+			continue
+		}
+		if n, err := strconv.Atoi(s); err == nil && n >= 0 {
+			out = append(out, cue.Index(n))
+			continue
+		}
+		if u, err := strconv.Unquote(s); err == nil {
+			s = u
+		}
+		out = append(out, cue.Str(s))
+	}
+	return out
+}
+
+var (
+	reMismatch = regexp.MustCompile(`^conflicting values (.+) and (.+) \(mismatched types (\w+) and (\w+)\)$`)
+	reConflict = regexp.MustCompile(`^conflicting values (.+) and (.+)$`)
+	reBound    = regexp.MustCompile(`^invalid value (.+) \(out of bound (.+)\)$`)
+	reIncompl  = regexp.MustCompile(`^incomplete value (.+)$`)
+)
+
+// translate words one group of errors about one path.
+func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.Value) (Error, bool) {
+	type item struct {
+		msg     string
+		user    token.Pos
+		schema  token.Pos
+		header  bool
+		nUser   int
+		allowed bool
+	}
+	var items []item
+	for _, e := range errs {
+		format, args := e.Msg()
+		it := item{msg: fmt.Sprintf(format, args...)}
+		if strings.Contains(format, "errors in empty disjunction") {
+			it.header = true
+		}
+		if format == "field not allowed" || strings.HasPrefix(it.msg, "field not allowed") || it.msg == "field is required but not present" {
+			it.allowed = true
+		}
+		for _, p := range errors.Positions(e) {
+			if l.sc.files[p.Filename()] {
+				it.schema = p
+			} else if p.IsValid() {
+				if !it.user.IsValid() {
+					it.user = p
+				}
+				it.nUser++
+			}
+		}
+		items = append(items, it)
+	}
+	// Keep what is not a header or an unknown field.
+	var body []item
+	header := false
+	for _, it := range items {
+		switch {
+		case it.header:
+			header = true
+		case it.allowed:
+		default:
+			body = append(body, it)
+		}
+	}
+	if len(body) == 0 {
+		return Error{}, false
+	}
+	dv := d.LookupPath(cue.MakePath(rel...))
+	user := ""
+	if dv.Exists() && dv.IsConcrete() && dv.Err() == nil {
+		user = short(dv)
+	}
+	pos := token.NoPos
+	for _, it := range body {
+		if it.user.IsValid() {
+			pos = it.user
+			break
+		}
+	}
+	if !pos.IsValid() {
+		pos = l.valuePos(full)
+	}
+	path := renderPath(full)
+	mk := func(msg string) (Error, bool) { return posError(pos, path, msg), true }
+
+	// A failed choice: prefer a non-conflict reason (a bound), else list
+	// the alternatives.
+	if header || len(body) > 1 {
+		var alts []item
+		for _, it := range body {
+			if reConflict.MatchString(it.msg) {
+				alts = append(alts, it)
+				continue
+			}
+			return mk(l.plain(it.msg, user, dv))
+		}
+		sort.SliceStable(alts, func(i, j int) bool {
+			a, b := alts[i].schema, alts[j].schema
+			if a.Line() != b.Line() {
+				return a.Line() < b.Line()
+			}
+			return a.Column() < b.Column()
+		})
+		var vals []string
+		seen := map[string]bool{}
+		for _, it := range alts {
+			m := reMismatch.FindStringSubmatch(it.msg)
+			if m == nil {
+				m = reConflict.FindStringSubmatch(it.msg)
+			}
+			alt := m[2]
+			if alt == user {
+				alt = m[1]
+			}
+			if !seen[alt] {
+				seen[alt] = true
+				vals = append(vals, alt)
+			}
+		}
+		if user == "" {
+			user = "the value"
+		}
+		return mk(fmt.Sprintf("%s is not one of %s", user, quoteList(vals)))
+	}
+	it := body[0]
+	if it.nUser >= 2 && reConflict.MatchString(it.msg) && !reMismatch.MatchString(it.msg) {
+		m := reConflict.FindStringSubmatch(it.msg)
+		var also []string
+		for _, p := range errors.Positions(errs[0]) {
+			if p.IsValid() && !l.sc.files[p.Filename()] && p != pos {
+				also = append(also, fmt.Sprintf("%s:%d:%d", p.Filename(), p.Line(), p.Column()))
+			}
+		}
+		msg := fmt.Sprintf("conflicting values %s and %s: the files set this field differently", m[1], m[2])
+		if len(also) > 0 {
+			msg += " (see also " + strings.Join(also, ", ") + ")"
+		}
+		return mk(msg)
+	}
+	return mk(l.plain(it.msg, user, dv))
+}
+
+// plain rewords one evaluator message.
+func (l *loader) plain(msg, user string, dv cue.Value) string {
+	if m := reMismatch.FindStringSubmatch(msg); m != nil {
+		want := m[4]
+		if dv.Exists() && dv.IncompleteKind().String() == m[4] {
+			want = m[3]
+		}
+		return fmt.Sprintf("expected %s, got %s", kindWords(want), gotWords(user, dv))
+	}
+	if m := reConflict.FindStringSubmatch(msg); m != nil {
+		want := m[2]
+		if want == user {
+			want = m[1]
+		}
+		if user == "" {
+			return fmt.Sprintf("conflicting values %s and %s", m[1], m[2])
+		}
+		return fmt.Sprintf("got %s, want %s", user, want)
+	}
+	if m := reBound.FindStringSubmatch(msg); m != nil {
+		return boundWords(m[1], m[2])
+	}
+	if m := reIncompl.FindStringSubmatch(msg); m != nil {
+		return fmt.Sprintf("value is not concrete (%s): give a plain value", m[1])
+	}
+	if strings.HasPrefix(msg, "incompatible list lengths") {
+		return "list must not be empty"
+	}
+	return stripDefs(msg)
+}
+
+// boundWords explains a failed bound on val.
+func boundWords(val, bound string) string {
+	switch {
+	case strings.HasPrefix(bound, "=~"):
+		re, _ := strconv.Unquote(strings.TrimPrefix(bound, "=~"))
+		if d, ok := patternWords[re]; ok {
+			return fmt.Sprintf("%s is not valid: %s", val, d)
+		}
+		return fmt.Sprintf("%s does not match %s", val, re)
+	case bound == `!=""`:
+		return "must not be empty"
+	case strings.HasPrefix(bound, "<="):
+		return fmt.Sprintf("%s is more than the maximum %s", val, bound[2:])
+	case strings.HasPrefix(bound, ">="):
+		return fmt.Sprintf("%s is less than the minimum %s", val, bound[2:])
+	case strings.HasPrefix(bound, "<"):
+		return fmt.Sprintf("%s must be less than %s", val, bound[1:])
+	case strings.HasPrefix(bound, ">"):
+		return fmt.Sprintf("%s must be more than %s", val, bound[1:])
+	}
+	return fmt.Sprintf("%s is out of bound %s", val, bound)
+}
+
+// patternWords explains the schema's regular expressions.
+var patternWords = map[string]string{
+	namePattern:    nameRule,
+	envNamePattern: envNameRule,
+	"^/":           "must start with /",
+}
+
+const (
+	namePattern    = "^[a-z][a-z0-9-]{0,39}$"
+	envNamePattern = "^[A-Za-z_][A-Za-z0-9_]*$"
+	nameRule       = "use lowercase letters, digits and '-', starting with a letter, at most 40 characters"
+	envNameRule    = "use letters, digits and '_', not starting with a digit"
+)
+
+func kindWords(k string) string {
+	switch k {
+	case "struct":
+		return "a mapping"
+	case "list":
+		return "a list"
+	case "string":
+		return "a string"
+	case "int":
+		return "an integer"
+	case "number", "float":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "null":
+		return "null"
+	}
+	return k
+}
+
+func gotWords(user string, dv cue.Value) string {
+	switch dv.IncompleteKind() {
+	case cue.StructKind:
+		return "a mapping"
+	case cue.ListKind:
+		return "a list"
+	}
+	if user != "" {
+		return user
+	}
+	return "another type"
+}
+
+// short renders a concrete data value for a message, cut to a readable
+// length.
+func short(v cue.Value) string {
+	switch v.Kind() {
+	case cue.StructKind:
+		return "a mapping"
+	case cue.ListKind:
+		return "a list"
+	}
+	s := fmt.Sprint(v)
+	if len(s) > 60 {
+		s = s[:57] + "..."
+	}
+	return s
+}
+
+var reDef = regexp.MustCompile(`#[A-Za-z]+\.`)
+
+func stripDefs(msg string) string { return reDef.ReplaceAllString(msg, "") }
