@@ -147,25 +147,61 @@ func (b *Backend) Apply(ctx context.Context, s Spec, values map[string]string) (
 			return d, fmt.Errorf("replace machine %q (%s): %w", s.Name, d.Reason, err)
 		}
 	}
-	sidecar, err := b.Pack(ctx, s.Image)
-	if err != nil {
-		return d, err
-	}
-	if err := b.bringUp(ctx, s, sidecar, values); err != nil {
-		if rbErr := b.Destroy(context.WithoutCancel(ctx), s.Project, s.Name); rbErr != nil {
-			return d, errors.Join(err, fmt.Errorf("roll back machine %q: %w; run `bottleplan destroy` to remove it", s.Name, rbErr))
-		}
-		return d, fmt.Errorf("%w (machine %q rolled back)", err, s.Name)
-	}
-	return d, nil
+	return d, b.Provision(ctx, s, values, nil)
 }
 
-// bringUp is create, start, readiness, verification and launch.
-func (b *Backend) bringUp(ctx context.Context, s Spec, sidecar string, values map[string]string) error {
+// Provision brings up the machine of s, which must not exist: pack
+// (cached), create, start, wait until ready, verify, write the guest
+// files and launch the agent. step, when set, is called after each step
+// that changed something ("created", "started", "configured",
+// "launched"); its error stops provisioning.
+//
+// Any failure after create, a step's error included, rolls the machine
+// back (stop, delete): a machine that is running but whose agent never
+// started would otherwise look in sync to the next apply. The error then
+// reports the rollback's outcome too.
+func (b *Backend) Provision(ctx context.Context, s Spec, values map[string]string, step func(string) error) error {
+	if err := checkSecrets(b.sp, s); err != nil {
+		return err
+	}
+	for _, sec := range s.Secrets {
+		if _, ok := values[sec.Guest]; !ok {
+			return fmt.Errorf("machine %q: no value for %s (%s)", s.Name, sec.Guest, sec.Placeholder())
+		}
+	}
+	sidecar, err := b.Pack(ctx, s.Image)
+	if err != nil {
+		return err
+	}
+	if step == nil {
+		step = func(string) error { return nil }
+	}
 	if err := b.Create(ctx, s, sidecar); err != nil {
+		return b.rollback(ctx, s, err)
+	}
+	if err := b.bringUp(ctx, s, values, step); err != nil {
+		return b.rollback(ctx, s, err)
+	}
+	return nil
+}
+
+// rollback removes the machine of s after err and reports both.
+func (b *Backend) rollback(ctx context.Context, s Spec, err error) error {
+	if rbErr := b.Destroy(context.WithoutCancel(ctx), s.Project, s.Name); rbErr != nil {
+		return errors.Join(err, fmt.Errorf("roll back machine %q: %w; run `bottleplan destroy` to remove it", s.Name, rbErr))
+	}
+	return fmt.Errorf("%w (machine %q rolled back)", err, s.Name)
+}
+
+// bringUp is everything after create, each step reported.
+func (b *Backend) bringUp(ctx context.Context, s Spec, values map[string]string, step func(string) error) error {
+	if err := step("created"); err != nil {
 		return err
 	}
 	if err := b.Start(ctx, s); err != nil {
+		return err
+	}
+	if err := step("started"); err != nil {
 		return err
 	}
 	if err := b.WaitReady(ctx, s); err != nil {
@@ -177,5 +213,11 @@ func (b *Backend) bringUp(ctx context.Context, s Spec, sidecar string, values ma
 	if err := b.WriteFiles(ctx, s); err != nil {
 		return err
 	}
-	return b.Launch(ctx, s, values)
+	if err := step("configured"); err != nil {
+		return err
+	}
+	if err := b.Launch(ctx, s, values); err != nil {
+		return err
+	}
+	return step("launched")
 }

@@ -214,7 +214,7 @@ func testPlan(slug string) (*plan.Plan, plan.Instance) {
 func testSpec(t *testing.T, slug string) Spec {
 	t.Helper()
 	p, inst := testPlan(slug)
-	s, err := SpecFor(p, inst, AgentImage{Ref: "ghcr.io/acme/claude:1", Digest: "sha256:0123abcd"})
+	s, err := SpecFor(p.Project, p.PlanDigest, inst, AgentImage{Ref: "ghcr.io/acme/claude:1", Digest: "sha256:0123abcd"})
 	if err != nil {
 		t.Fatal(err)
 	}

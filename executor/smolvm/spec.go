@@ -107,8 +107,9 @@ func (s Spec) Labels() map[string]string {
 
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// SpecFor derives the Spec of a smolmachines instance of p.
-func SpecFor(p *plan.Plan, inst plan.Instance, img AgentImage) (Spec, error) {
+// SpecFor derives the Spec of a smolmachines instance of the plan with
+// the given project and plan digest.
+func SpecFor(project, planDigest string, inst plan.Instance, img AgentImage) (Spec, error) {
 	if inst.Backend != plan.BackendSmolmachines {
 		return Spec{}, fmt.Errorf("instance %q has backend %q, not %q", inst.Slug, inst.Backend, plan.BackendSmolmachines)
 	}
@@ -129,14 +130,14 @@ func SpecFor(p *plan.Plan, inst plan.Instance, img AgentImage) (Spec, error) {
 		return Spec{}, fmt.Errorf("instance %q: the agent image reference and digest are required to pack it", inst.Slug)
 	}
 	s := Spec{
-		Project:    p.Project,
+		Project:    project,
 		Instance:   inst.Slug,
 		Name:       inst.Agent.MachineName,
 		BundleIP:   ip.String(),
 		Env:        map[string]string{},
 		Command:    append([]string(nil), inst.Agent.Command...),
 		ConfigHash: inst.ConfigHash.Agent,
-		PlanDigest: p.PlanDigest,
+		PlanDigest: planDigest,
 		Image:      img,
 	}
 	if r := inst.Agent.Resources; r != nil {

@@ -145,7 +145,7 @@ func TestSpecFor(t *testing.T) {
 			if img.Ref == "" {
 				img = AgentImage{Ref: "r", Digest: "sha256:1"}
 			}
-			if _, err := SpecFor(p, inst, img); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if _, err := SpecFor(p.Project, p.PlanDigest, inst, img); err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("SpecFor error = %v, want %q", err, tc.want)
 			}
 		})
@@ -270,7 +270,7 @@ func TestSpecForExamplePlan(t *testing.T) {
 			continue
 		}
 		n++
-		s, err := SpecFor(p, inst, AgentImage{Ref: "/tmp/agent.tar", Digest: "sha256:ab"})
+		s, err := SpecFor(p.Project, p.PlanDigest, inst, AgentImage{Ref: "/tmp/agent.tar", Digest: "sha256:ab"})
 		if err != nil {
 			t.Fatalf("%s: %v", inst.Slug, err)
 		}
