@@ -197,8 +197,12 @@ func diffNetwork(in *plan.Instance, role Role, old *Resource) (Kind, string) {
 		return Replace, fmt.Sprintf("replace: subnet drifted (live %s, plan %s)", orNone(old.Subnet), in.Network.Subnet)
 	case old.Gateway != in.Network.Gateway:
 		return Replace, fmt.Sprintf("replace: gateway drifted (live %s, plan %s)", orNone(old.Gateway), in.Network.Gateway)
-	case !old.Internal:
+	case !old.Internal && in.Backend != plan.BackendSmolmachines:
 		return Replace, "replace: network is not internal"
+	case old.Internal && in.Backend == plan.BackendSmolmachines:
+		// The machine reaches its bundle through the host, and the bundle
+		// egresses through this bridge: it must be a plain one.
+		return Replace, "replace: a smolmachines bundle's bridge is internal"
 	}
 	return "", ""
 }

@@ -45,9 +45,15 @@ func (b *Backend) createNetwork(ctx context.Context, req executor.CreateRequest)
 	name := in.Network.EgressName
 	if req.Role == executor.RoleNetworkInternal {
 		name = in.Network.InternalName
-		opts.Internal = true
 		opts.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: in.Network.Subnet, Gateway: in.Network.Gateway}}}
-		opts.Options = map[string]string{inhibitIPv4: "true"}
+		// smolmachines: a plain bridge. The agent is a microVM whose
+		// traffic leaves through the host and whose allow list holds only
+		// bundle_ip/32, so the host must route to the bundle, and the
+		// bundle egresses through this bridge (there is no egress network).
+		if in.Backend != plan.BackendSmolmachines {
+			opts.Internal = true
+			opts.Options = map[string]string{inhibitIPv4: "true"}
+		}
 	}
 	if _, err := b.eng.NetworkCreate(ctx, name, opts); err != nil {
 		if cerrdefs.IsConflict(err) {

@@ -51,6 +51,9 @@ func Open(ctx context.Context, r *Runner) (*Backend, error) {
 // Version is the detected smolvm version.
 func (b *Backend) Version() Version { return b.version }
 
+// imageDir is where exported agent image archives are kept.
+func (b *Backend) imageDir() string { return filepath.Join(b.r.CacheDir, "images") }
+
 // packed reports whether the artifact of digest is already cached.
 func (b *Backend) packed(digest string) bool {
 	_, err := os.Stat(sidecarPath(b.sp, b.r.CacheDir, digest))
