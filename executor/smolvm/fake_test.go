@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
@@ -42,7 +43,8 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	return m.Run()
+	// dockertest removes the images the hybrid tests build.
+	return dockertest.Wrap(m).Run()
 }
 
 // fakeClock advances only when slept on; it records every sleep.
