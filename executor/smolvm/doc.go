@@ -15,10 +15,14 @@
 //   - observing the project's machines through `machine ls --json` and
 //     their labels (observe.go);
 //   - every smolvm argv (argv.go) and its rendering, secrets shown as
-//     placeholders, for `apply --dry-run` (command.go).
+//     placeholders, for `apply --dry-run` (command.go);
+//   - Hybrid, the executor.Backend of plans with smolmachines instances:
+//     networks and bundles on the Docker backend, agents here
+//     (hybrid.go).
 //
 // What it must not do: read the process environment or prompt (secret
-// values arrive from the caller), talk to Docker, put a secret value on an
+// values arrive from the caller), talk to Docker (the Docker backend does,
+// behind executor.Backend and ImageExporter), put a secret value on an
 // argv (argv is visible in ps), or touch a machine that does not carry the
 // project's labels.
 //
