@@ -205,3 +205,37 @@ func TestHybridExportsAndPacksOnce(t *testing.T) {
 	assertNoCanary(t, "runner log", r.w.out.String())
 	r.destroy()
 }
+
+// TestHybridDryRunReplace: replacing a running machine stops and deletes
+// it before the create sequence; a docker instance's agent and every
+// non-agent op render nothing.
+func TestHybridDryRunReplace(t *testing.T) {
+	w := newWorld(t)
+	p := smolPlan("acme", "img")
+	p.Instances = append(p.Instances, dockertest.Instance("acme", "d", "img", "10.9.9.0"))
+	h := &Hybrid{Machines: w.open(), Project: "acme"}
+	old := &executor.Resource{Role: executor.RoleAgent, Instance: "a", Name: "acme-a", ID: machineIDPrefix + "acme-a", State: "running"}
+	ch := &executor.Changes{Project: "acme", Instances: []executor.InstanceChanges{
+		{Slug: "a", Ops: []executor.Op{
+			{Kind: executor.Replace, Instance: "a", Role: executor.RoleBundle, Name: "acme-a-bundle"},
+			{Kind: executor.Replace, Instance: "a", Role: executor.RoleAgent, Name: "acme-a", Old: old},
+		}},
+		{Slug: "d", Ops: []executor.Op{{Kind: executor.Create, Instance: "d", Role: executor.RoleAgent, Name: "acme-d-agent"}}},
+	}}
+	lines, err := h.DryRun(p, ch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 11 || lines[0] != "smolvm machine stop --name acme-a" || lines[1] != "smolvm machine delete --name acme-a -f" ||
+		!strings.HasPrefix(lines[3], "smolvm machine create --name acme-a ") || !strings.Contains(lines[10], "-- /sleeper") {
+		t.Errorf("dry run lines:\n%s", strings.Join(lines, "\n"))
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "acme-d") {
+			t.Errorf("dry run renders the docker instance: %s", l)
+		}
+	}
+	if err := h.Start(context.Background(), *old, nil); err == nil || !strings.Contains(err.Error(), "cannot be restarted") {
+		t.Errorf("Start of a machine: %v", err)
+	}
+}
