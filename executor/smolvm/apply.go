@@ -54,10 +54,26 @@ func Decide(sp Spelling, s Spec, m *Machine) (Decision, error) {
 	if !m.running(sp) {
 		return Decision{ActionReplace, fmt.Sprintf("not running (%s): the agent and its secrets do not survive a restart", m.State)}, nil
 	}
+	if !m.Launched {
+		return Decision{ActionReplace, "agent never launched (an earlier apply stopped half way)"}, nil
+	}
 	if err := verifyMachine(sp, s, *m); err != nil {
 		return Decision{ActionReplace, "failed verification: " + err.Error()}, nil
 	}
 	return Decision{ActionNone, "in sync"}, nil
+}
+
+// probe returns the listed machine of s (nil when there is none), with
+// Launched filled in when it is the project's and running.
+func (b *Backend) probe(ctx context.Context, ms []Machine, s Spec) *Machine {
+	m, ok := find(ms, s.Name)
+	if !ok {
+		return nil
+	}
+	if m.Owned(s.Project) && m.running(b.sp) {
+		m.Launched = b.launched(ctx, m.Name)
+	}
+	return &m
 }
 
 // commandsFor lists the commands Apply runs for decision d, in order.
@@ -88,7 +104,7 @@ func commandsFor(sp Spelling, cacheDir string, s Spec, m *Machine, d Decision, p
 			cs = append(cs, cpCmd(sp, s.Name, fileStaging(cacheDir, s.Name, i), f.Path, f.Mode))
 		}
 	}
-	return append(cs, launchCmd(sp, s))
+	return append(cs, launchCmd(sp, s), cpCmd(sp, s.Name, markerStaging(cacheDir, s.Name), LaunchedMarker, 0o444))
 }
 
 // DryRun observes (read-only) and returns the decision and the exact
@@ -102,10 +118,7 @@ func (b *Backend) DryRun(ctx context.Context, s Spec) (Decision, []Command, erro
 	if err != nil {
 		return Decision{}, nil, err
 	}
-	var mp *Machine
-	if m, ok := find(ms, s.Name); ok {
-		mp = &m
-	}
+	mp := b.probe(ctx, ms, s)
 	d, err := Decide(b.sp, s, mp)
 	if err != nil {
 		return Decision{}, nil, err
@@ -134,10 +147,7 @@ func (b *Backend) Apply(ctx context.Context, s Spec, values map[string]string) (
 	if err != nil {
 		return Decision{}, err
 	}
-	var mp *Machine
-	if m, ok := find(ms, s.Name); ok {
-		mp = &m
-	}
+	mp := b.probe(ctx, ms, s)
 	d, err := Decide(b.sp, s, mp)
 	if err != nil || d.Action == ActionNone {
 		return d, err
@@ -217,6 +227,9 @@ func (b *Backend) bringUp(ctx context.Context, s Spec, values map[string]string,
 		return err
 	}
 	if err := b.Launch(ctx, s, values); err != nil {
+		return err
+	}
+	if err := b.MarkLaunched(ctx, s); err != nil {
 		return err
 	}
 	return step("launched")

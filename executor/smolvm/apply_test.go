@@ -54,6 +54,7 @@ func assertUp(t *testing.T, w *world, s Spec) {
 	wantFiles := map[string]any{
 		"/etc/bottleplan/ca.pem":    map[string]any{"content": testCA, "mode": "644"},
 		"/etc/bottleplan/prompt.md": map[string]any{"content": "Fix the flaky test.\n", "mode": "644"},
+		LaunchedMarker:              map[string]any{"content": "", "mode": "444"},
 	}
 	if d := cmp.Diff(wantFiles, m["files"]); d != "" {
 		t.Errorf("guest files (-want +got):\n%s", d)
@@ -347,5 +348,46 @@ func TestPackStagingLeavesNoPartialArtifact(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(w.cache, "ff.smolmachine")); !os.IsNotExist(err) {
 		t.Errorf("artifact exists after failed pack: %v", err)
+	}
+}
+
+// TestKilledBeforeLaunchIsReplaced: a bottleplan killed between start and
+// launch leaves a running, labelled machine without its agent; the next
+// apply replaces it instead of calling it in sync, and the hybrid
+// reports it to Diff as never started.
+func TestKilledBeforeLaunchIsReplaced(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	s := testSpec(t, "alpha")
+	b := w.open()
+	sidecar, err := b.Pack(ctx, s.Image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Create(ctx, s, sidecar); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Start(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	obs, err := b.Observe(ctx, s.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := machineResource(obs["alpha"]); r.State != "created" {
+		t.Errorf("hybrid state of a machine never launched = %q, want created", r.State)
+	}
+	w.calls()
+	d, err := w.open().Apply(ctx, s, testValues())
+	if err != nil || d.Action != ActionReplace || d.Reason != "agent never launched (an earlier apply stopped half way)" {
+		t.Fatalf("apply = %+v, %v; want a replace because the agent never launched", d, err)
+	}
+	assertUp(t, w, s)
+	obs, err = w.open().Observe(ctx, s.Project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := machineResource(obs["alpha"]); r.State != "running" {
+		t.Errorf("hybrid state after apply = %q, want running", r.State)
 	}
 }

@@ -100,6 +100,22 @@ func fileStaging(cacheDir, name string, i int) string {
 	return filepath.Join(cacheDir, ".files-"+name, strconv.Itoa(i))
 }
 
+// LaunchedMarker is the guest file written once the agent was launched.
+// A bottleplan killed between `machine start` and the launch leaves a
+// running machine with the right labels but no agent; without the
+// marker, the next apply would see it as in sync.
+const LaunchedMarker = "/etc/bottleplan/launched"
+
+// markerProbeCmd exits 0 when the launch marker exists.
+func markerProbeCmd(sp Spelling, name string) Command {
+	return Command{Args: []string{"machine", "exec", sp.Name, name, "--", "test", "-e", LaunchedMarker}}
+}
+
+// markerStaging is the empty host file copied to LaunchedMarker.
+func markerStaging(cacheDir, name string) string {
+	return filepath.Join(cacheDir, ".files-"+name, "launched")
+}
+
 func stopCmd(sp Spelling, name string) Command {
 	return Command{Args: []string{"machine", "stop", sp.Name, name}}
 }

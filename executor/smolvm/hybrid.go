@@ -74,6 +74,12 @@ func (h *Hybrid) Observe(ctx context.Context, project string) (*executor.Observe
 }
 
 func machineResource(o Observed) executor.Resource {
+	state := o.Machine.State
+	if !o.Machine.Launched && state == "running" {
+		// Running without its agent: Diff replaces a "created" resource
+		// ("never started (an earlier apply stopped half way)").
+		state = "created"
+	}
 	return executor.Resource{
 		Role:          executor.Role(o.Machine.Labels[LabelRole]),
 		Instance:      o.Instance,
@@ -81,7 +87,7 @@ func machineResource(o Observed) executor.Resource {
 		PlanDigest:    o.PlanDigest,
 		ID:            machineIDPrefix + o.Machine.Name,
 		Name:          o.Machine.Name,
-		State:         o.Machine.State,
+		State:         state,
 		CAFingerprint: o.CAFingerprint,
 	}
 }

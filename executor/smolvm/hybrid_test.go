@@ -226,7 +226,7 @@ func TestHybridDryRunReplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lines) != 11 || lines[0] != "smolvm machine stop --name acme-a" || lines[1] != "smolvm machine delete --name acme-a -f" ||
+	if len(lines) != 12 || lines[0] != "smolvm machine stop --name acme-a" || lines[1] != "smolvm machine delete --name acme-a -f" ||
 		!strings.HasPrefix(lines[3], "smolvm machine create --name acme-a ") || !strings.Contains(lines[10], "-- /sleeper") {
 		t.Errorf("dry run lines:\n%s", strings.Join(lines, "\n"))
 	}

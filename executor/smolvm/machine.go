@@ -231,6 +231,23 @@ func (b *Backend) Launch(ctx context.Context, s Spec, values map[string]string) 
 	return nil
 }
 
+// MarkLaunched writes the launch marker into the guest (an empty file,
+// through the same `machine cp` as the guest files).
+func (b *Backend) MarkLaunched(ctx context.Context, s Spec) error {
+	src := markerStaging(b.r.CacheDir, s.Name)
+	if err := os.MkdirAll(filepath.Dir(src), 0o700); err != nil {
+		return fmt.Errorf("mark machine %q launched: %w", s.Name, err)
+	}
+	defer os.RemoveAll(filepath.Dir(src))
+	if err := os.WriteFile(src, nil, 0o600); err != nil {
+		return fmt.Errorf("mark machine %q launched: %w", s.Name, err)
+	}
+	if _, err := b.r.run(ctx, cpCmd(b.sp, s.Name, src, LaunchedMarker, 0o444)); err != nil {
+		return fmt.Errorf("mark machine %q launched: %w", s.Name, err)
+	}
+	return nil
+}
+
 // Destroy stops and deletes the project's machine name. A machine that
 // does not exist is already destroyed; one without the project's labels
 // is refused, never touched.

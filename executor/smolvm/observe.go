@@ -17,6 +17,9 @@ type Machine struct {
 	// empty, non-nil slice is an empty allow list.
 	AllowList []string
 	Labels    map[string]string
+	// Launched is set by Observe and Apply for a running machine of the
+	// project: whether its launch marker is there (see LaunchedMarker).
+	Launched bool
 }
 
 // Running reports whether the machine is running in spelling sp.
@@ -102,12 +105,27 @@ type Observed struct {
 // Observe lists the project's agent machines, keyed by instance slug.
 // Machines without the project's labels are left out: bottleplan never
 // touches them.
+//
+// A running machine is probed for its launch marker: one `machine exec`
+// each, read-only.
 func (b *Backend) Observe(ctx context.Context, project string) (map[string]Observed, error) {
 	ms, err := b.List(ctx)
 	if err != nil {
 		return nil, err
 	}
+	for i := range ms {
+		if ms[i].Owned(project) && ms[i].running(b.sp) {
+			ms[i].Launched = b.launched(ctx, ms[i].Name)
+		}
+	}
 	return observe(ms, project), nil
+}
+
+// launched reports whether the agent of machine name was launched: its
+// marker exists. Any failure (guest unresponsive included) counts as no.
+func (b *Backend) launched(ctx context.Context, name string) bool {
+	_, err := b.r.run(ctx, markerProbeCmd(b.sp, name))
+	return err == nil
 }
 
 func observe(ms []Machine, project string) map[string]Observed {

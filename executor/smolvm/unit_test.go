@@ -292,7 +292,7 @@ func TestDecide(t *testing.T) {
 	s := testSpec(t, "alpha")
 	on := true
 	live := func(edit func(*Machine)) *Machine {
-		m := Machine{Name: s.Name, State: "running", Network: &on, AllowList: []string{s.AllowCIDR()}, Labels: s.Labels()}
+		m := Machine{Name: s.Name, State: "running", Network: &on, AllowList: []string{s.AllowCIDR()}, Labels: s.Labels(), Launched: true}
 		edit(&m)
 		return &m
 	}
@@ -305,6 +305,7 @@ func TestDecide(t *testing.T) {
 		"missing":      {m: nil, action: ActionCreate, reason: "machine does not exist"},
 		"in sync":      {m: live(func(*Machine) {}), action: ActionNone, reason: "in sync"},
 		"hash changed": {m: live(func(m *Machine) { m.Labels = map[string]string{LabelProject: "acme", LabelRole: "agent"} }), action: ActionReplace, reason: "config hash changed"},
+		"not launched": {m: live(func(m *Machine) { m.Launched = false }), action: ActionReplace, reason: "agent never launched (an earlier apply stopped half way)"},
 		"stopped":      {m: live(func(m *Machine) { m.State = "stopped" }), action: ActionReplace, reason: "not running (stopped): the agent and its secrets do not survive a restart"},
 		"allow drift": {m: live(func(m *Machine) { m.AllowList = []string{"0.0.0.0/0"} }), action: ActionReplace,
 			reason: `failed verification: machine "acme-alpha" allows egress to ["0.0.0.0/0"], want exactly ["10.242.7.2/32"]: refusing to run the agent`},

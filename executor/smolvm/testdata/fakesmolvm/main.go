@@ -237,7 +237,22 @@ func save(m *machine) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(d, m.Name+".json"), b, 0o644)
+	// Atomic, as smolvm's database is: a concurrent `ls` never reads a
+	// half-written machine.
+	tmp, err := os.CreateTemp(d, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), filepath.Join(d, m.Name+".json"))
 }
 
 func packCreate(f flags) error {
@@ -419,6 +434,15 @@ func execute(f flags) error {
 		switch f.command[0] {
 		case "false":
 			return errors.New("command exited with status 1")
+		case "test":
+			// test -e PATH: the guest's exit code, no output.
+			if len(f.command) == 3 && f.command[1] == "-e" {
+				if _, ok := m.Files[f.command[2]]; ok || slices.Contains(m.Dirs, f.command[2]) {
+					return nil
+				}
+				os.Exit(1)
+			}
+			return usageError{"the fake answers only `test -e PATH`"}
 		case "mkdir":
 			for _, d := range f.command[1:] {
 				if !strings.HasPrefix(d, "-") {
