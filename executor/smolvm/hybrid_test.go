@@ -5,9 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
-
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/executor/docker"
 	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
@@ -29,8 +26,9 @@ func smolPlan(project, image string) *plan.Plan {
 }
 
 type hybridRig struct {
-	t       *testing.T
-	eng     *client.Client
+	t *testing.T
+	// owned lists the project's Docker resources (dockertest.Owned).
+	owned   func() []string
 	w       *world
 	project string
 	p       *plan.Plan
@@ -41,7 +39,7 @@ func newHybridRig(t *testing.T) *hybridRig {
 	eng := dockertest.Engine(t)
 	project := dockertest.Project(t, eng)
 	img := dockertest.AgentImage(t, eng)
-	return &hybridRig{t: t, eng: eng, w: newWorld(t), project: project, p: smolPlan(project, img),
+	return &hybridRig{t: t, owned: func() []string { return dockertest.Owned(t, eng, project) }, w: newWorld(t), project: project, p: smolPlan(project, img),
 		docker: docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t)})}
 }
 
@@ -95,7 +93,7 @@ func (r *hybridRig) destroy() {
 	if err := executor.Apply(ctx, h, r.p, executor.DiffDestroy(obs, ""), executor.ApplyOptions{}); err != nil {
 		r.t.Fatalf("destroy: %v", err)
 	}
-	if left := dockertest.Owned(r.t, r.eng, r.project); len(left) != 0 {
+	if left := r.owned(); len(left) != 0 {
 		r.t.Errorf("Docker resources left after destroy: %v", left)
 	}
 	if ms := r.w.machines(); len(ms) != 0 {
@@ -148,12 +146,10 @@ func TestHybridApplyConvergeDestroy(t *testing.T) {
 		t.Errorf("agent secret not delivered: %v", env["ANTHROPIC_API_KEY"])
 	}
 	assertNoCanary(t, "argv", r.w.rawLog())
-	nw, err := r.eng.NetworkInspect(context.Background(), r.project+"-a-internal", network.InspectOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if nw.Internal || nw.Options["com.docker.network.bridge.inhibit_ipv4"] == "true" {
-		t.Errorf("smolmachines bridge is internal=%v options=%v; the host must route to the bundle", nw.Internal, nw.Options)
+	for _, res := range obs.Resources {
+		if res.Role == executor.RoleNetworkInternal && res.Internal {
+			t.Errorf("smolmachines bridge %s is internal; the host must route to the bundle", res.Name)
+		}
 	}
 
 	if ops, err := r.converge(); err != nil || len(ops) != 0 {
