@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -122,7 +123,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 			},
 			fileUID: bundleUID,
 		}
-		for _, repo := range sortedKeys(req.SSHKeys) {
+		for _, repo := range slices.Sorted(maps.Keys(req.SSHKeys)) {
 			cs.files = append(cs.files, file{path.Join(plan.BundleSSHKeyDir, repo), 0o600, req.SSHKeys[repo]})
 		}
 		return cs, nil
@@ -145,7 +146,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 			host.Resources.Memory = int64(r.MemoryMiB) << 20
 		}
 		env := make([]string, 0, len(in.GuestEnv)+len(req.Env))
-		for _, k := range sortedKeys(in.GuestEnv) {
+		for _, k := range slices.Sorted(maps.Keys(in.GuestEnv)) {
 			env = append(env, k+"="+in.GuestEnv[k])
 		}
 		env = append(env, req.Env...)
@@ -240,13 +241,4 @@ func (b *Backend) Remove(ctx context.Context, r executor.Resource, step executor
 		return err
 	}
 	return step("removed")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

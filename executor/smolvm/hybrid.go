@@ -4,7 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 
@@ -66,7 +67,7 @@ func (h *Hybrid) Observe(ctx context.Context, project string) (*executor.Observe
 	if err != nil {
 		return nil, fmt.Errorf("list smolvm machines: %w", err)
 	}
-	for _, slug := range sortedKeys(ms) {
+	for _, slug := range slices.Sorted(maps.Keys(ms)) {
 		o := ms[slug]
 		obs.Resources = append(obs.Resources, machineResource(o))
 	}
@@ -248,16 +249,6 @@ func (h *Hybrid) DryRun(p *plan.Plan, ch *executor.Changes) ([]string, error) {
 		}
 	}
 	return lines, nil
-}
-
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func idOf(op executor.Op) string {
