@@ -2,8 +2,9 @@ package compiler
 
 import (
 	"bytes"
+	"maps"
 	"os/exec"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,15 +21,6 @@ func encodePlan(t *testing.T, p *plan.Plan) []byte {
 		t.Fatalf("plan.Encode: %v", err)
 	}
 	return b
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // TestCompileDeterministic: map iteration order (random on every range in
@@ -48,10 +40,10 @@ func TestCompileDeterministic(t *testing.T) {
 			}
 			env := m.Bottles["dev"].Env
 			m.Bottles["dev"].Env = map[string]schema.EnvValue{}
-			refill(sortedKeys(env), func(k string) { m.Bottles["dev"].Env[k] = env[k] })
+			refill(slices.Sorted(maps.Keys(env)), func(k string) { m.Bottles["dev"].Env[k] = env[k] })
 			agents := m.Agents
 			m.Agents = map[string]*schema.Agent{}
-			refill(sortedKeys(agents), func(k string) { m.Agents[k] = agents[k] })
+			refill(slices.Sorted(maps.Keys(agents)), func(k string) { m.Agents[k] = agents[k] })
 		}
 		got := encodePlan(t, mustCompile(t, m, Options{}))
 		if !bytes.Equal(got, want) {

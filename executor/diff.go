@@ -2,6 +2,8 @@ package executor
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/bottleplan/bottleplan/plan"
@@ -54,7 +56,7 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 			ch.Instances = append(ch.Instances, ic)
 		}
 	}
-	for _, slug := range sortedKeys(live) {
+	for _, slug := range slices.Sorted(maps.Keys(live)) {
 		if planned[slug] {
 			continue
 		}
@@ -76,7 +78,7 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 func DiffDestroy(obs *Observed, slug string) *Changes {
 	ch := &Changes{Project: obs.Project}
 	live := byInstance(obs.Resources)
-	for _, s := range sortedKeys(live) {
+	for _, s := range slices.Sorted(maps.Keys(live)) {
 		if slug != "" && s != slug {
 			continue
 		}
@@ -197,8 +199,12 @@ func diffNetwork(in *plan.Instance, role Role, old *Resource) (Kind, string) {
 		return Replace, fmt.Sprintf("replace: subnet drifted (live %s, plan %s)", orNone(old.Subnet), in.Network.Subnet)
 	case old.Gateway != in.Network.Gateway:
 		return Replace, fmt.Sprintf("replace: gateway drifted (live %s, plan %s)", orNone(old.Gateway), in.Network.Gateway)
-	case !old.Internal:
+	case !old.Internal && in.Backend != plan.BackendSmolmachines:
 		return Replace, "replace: network is not internal"
+	case old.Internal && in.Backend == plan.BackendSmolmachines:
+		// The machine reaches its bundle through the host, and the bundle
+		// egresses through this bridge: it must be a plain one.
+		return Replace, "replace: a smolmachines bundle's bridge is internal"
 	}
 	return "", ""
 }
@@ -249,7 +255,7 @@ func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bo
 // diffAddresses compares the networks a container is on with the plan's:
 // same set of networks, pinned addresses where the plan pins one.
 func diffAddresses(want, live map[string]string) string {
-	for _, n := range sortedKeys(want) {
+	for _, n := range slices.Sorted(maps.Keys(want)) {
 		ip, ok := live[n]
 		switch {
 		case !ok:
@@ -258,7 +264,7 @@ func diffAddresses(want, live map[string]string) string {
 			return fmt.Sprintf("replace: address drifted on %q (live %s, plan %s)", n, orNone(ip), want[n])
 		}
 	}
-	for _, n := range sortedKeys(live) {
+	for _, n := range slices.Sorted(maps.Keys(live)) {
 		if _, ok := want[n]; !ok {
 			return fmt.Sprintf("replace: attached to network %q outside the plan", n)
 		}

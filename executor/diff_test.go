@@ -202,14 +202,18 @@ func TestDiff(t *testing.T) {
 		},
 		"a smolmachines agent is named by its machine": {
 			plan: testPlan(smol(a)),
-			live: edit(edit(edit(live(a), RoleNetworkEgress, func(*Resource) bool { return false }), RoleAgent, func(r *Resource) bool {
-				r.Name, r.Addresses = "p-a-vm", nil
-				return true
-			}), RoleBundle, func(r *Resource) bool {
-				r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}
-				return true
-			}),
+			live: smolLive(a),
 			want: nil,
+		},
+		"a smolmachines bridge that is internal is replaced": {
+			plan: testPlan(smol(a)),
+			live: edit(smolLive(a), RoleNetworkInternal, func(r *Resource) bool { r.Internal = true; return true }),
+			want: []string{
+				"-/+ a network-internal p-a-internal (replace: a smolmachines bundle's bridge is internal)",
+				"-/+ a bundle p-a-bundle (replace: network recreated)",
+				"-/+ a agent p-a-vm (replace: network recreated)",
+			},
+			ca: map[string]CASource{"a": CAReuse},
 		},
 		"no egress network planned deletes a live one": {
 			plan: testPlan(withoutEgress(a)),
@@ -252,6 +256,19 @@ func TestDiff(t *testing.T) {
 func withBundleHash(in plan.Instance, h string) plan.Instance  { in.ConfigHash.Bundle = h; return in }
 func withNetworkHash(in plan.Instance, h string) plan.Instance { in.ConfigHash.Network = h; return in }
 func withoutEgress(in plan.Instance) plan.Instance             { in.Network.EgressName = ""; return in }
+
+// smolLive is the live state of smol(in): a plain bridge (the machine
+// reaches the bundle through the host), no egress network, the agent a
+// machine without addresses.
+func smolLive(in plan.Instance) []Resource {
+	return edit(edit(edit(edit(live(in), RoleNetworkEgress, func(*Resource) bool { return false }), RoleAgent, func(r *Resource) bool {
+		r.Name, r.Addresses = "p-a-vm", nil
+		return true
+	}), RoleBundle, func(r *Resource) bool {
+		r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}
+		return true
+	}), RoleNetworkInternal, func(r *Resource) bool { r.Internal = false; return true })
+}
 
 // smol makes in a smolmachines instance: no egress network, the agent a
 // machine.

@@ -2,6 +2,8 @@ package executor
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -25,7 +27,7 @@ type InstanceSecrets struct {
 
 // String redacts the values.
 func (s InstanceSecrets) String() string {
-	keys := sortedKeys(s.SSHKeys)
+	keys := slices.Sorted(maps.Keys(s.SSHKeys))
 	return fmt.Sprintf("InstanceSecrets{bundle: %s, agent: %s, ssh keys: [%s]}", names(s.Bundle), names(s.Agent), strings.Join(keys, " "))
 }
 
@@ -90,10 +92,10 @@ func SecretNeeds(p *plan.Plan, ch *Changes) []SecretNeed {
 			}
 		}
 		if m[RoleAgent] {
-			for _, g := range sortedKeys(in.EnvFromHost) {
+			for _, g := range slices.Sorted(maps.Keys(in.EnvFromHost)) {
 				needs = append(needs, SecretNeed{Instance: in.Slug, Role: RoleAgent, Name: g, HostName: in.EnvFromHost[g]})
 			}
-			for _, g := range sortedKeys(in.EnvPrompted) {
+			for _, g := range slices.Sorted(maps.Keys(in.EnvPrompted)) {
 				needs = append(needs, SecretNeed{Instance: in.Slug, Role: RoleAgent, Name: g, Prompt: in.EnvPrompted[g], Prompted: true})
 			}
 		}

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"unicode/utf8"
 
 	"cuelang.org/go/cue"
@@ -44,7 +46,7 @@ func (l *loader) checkAgent(name string, ra *rawAgent, names map[string]bool) *A
 	if ra.Bottle != "" && !names[ra.Bottle] {
 		p := with(base, "bottle")
 		msg := fmt.Sprintf("bottle %q does not exist", ra.Bottle)
-		if s := suggest(ra.Bottle, sortedKeys(names)); s != "" {
+		if s := suggest(ra.Bottle, slices.Sorted(maps.Keys(names))); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		l.errorf(l.valuePos(p), p, "%s", msg)

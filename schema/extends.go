@@ -23,7 +23,7 @@ import (
 func (l *loader) resolve(bottles map[string]*rawBottle, names map[string]bool, defs Defaults) map[string]*Bottle {
 	out := map[string]*Bottle{}
 	reported := map[string]bool{}
-	for _, name := range sortedKeys(bottles) {
+	for _, name := range slices.Sorted(maps.Keys(bottles)) {
 		chain, ok := l.chain(name, bottles, names, reported)
 		if !ok {
 			continue
@@ -79,7 +79,7 @@ func (l *loader) chain(name string, bottles map[string]*rawBottle, names, report
 		if !names[parent] {
 			if cur == name {
 				msg := fmt.Sprintf("bottle %q extends %q, which does not exist", cur, parent)
-				if s := suggest(parent, sortedKeys(names)); s != "" {
+				if s := suggest(parent, slices.Sorted(maps.Keys(names))); s != "" {
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				l.errorf(l.valuePos(p), p, "%s", msg)

@@ -2,9 +2,10 @@ package schema
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
 	"cuelang.org/go/cue"
@@ -81,7 +82,7 @@ func envValue(v string) (EnvValue, bool) {
 func (l *loader) checkBottle(b *rawBottle) bool {
 	base := sels("bottles", b.name)
 	n := len(l.errs)
-	for _, k := range sortedKeys(b.Env) {
+	for _, k := range slices.Sorted(maps.Keys(b.Env)) {
 		p := with(base, "env", k)
 		if reservedEnv(k) {
 			l.errorf(l.keyPos(p), p, "%q is reserved: bottleplan sets it to route traffic through the bundle; remove it", k)
@@ -102,7 +103,7 @@ func (l *loader) checkBottle(b *rawBottle) bool {
 		}
 	}
 	if gg := b.GitGate; gg != nil {
-		for _, name := range sortedKeys(gg.Repos) {
+		for _, name := range slices.Sorted(maps.Keys(gg.Repos)) {
 			l.checkRepo(with(base, "git_gate", "repos", name), gg.Repos[name])
 		}
 	}
@@ -281,7 +282,7 @@ func (l *loader) checkSubnets(bottles map[string]*rawBottle) {
 		p    netip.Prefix
 	}
 	var pins []pin
-	for _, name := range sortedKeys(bottles) {
+	for _, name := range slices.Sorted(maps.Keys(bottles)) {
 		b := bottles[name]
 		if b.Network == nil || b.Network.Subnet == "" {
 			continue
@@ -299,13 +300,4 @@ func (l *loader) checkSubnets(bottles map[string]*rawBottle) {
 		}
 		pins = append(pins, pin{name, p})
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

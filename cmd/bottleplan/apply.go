@@ -73,7 +73,7 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err != nil {
 		return err
 	}
-	b, err := dockerBackend(p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: docker.HostRootsFile(),
+	b, err := backendFor(e, p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: docker.HostRootsFile(),
 		Log: func(msg string) { fmt.Fprintln(e.stdout, msg) }})
 	if err != nil {
 		return err
@@ -100,6 +100,9 @@ func runApply(e *env, args []string, o applyOpts) error {
 		return nil
 	}
 	if o.dryRun {
+		if err := printSmolvmCommands(e.stdout, b, p, ch); err != nil {
+			return err
+		}
 		fmt.Fprintln(e.stdout, "Dry run: nothing changed.")
 		if o.detailed {
 			return silent(exitChanges)

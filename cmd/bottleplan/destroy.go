@@ -37,7 +37,7 @@ func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTi
 	if err != nil {
 		return err
 	}
-	b, err := dockerBackend(p, docker.Options{})
+	b, err := backendFor(e, p, docker.Options{})
 	if err != nil {
 		return err
 	}

@@ -13,26 +13,90 @@ import (
 
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/executor/smolvm"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
 // Shared by apply, status and destroy: the backend, the rendering of
 // changes and progress, and confirmation.
 
-// dockerBackend connects to the Engine and returns the Docker backend. It
-// refuses plans with instances on other backends, which this build
-// cannot apply yet.
-func dockerBackend(p *plan.Plan, opts docker.Options) (*docker.Backend, error) {
+// backendFor connects to the Engine and returns the backend that applies
+// p: the Docker backend, or, when p has smolmachines instances, the
+// hybrid that runs their agents as smolvm machines while networks and
+// bundles stay on Docker. smolvm is $BOTTLEPLAN_SMOLVM or "smolvm" on
+// PATH; packed agent images are cached under $BOTTLEPLAN_CACHE_DIR (or
+// the user cache directory)/bottleplan/smolvm. A plan without
+// smolmachines instances never runs smolvm.
+func backendFor(e *env, p *plan.Plan, opts docker.Options) (executor.Backend, error) {
+	smol := false
 	for _, in := range p.Instances {
-		if in.Backend != plan.BackendDocker {
-			return nil, fmt.Errorf("instance %q uses backend %q; this bottleplan applies only %q instances", in.Slug, in.Backend, plan.BackendDocker)
+		switch in.Backend {
+		case plan.BackendDocker:
+		case plan.BackendSmolmachines:
+			smol = true
+		default:
+			return nil, fmt.Errorf("instance %q uses backend %q, which this bottleplan cannot apply", in.Slug, in.Backend)
 		}
 	}
 	c, err := docker.Connect()
 	if err != nil {
 		return nil, err
 	}
-	return docker.New(c, opts), nil
+	d := docker.New(c, opts)
+	if !smol {
+		return d, nil
+	}
+	cache, err := smolvmCacheDir(e)
+	if err != nil {
+		return nil, err
+	}
+	m, err := smolvm.Open(e.ctx, &smolvm.Runner{Path: e.getenv("BOTTLEPLAN_SMOLVM"), CacheDir: cache})
+	if err != nil {
+		return nil, err
+	}
+	var roots []byte
+	if opts.RootsFile != "" {
+		if roots, err = os.ReadFile(opts.RootsFile); err != nil {
+			return nil, fmt.Errorf("read root certificates: %w", err)
+		}
+	}
+	return &smolvm.Hybrid{Docker: d, Images: d, Machines: m, Project: p.Project, Roots: roots}, nil
+}
+
+// smolvmCacheDir is where packed agent images live.
+func smolvmCacheDir(e *env) (string, error) {
+	base := e.getenv("BOTTLEPLAN_CACHE_DIR")
+	if base == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			return "", fmt.Errorf("find a cache directory for smolvm packs: %w; set BOTTLEPLAN_CACHE_DIR", err)
+		}
+		base = filepath.Join(dir, "bottleplan")
+	}
+	dir := filepath.Join(base, "smolvm")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("create the smolvm cache directory: %w", err)
+	}
+	return dir, nil
+}
+
+// printSmolvmCommands writes, for a dry run, the smolvm commands apply
+// would run for the smolmachines agents in ch (secret values shown as
+// placeholders).
+func printSmolvmCommands(w io.Writer, b executor.Backend, p *plan.Plan, ch *executor.Changes) error {
+	h, ok := b.(*smolvm.Hybrid)
+	if !ok {
+		return nil
+	}
+	lines, err := h.DryRun(p, ch)
+	if err != nil || len(lines) == 0 {
+		return err
+	}
+	fmt.Fprintln(w, "smolvm commands:")
+	for _, l := range lines {
+		fmt.Fprintln(w, "  "+l)
+	}
+	return nil
 }
 
 // printChanges writes the ops, one line each with symbol and cause, then

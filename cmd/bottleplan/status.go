@@ -34,7 +34,7 @@ func runStatus(e *env, args []string, detailed bool) error {
 	if err != nil {
 		return err
 	}
-	b, err := dockerBackend(p, docker.Options{})
+	b, err := backendFor(e, p, docker.Options{})
 	if err != nil {
 		return err
 	}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -45,9 +46,15 @@ func (b *Backend) createNetwork(ctx context.Context, req executor.CreateRequest)
 	name := in.Network.EgressName
 	if req.Role == executor.RoleNetworkInternal {
 		name = in.Network.InternalName
-		opts.Internal = true
 		opts.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: in.Network.Subnet, Gateway: in.Network.Gateway}}}
-		opts.Options = map[string]string{inhibitIPv4: "true"}
+		// smolmachines: a plain bridge. The agent is a microVM whose
+		// traffic leaves through the host and whose allow list holds only
+		// bundle_ip/32, so the host must route to the bundle, and the
+		// bundle egresses through this bridge (there is no egress network).
+		if in.Backend != plan.BackendSmolmachines {
+			opts.Internal = true
+			opts.Options = map[string]string{inhibitIPv4: "true"}
+		}
 	}
 	if _, err := b.eng.NetworkCreate(ctx, name, opts); err != nil {
 		if cerrdefs.IsConflict(err) {
@@ -116,7 +123,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 			},
 			fileUID: bundleUID,
 		}
-		for _, repo := range sortedKeys(req.SSHKeys) {
+		for _, repo := range slices.Sorted(maps.Keys(req.SSHKeys)) {
 			cs.files = append(cs.files, file{path.Join(plan.BundleSSHKeyDir, repo), 0o600, req.SSHKeys[repo]})
 		}
 		return cs, nil
@@ -139,7 +146,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 			host.Resources.Memory = int64(r.MemoryMiB) << 20
 		}
 		env := make([]string, 0, len(in.GuestEnv)+len(req.Env))
-		for _, k := range sortedKeys(in.GuestEnv) {
+		for _, k := range slices.Sorted(maps.Keys(in.GuestEnv)) {
 			env = append(env, k+"="+in.GuestEnv[k])
 		}
 		env = append(env, req.Env...)
@@ -234,13 +241,4 @@ func (b *Backend) Remove(ctx context.Context, r executor.Resource, step executor
 		return err
 	}
 	return step("removed")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }

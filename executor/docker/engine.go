@@ -34,6 +34,9 @@ type Engine interface {
 
 	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	// ImageSave exports images as a `docker save` archive (the
+	// smolmachines backend packs agent images from it).
+	ImageSave(ctx context.Context, imageIDs []string, saveOpts ...client.ImageSaveOption) (io.ReadCloser, error)
 }
 
 var _ Engine = (*client.Client)(nil)
