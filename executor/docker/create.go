@@ -37,7 +37,11 @@ func (b *Backend) Create(ctx context.Context, req executor.CreateRequest) error 
 }
 
 func labels(req executor.CreateRequest, hash string) map[string]string {
-	return executor.Labels(req.Project, req.Instance.Slug, req.Role, hash, req.PlanDigest)
+	l := executor.Labels(req.Project, req.Instance.Slug, req.Role, hash, req.PlanDigest)
+	if !req.Role.IsNetwork() && req.CA != nil {
+		l[LabelCAFingerprint] = executor.Fingerprint(req.CA.CertPEM)
+	}
+	return l
 }
 
 func (b *Backend) createNetwork(ctx context.Context, req executor.CreateRequest) error {
