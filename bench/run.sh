@@ -3,7 +3,7 @@
 # from the repository root (never in CI; it takes minutes):
 #
 #	bench/run.sh                 # N = 1 100 1000 10000, 5 runs each
-#	RUNS=3 NS="1000" bench/run.sh
+#	RUNS=3 NS="1000" SKIP_APPLY=1 bench/run.sh
 #
 # For each N it generates a manifest (bench/genmanifest) and takes the
 # minimum over RUNS runs of the wall time and of the max RSS
@@ -15,7 +15,8 @@
 #   - bench/yamlfloor m.yaml: parsing the file with the YAML parser the
 #     loader uses and nothing else (the floor).
 # and prints a markdown table. Work files go to $BENCH_DIR
-# (default /tmp/bottleplan-bench).
+# (default /tmp/bottleplan-bench). Then, unless SKIP_APPLY=1, it runs
+# bench/apply.sh (apply beside docker-compose, needs the Docker Engine).
 set -euo pipefail
 
 RUNS=${RUNS:-5}
@@ -78,3 +79,6 @@ echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo
 echo "machine: $(nproc) cores, $(free -m | awk '/^Mem:/{print $2}') MiB RAM, $(go version | cut -d' ' -f3-), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+if [[ ${SKIP_APPLY:-} != 1 ]]; then
+	RUNS=$RUNS BENCH_DIR=$BENCH_DIR "$root/bench/apply.sh"
+fi
