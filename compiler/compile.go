@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/bottleplan/bottleplan/plan"
 	"github.com/bottleplan/bottleplan/schema"
@@ -104,16 +107,40 @@ func Compile(m *schema.Manifest, opts Options) (*plan.Plan, error) {
 		FormatVersion: plan.FormatVersion,
 		Project:       project,
 		AddressPool:   p.prefix.String(),
-		Instances:     make([]plan.Instance, 0, len(slugs)),
+		Instances:     make([]plan.Instance, len(slugs)),
 	}
-	for _, slug := range slugs {
-		b := bottles[slug]
-		inst := compileInstance(project, m.Defaults.Backend, slug, m.Agents[slug], b, subnets[slug], b.Network.Subnet != "", opts)
-		out.Instances = append(out.Instances, inst)
+	// Instances are independent once their subnets are allocated, and
+	// the manifest digest depends on nothing else: both run on
+	// GOMAXPROCS workers (hashing is most of the cost; at 10000
+	// instances about 0.7 s on one core). Each worker writes only its
+	// own instances' slots, so the result does not depend on scheduling.
+	var digest string
+	var digestErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		digest, digestErr = manifestDigest(m)
+	}()
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), len(slugs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(slugs) {
+					return
+				}
+				slug := slugs[i]
+				b := bottles[slug]
+				out.Instances[i] = compileInstance(project, m.Defaults.Backend, slug, m.Agents[slug], b, subnets[slug], b.Network.Subnet != "", opts)
+			}
+		}()
 	}
-	digest, err := manifestDigest(m)
-	if err != nil {
-		return nil, err
+	wg.Wait()
+	if digestErr != nil {
+		return nil, digestErr
 	}
 	out.ManifestDigest = digest
 	return out, nil
