@@ -6,8 +6,8 @@
 #	RUNS=3 NS="1000" SKIP_APPLY=1 bench/run.sh
 #
 # For each N it generates a manifest (bench/genmanifest) and takes the
-# minimum over RUNS runs of the wall time and of the max RSS
-# (/usr/bin/time -f '%e %M') of:
+# minimum over RUNS runs of the wall time (date, ms) and of the max RSS
+# (/usr/bin/time -f '%M') of:
 #   - bottleplan plan -f m.yaml -o plan.json (review output to /dev/null);
 #   - cue vet -c -d '#Manifest' schema.cue m.yaml, schema.cue being the
 #     output of `bottleplan schema`, cue being cuelang.org/go/cmd/cue at
@@ -43,12 +43,16 @@ cue=$BENCH_DIR/tools/cue-$cue_version
 measure() {
 	local best_t="" best_m="" t m i
 	for ((i = 0; i < RUNS; i++)); do
-		/usr/bin/time -f '%e %M' -o "$BENCH_DIR/time.out" "$@" >/dev/null 2>"$BENCH_DIR/stderr.out" || {
+		# Wall time from date (ms; time's %e has 10 ms steps), max RSS
+		# from /usr/bin/time.
+		t0=$(date +%s.%N)
+		/usr/bin/time -f '%M' -o "$BENCH_DIR/time.out" "$@" >/dev/null 2>"$BENCH_DIR/stderr.out" || {
 			echo "failed: $*" >&2
 			cat "$BENCH_DIR/stderr.out" >&2
 			exit 1
 		}
-		read -r t m <"$BENCH_DIR/time.out"
+		t=$(awk "BEGIN{printf \"%.3f\", $(date +%s.%N) - $t0}")
+		read -r m <"$BENCH_DIR/time.out"
 		if [[ -z $best_t ]] || awk "BEGIN{exit !($t < $best_t)}"; then best_t=$t; fi
 		if [[ -z $best_m ]] || ((m < best_m)); then best_m=$m; fi
 	done
@@ -59,6 +63,7 @@ mib() { awk "BEGIN{printf \"%.0f\", $1/1024}"; }
 ratio() { awk "BEGIN{if ($2 > 0) printf \"%.2f\", $1/$2; else print \"-\"}"; }
 
 rows=()
+declare -A plan_t
 for n in $NS; do
 	m=$BENCH_DIR/m$n.yaml
 	"$BENCH_DIR/genmanifest" -n "$n" >"$m"
@@ -68,6 +73,7 @@ for n in $NS; do
 	read -r ct cm < <(measure "$cue" vet -c -d '#Manifest' "$BENCH_DIR/schema.cue" "$m")
 	echo "N=$n: yaml floor" >&2
 	read -r ft fm < <(measure "$BENCH_DIR/yamlfloor" "$m")
+	plan_t[$n]=$pt
 	rows+=("| $n | $(du -k "$m" | cut -f1) KiB | $pt s | $(mib "$pm") MiB | $ct s | $(mib "$cm") MiB | $(ratio "$pt" "$ct") | $ft s | $(mib "$fm") MiB |")
 done
 
@@ -77,6 +83,10 @@ echo
 echo "| N | manifest | plan | plan RSS | cue vet | cue vet RSS | plan / cue vet | YAML floor | floor RSS |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
+if [[ -n ${plan_t[1000]:-} && -n ${plan_t[10000]:-} ]]; then
+	echo
+	echo "growth: plan at 10000 takes $(ratio "${plan_t[10000]}" "${plan_t[1000]}")x plan at 1000"
+fi
 echo
 echo "machine: $(nproc) cores, $(free -m | awk '/^Mem:/{print $2}') MiB RAM, $(go version | cut -d' ' -f3-), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 if [[ ${SKIP_APPLY:-} != 1 ]]; then
