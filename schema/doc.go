@@ -44,6 +44,14 @@
 //     failed choice becomes `"podman" is not one of "docker",
 //     "smolmachines"`.
 //
+// A manifest of a single YAML file is first tried on the fast path
+// (fast.go): cut into chunks of whole entries, parsed on several workers
+// and decoded straight from YAML nodes by decoders that accept only what
+// the CUE schema accepts, then checked by the Go rules of step 5. It never
+// reports an error: at the first doubt or problem, Load takes the steps
+// above, which word every error. Valid manifests of 10000 agents load
+// in about a second instead of twenty (docs/performance.md).
+//
 // Every problem found is returned, as Errors sorted by file and position.
 // A bottle with errors still has its other sections checked, but is left
 // out of extends resolution, so one mistake does not echo through every
