@@ -44,9 +44,11 @@ import (
 //     egress gateways. Each must get no answer: a connection or a refusal
 //     (RST) both mean the address answered at IP level; a timeout or an
 //     unreachable error pass.
-//   - direct-outside: a TCP connect to 192.0.2.1:443. That is TEST-NET-1
+//   - direct-outside: a TCP connect to 198.51.100.1:443. That is TEST-NET-2
 //     (RFC 5737), never routed on the Internet, so the probe contacts no
-//     one even when the bottle is broken. The premise that an internal
+//     one even when the bottle is broken. (TEST-NET-1 is not used: some
+//     sandboxed machines, this project's CI among them, number their own
+//     LAN from it, default gateway 192.0.2.1 included.) The premise that an internal
 //     network has no route out does not hold on Docker Engine 20.10: the
 //     container gets a default route to the gateway, which with
 //     com.docker.network.bridge.inhibit_ipv4 nobody owns, so the SYN dies
@@ -86,9 +88,9 @@ const (
 
 // Probe parameters.
 const (
-	// OutsideAddr is the outside address direct-outside dials: TEST-NET-1,
+	// OutsideAddr is the outside address direct-outside dials: TEST-NET-2,
 	// never routed on the Internet.
-	OutsideAddr = "192.0.2.1:443"
+	OutsideAddr = "198.51.100.1:443"
 	// DeniedHost is a name no plan can route (.invalid is reserved).
 	DeniedHost = "verify.bottleplan.invalid"
 	// directTimeoutMS bounds each direct TCP probe.
