@@ -66,6 +66,8 @@ import (
 //   - agent-networks, agent-dns (from the agent container's config, not
 //     probes): the agent is attached to the internal network only, at
 //     agent_ip, and its resolver is the bundle.
+//   - bundle-config (from the bundle's labels): the live bundle was made
+//     from this plan's bundle config, so the probes test this plan.
 
 // Verify probe names, as reported.
 const (
@@ -84,6 +86,7 @@ const (
 	CheckDNSBundle       = "dns-bundle"
 	CheckAgentNetworks   = "agent-networks"
 	CheckAgentDNS        = "agent-dns"
+	CheckBundleConfig    = "bundle-config"
 )
 
 // Probe parameters.

@@ -186,7 +186,7 @@ func TestJudge(t *testing.T) {
 		"outside router answered":  {check(ProbeTCP, expectNoOutside), res(ProbeTCP, ProbeResult{Error: "dial tcp 198.51.100.1:443: connect: no route to host"}), false, "no route to host"},
 		"outside intercepted":      {check(ProbeTCP, expectNoOutside), res(ProbeTCP, ProbeResult{Reached: true}), false, "connected"},
 		"dns silent":               {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup x on 127.0.0.11:53: dial udp 127.0.0.11:53: i/o timeout"}), true, "timeout"},
-		"dns bundle refused":       {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup x on 127.0.0.11:53: read udp 10.0.0.4:1->10.0.0.2:53: read: connection refused"}), true, "refused (the address answered)"},
+		"dns bundle refused":       {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup x on 127.0.0.11:53: read udp 10.0.0.4:1->10.0.0.2:53: read: connection refused"}), true, "refused (no DNS server there)"},
 		"dns nxdomain":             {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup verify.bottleplan.invalid on 127.0.0.11:53: no such host"}), false, "a resolver answered: no such host"},
 		"dns resolved":             {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Reached: true, Addrs: []string{"93.184.215.14"}}), false, "resolved to 93.184.215.14"},
 		"result of another probe":  {check(ProbeTCP, expectNoAnswer), ProbeResult{Name: "other", Kind: ProbeTCP, Error: "i/o timeout"}, false, `no result (the probe runner answered "other"/"tcp")`},
@@ -239,5 +239,18 @@ func TestAgentChecks(t *testing.T) {
 				t.Errorf("AgentChecks = %+v", vs)
 			}
 		})
+	}
+}
+
+func TestBundleConfigCheck(t *testing.T) {
+	in := testInstance("a", "10.9.0")
+	if v := BundleConfigCheck(&in, in.ConfigHash.Bundle); !v.Pass {
+		t.Errorf("same hash: %+v", v)
+	}
+	if v := BundleConfigCheck(&in, "sha256:other"); v.Pass || v.Got != "config hash sha256:other" {
+		t.Errorf("other hash: %+v", v)
+	}
+	if v := BundleConfigCheck(&in, ""); v.Pass {
+		t.Errorf("no label: %+v", v)
 	}
 }

@@ -81,6 +81,8 @@ func describe(r ProbeResult) string {
 		return "resolved to " + strings.Join(r.Addrs, ", ")
 	case r.Kind == ProbeDNS && strings.Contains(r.Error, "no such host"):
 		return "a resolver answered: no such host"
+	case r.Kind == ProbeDNS && answered(r.Error):
+		return "refused (no DNS server there)"
 	case r.Reached && r.Status != 0:
 		s := fmt.Sprintf("%d", r.Status)
 		if b := firstLine(r.Body); b != "" {
@@ -147,5 +149,18 @@ func AgentChecks(in *plan.Instance, networks map[string]string, dns []string) []
 	return []VerifyResult{
 		{Instance: in.Slug, Name: CheckAgentNetworks, Target: "container " + in.Agent.ContainerName, Expected: want, Got: gotNets, Pass: ok},
 		{Instance: in.Slug, Name: CheckAgentDNS, Target: "container " + in.Agent.ContainerName, Expected: dnsWant, Got: dnsGot, Pass: dnsGot == dnsWant},
+	}
+}
+
+// BundleConfigCheck judges whether the live bundle was created from this
+// plan's bundle config: its config-hash label against the plan's. A
+// mismatch means the probes test another plan's policy (apply has not
+// run since the plan changed). Changes made inside the container leave
+// the label as it was; the probes are what catch those.
+func BundleConfigCheck(in *plan.Instance, liveHash string) VerifyResult {
+	return VerifyResult{
+		Instance: in.Slug, Name: CheckBundleConfig, Target: "container " + in.Bundle.ContainerName,
+		Expected: "config hash " + in.ConfigHash.Bundle, Got: "config hash " + orNone(liveHash),
+		Pass: liveHash == in.ConfigHash.Bundle,
 	}
 }

@@ -72,7 +72,8 @@ func (b *Backend) Verify(ctx context.Context, p *plan.Plan, slug string) ([]exec
 	if err != nil {
 		return nil, err
 	}
-	out := executor.JudgeAll(slug, checks, results)
+	out := append([]executor.VerifyResult{executor.BundleConfigCheck(in, bi.Config.Labels[executor.LabelConfigHash])},
+		executor.JudgeAll(slug, checks, results)...)
 
 	ai, err := b.eng.ContainerInspect(ctx, in.Agent.ContainerName)
 	switch {

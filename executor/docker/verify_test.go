@@ -16,6 +16,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -209,6 +210,59 @@ func TestVerify(t *testing.T) {
 	})
 
 	t.Run("token injection", func(t *testing.T) { f.tokenInjection(t) })
+
+	// Last: it leaves a's network rebuilt.
+	t.Run("host given an address on the internal network", func(t *testing.T) {
+		f.hostOnInternal(t, a)
+		rs := f.verify(t, "a")
+		var want []string
+		for name := range rs {
+			if name == executor.CheckDirectGateway || strings.HasPrefix(name, executor.CheckDirectHost+"/") && !strings.HasSuffix(name, "-internal") {
+				want = append(want, name)
+			}
+		}
+		expectOnlyFailing(t, rs, want...)
+		if len(want) != 4 {
+			t.Errorf("failing host checks %v; want the gateway, the default bridge and both egress gateways", want)
+		}
+	})
+}
+
+// hostOnInternal rebuilds in's internal network as Docker makes it by
+// default: still internal (the Engine drops what it would forward, so
+// nothing leaves the machine) but without
+// com.docker.network.bridge.inhibit_ipv4, so the host holds the gateway
+// address and answers there and on every other address it owns. The
+// bundle and agent are reattached at their addresses and the bundle
+// restarted so its listeners bind again.
+func (f *verifyFixture) hostOnInternal(t *testing.T, in *plan.Instance) {
+	t.Helper()
+	ctx := context.Background()
+	nw := in.Network
+	old, err := f.eng.NetworkInspect(ctx, nw.InternalName, network.InspectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{in.Bundle.ContainerName, in.Agent.ContainerName} {
+		if err := f.eng.NetworkDisconnect(ctx, nw.InternalName, c, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.eng.NetworkRemove(ctx, old.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.eng.NetworkCreate(ctx, nw.InternalName, network.CreateOptions{
+		Driver: "bridge", Internal: true, Labels: old.Labels,
+		IPAM: &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: nw.Subnet, Gateway: nw.Gateway}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for c, ip := range map[string]string{in.Bundle.ContainerName: nw.BundleIP, in.Agent.ContainerName: nw.AgentIP} {
+		if err := f.eng.NetworkConnect(ctx, nw.InternalName, c, &network.EndpointSettings{IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: ip}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.tamper(t, in, func(*plan.Instance) {})
 }
 
 // tokenInjection: a request from b's internal network through the proxy
