@@ -41,23 +41,25 @@ import (
 //   - direct-*: TCP connects, 1.5 s each, to the internal network's
 //     gateway, the bundle's egress address, the egress network's gateway,
 //     the Docker host's default bridge, the other instances' bundles and
-//     egress gateways. Each must get no answer: a connection or a refusal
-//     (RST) both mean the address answered at IP level; a timeout or an
-//     unreachable error pass.
-//   - direct-outside: a TCP connect to 198.51.100.1:443. That is TEST-NET-2
-//     (RFC 5737), never routed on the Internet, so the probe contacts no
-//     one even when the bottle is broken. (TEST-NET-1 is not used: some
-//     sandboxed machines, this project's CI among them, number their own
-//     LAN from it, default gateway 192.0.2.1 included.) The premise that an internal
-//     network has no route out does not hold on Docker Engine 20.10: the
-//     container gets a default route to the gateway, which with
-//     com.docker.network.bridge.inhibit_ipv4 nobody owns, so the SYN dies
-//     at ARP and never leaves the host. The probe passes only on a
-//     timeout or "network is unreachable" (no route); a connection, a
-//     refusal or "no route to host" within the timeout mean something
-//     beyond the bottle answered (an intercepting host, a router's ICMP).
-//     Alone it proves little; direct-gateway and the host probes are what
-//     catch a network that routes out.
+//     egress gateways. Each must get no answer: a connection, a refusal
+//     (RST) or an ICMP error within the timeout all mean the address, or
+//     a router on the way, answered; only a timeout or "network is
+//     unreachable" (the probe's own routing table has no route) pass. A
+//     missing neighbour fails ARP after about 3 s, past the timeout, so a
+//     gateway nobody owns shows as a timeout.
+//   - direct-outside: a TCP connect to 198.51.100.1:443, judged the same.
+//     That is TEST-NET-2 (RFC 5737), never routed on the Internet, so the
+//     probe contacts no one even when the bottle is broken. TEST-NET-1 is
+//     not used: some sandboxed machines, this project's CI among them,
+//     number their own LAN from it, default gateway 192.0.2.1 included.
+//     The premise that an internal network has no route out does not
+//     hold on Docker Engine 20.10: the container gets a default route to
+//     the gateway, which with com.docker.network.bridge.inhibit_ipv4
+//     nobody owns, so the SYN dies at ARP and never leaves the host.
+//     Alone this probe proves little (an intercepting host would answer);
+//     direct-gateway and the host probes are what catch a network that
+//     routes out, because whatever forwards the agent's packets must own
+//     the gateway address.
 //   - dns-*: a name under .invalid looked up through the resolver the
 //     agent has (Docker's embedded DNS, which forwards to the bundle),
 //     and straight at bundle_ip:53. Any answer fails, NXDOMAIN too: a
@@ -114,12 +116,11 @@ const (
 type expectation int
 
 const (
-	expectHealthy   expectation = iota // HTTP 200
-	expectAllowed                      // CONNECT 200, or any answer that is not a "blocked:" 403
-	expectBlocked                      // 403 with a body starting "blocked:"
-	expectNoAnswer                     // tcp: no connection and no refusal
-	expectNoOutside                    // tcp: timeout or no route only
-	expectNoDNS                        // dns: no answer at all, not even NXDOMAIN
+	expectHealthy  expectation = iota // HTTP 200
+	expectAllowed                     // CONNECT 200, or any answer that is not a "blocked:" 403
+	expectBlocked                     // 403 with a body starting "blocked:"
+	expectNoAnswer                    // tcp: timeout or no route only
+	expectNoDNS                       // dns: no answer at all, not even NXDOMAIN
 )
 
 // String says the expectation in the report's words.
@@ -132,8 +133,6 @@ func (e expectation) String() string {
 	case expectBlocked:
 		return "403 blocked:"
 	case expectNoAnswer:
-		return "no answer (timeout or unreachable)"
-	case expectNoOutside:
 		return "no answer (timeout or no route)"
 	case expectNoDNS:
 		return "no DNS answer"
@@ -230,7 +229,7 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 		}
 		direct(CheckDirectInstance+"/"+o.Slug, o.Network.BundleIP, plan.ProxyPort, expectNoAnswer)
 	}
-	add(CheckDirectOutside, "tcp "+OutsideAddr, expectNoOutside,
+	add(CheckDirectOutside, "tcp "+OutsideAddr, expectNoAnswer,
 		ProbeTarget{Kind: ProbeTCP, Addr: OutsideAddr, TimeoutMS: directTimeoutMS})
 
 	add(CheckDNSResolver, "lookup "+DeniedHost+" (the agent's resolver)", expectNoDNS,

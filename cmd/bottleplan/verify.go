@@ -49,7 +49,8 @@ type verifyInstance struct {
 // Exit 0 only when every check of every verified instance passed; an
 // instance that could not be verified (not applied, Engine error) fails
 // the run; instances on other backends are reported as skipped (verify
-// cannot probe them yet) and do not.
+// cannot probe them yet) and do not, unless --instance names one, which
+// is an error.
 func runVerify(e *env, args []string, only string, asJSON bool) error {
 	if len(args) != 1 {
 		return usagef("want exactly one plan file, got %d arguments", len(args))
@@ -70,6 +71,9 @@ func runVerify(e *env, args []string, only string, asJSON bool) error {
 			slugs = append(slugs, in.Slug)
 		}
 		return fmt.Errorf("no instance %q in the plan (it has: %s)", only, strings.Join(slugs, ", "))
+	}
+	if only != "" && todo[0].Backend != plan.BackendDocker {
+		return fmt.Errorf("instance %q uses backend %q; verify probes only %q instances so far", only, todo[0].Backend, plan.BackendDocker)
 	}
 	c, err := docker.Connect()
 	if err != nil {
