@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -220,7 +221,7 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 	if facts.BundleEgressIP != "" {
 		direct(CheckDirectBundleEgr, facts.BundleEgressIP, plan.ProxyPort, expectNoAnswer)
 	}
-	for _, name := range sortedKeys(facts.HostAddrs) {
+	for _, name := range slices.Sorted(maps.Keys(facts.HostAddrs)) {
 		direct(CheckDirectHost+"/"+name, facts.HostAddrs[name], hostProbePort, expectNoAnswer)
 	}
 	for _, o := range p.Instances {

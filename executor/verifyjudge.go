@@ -2,6 +2,8 @@ package executor
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -129,7 +131,7 @@ func AgentChecks(in *plan.Instance, networks map[string]string, dns []string) []
 	nw := in.Network
 	want := fmt.Sprintf("only %s at %s", nw.InternalName, nw.AgentIP)
 	var got []string
-	for _, n := range sortedKeys(networks) {
+	for _, n := range slices.Sorted(maps.Keys(networks)) {
 		got = append(got, n+" at "+orNone(networks[n]))
 	}
 	gotNets := strings.Join(got, ", ")
