@@ -13,6 +13,15 @@ const (
 	ProbeHTTP    = "http"
 	ProbeConnect = "connect"
 	ProbeDNS     = "dns"
+	ProbeRoutes  = "routes"
+)
+
+// Route flags (RTF_* in linux/route.h), as bundle defines them.
+const (
+	RouteUp      = 0x0001
+	RouteGateway = 0x0002
+	RouteHost    = 0x0004
+	RouteReject  = 0x0200
 )
 
 // ProbeTarget is one thing the probe runner tries (see bundle.ProbeTarget).
@@ -30,12 +39,22 @@ type ProbeTarget struct {
 
 // ProbeResult is what one probe saw (see bundle.ProbeResult).
 type ProbeResult struct {
-	Name      string   `json:"name"`
-	Kind      string   `json:"kind"`
-	Reached   bool     `json:"reached"`
-	Status    int      `json:"status,omitempty"`
-	Body      string   `json:"body,omitempty"`
-	Addrs     []string `json:"addrs,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	ElapsedMS int64    `json:"elapsed_ms"`
+	Name      string       `json:"name"`
+	Kind      string       `json:"kind"`
+	Reached   bool         `json:"reached"`
+	Status    int          `json:"status,omitempty"`
+	Body      string       `json:"body,omitempty"`
+	Addrs     []string     `json:"addrs,omitempty"`
+	Routes    []ProbeRoute `json:"routes,omitempty"`
+	Error     string       `json:"error,omitempty"`
+	ElapsedMS int64        `json:"elapsed_ms"`
+}
+
+// ProbeRoute is one IPv4 route the routes probe read (see
+// bundle.ProbeRoute).
+type ProbeRoute struct {
+	Iface   string `json:"iface"`
+	Dest    string `json:"dest"`
+	Gateway string `json:"gateway"`
+	Flags   int    `json:"flags"`
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"net"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,19 +49,42 @@ import (
 //     unreachable" (the probe's own routing table has no route) pass. A
 //     missing neighbour fails ARP after about 3 s, past the timeout, so a
 //     gateway nobody owns shows as a timeout.
-//   - direct-outside: a TCP connect to 198.51.100.1:443, judged the same.
-//     That is TEST-NET-2 (RFC 5737), never routed on the Internet, so the
-//     probe contacts no one even when the bottle is broken. TEST-NET-1 is
-//     not used: some sandboxed machines, this project's CI among them,
-//     number their own LAN from it, default gateway 192.0.2.1 included.
-//     The premise that an internal network has no route out does not
-//     hold on Docker Engine 20.10: the container gets a default route to
-//     the gateway, which with com.docker.network.bridge.inhibit_ipv4
-//     nobody owns, so the SYN dies at ARP and never leaves the host.
-//     Alone this probe proves little (an intercepting host would answer);
-//     direct-gateway and the host probes are what catch a network that
-//     routes out, because whatever forwards the agent's packets must own
-//     the gateway address.
+//   - routes-out: the probe container's IPv4 routing table, which the
+//     runner reads from /proc/net/route; it sends no packet anywhere.
+//     Each route must be the link route of the instance's own subnet
+//     (gateway 0.0.0.0, destination the subnet), go via the instance's
+//     gateway, or be a reject route (it sends nothing). Any other link
+//     route (another network attached) or any other gateway fails, and
+//     the report names it. An empty table passes: nothing can leave. An
+//     internal network does not mean "no route out" on Docker Engine
+//     20.10: the container still gets a default route via the gateway,
+//     which with com.docker.network.bridge.inhibit_ipv4 nobody owns, so
+//     that route passes here and its packets die at ARP.
+//     With direct-gateway (no answer at the gateway) the pair proves:
+//     every IPv4 packet the probe's stack sends off its subnet is handed
+//     to the gateway address, and whatever holds that address, if
+//     anything, ignored a TCP connect to it; the rest stays on the
+//     instance's own subnet. It does not prove:
+//       - that nobody owns the gateway: a host or router that holds the
+//         address and silently drops a connect to port 22 passes
+//         direct-gateway; the Engine's host refuses it (an answer), so
+//         the ordinary misconfiguration, the host on the network, fails
+//         direct-gateway and the direct-host probes.
+//       - who else is on the subnet: the link route reaches any container
+//         attached to the internal network, and one that relays traffic
+//         (a proxy of its own) is not seen here.
+//       - anything about the agent's own table: the probe's is built by
+//         the Engine from the same single attachment the agent must have
+//         (agent-networks checks the agent has no other, which would add
+//         a link route to the agent only), and the agent lacks NET_ADMIN
+//         (Docker's default capabilities) to change its routes. It keeps
+//         NET_RAW, though, so it can put frames on its link that no
+//         routing table governs; where those go is the host side's
+//         business (the Engine drops forwarding to and from an internal
+//         bridge), which no probe reaches.
+//       - other tables and families: /proc/net/route is the main IPv4
+//         table only, without policy-routing rules (the Engine adds none)
+//         or IPv6 routes (apply never enables IPv6 on its networks).
 //   - dns-*: a name under .invalid looked up through the resolver the
 //     agent has (Docker's embedded DNS, which forwards to the bundle),
 //     and straight at bundle_ip:53. Any answer fails, NXDOMAIN too: a
@@ -79,12 +103,12 @@ const (
 	CheckProxyDeniesHost = "proxy-denies-host"
 	CheckProxyDeniesPort = "proxy-denies-port"
 	CheckGateRefusesPush = "gate-refuses-push"
+	CheckRoutesOut       = "routes-out"
 	CheckDirectGateway   = "direct-gateway"
 	CheckDirectBundleEgr = "direct-bundle-egress"
 	CheckDirectEgressGW  = "direct-egress-gateway"
 	CheckDirectHost      = "direct-host"
 	CheckDirectInstance  = "direct-instance"
-	CheckDirectOutside   = "direct-outside"
 	CheckDNSResolver     = "dns-resolver"
 	CheckDNSBundle       = "dns-bundle"
 	CheckAgentNetworks   = "agent-networks"
@@ -94,9 +118,6 @@ const (
 
 // Probe parameters.
 const (
-	// OutsideAddr is the outside address direct-outside dials: TEST-NET-2,
-	// never routed on the Internet.
-	OutsideAddr = "198.51.100.1:443"
 	// DeniedHost is a name no plan can route (.invalid is reserved).
 	DeniedHost = "verify.bottleplan.invalid"
 	// directTimeoutMS bounds each direct TCP probe.
@@ -117,11 +138,12 @@ const (
 type expectation int
 
 const (
-	expectHealthy  expectation = iota // HTTP 200
-	expectAllowed                     // CONNECT 200, or any answer that is not a "blocked:" 403
-	expectBlocked                     // 403 with a body starting "blocked:"
-	expectNoAnswer                    // tcp: timeout or no route only
-	expectNoDNS                       // dns: no answer at all, not even NXDOMAIN
+	expectHealthy   expectation = iota // HTTP 200
+	expectAllowed                      // CONNECT 200, or any answer that is not a "blocked:" 403
+	expectBlocked                      // 403 with a body starting "blocked:"
+	expectNoAnswer                     // tcp: timeout or no route only
+	expectNoDNS                        // dns: no answer at all, not even NXDOMAIN
+	expectRoutesOut                    // routes: only the own subnet's link route and routes via the gateway
 )
 
 // String says the expectation in the report's words.
@@ -137,6 +159,8 @@ func (e expectation) String() string {
 		return "no answer (timeout or no route)"
 	case expectNoDNS:
 		return "no DNS answer"
+	case expectRoutesOut:
+		return "only the instance's link route and routes via its gateway"
 	}
 	return "?"
 }
@@ -148,10 +172,18 @@ type Check struct {
 	// Target is what the probe aims at, for the report.
 	Target string
 	expect expectation
+	// subnet and gateway are the instance's, for expectRoutesOut.
+	subnet  netip.Prefix
+	gateway netip.Addr
 }
 
 // Expected says what the check must see, for the report.
-func (c Check) Expected() string { return c.expect.String() }
+func (c Check) Expected() string {
+	if c.expect == expectRoutesOut {
+		return fmt.Sprintf("only %s on link, the rest via %s", c.subnet, c.gateway)
+	}
+	return c.expect.String()
+}
 
 // VerifyFacts are the live facts verify needs beyond the plan, read by
 // the backend.
@@ -213,6 +245,14 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 		}
 	}
 
+	subnet, err := netip.ParsePrefix(nw.Subnet)
+	gateway, gerr := netip.ParseAddr(nw.Gateway)
+	if err != nil || gerr != nil || !subnet.Addr().Is4() || !gateway.Is4() {
+		return nil, fmt.Errorf("instance %q: subnet %q or gateway %q is not IPv4; the plan is not one the compiler makes", slug, nw.Subnet, nw.Gateway)
+	}
+	cs = append(cs, Check{Probe: ProbeTarget{Name: CheckRoutesOut, Kind: ProbeRoutes}, Target: "the probe's IPv4 routing table",
+		expect: expectRoutesOut, subnet: subnet.Masked(), gateway: gateway})
+
 	direct := func(name, ip string, port int, e expectation) {
 		addr := net.JoinHostPort(ip, strconv.Itoa(port))
 		add(name, "tcp "+addr, e, ProbeTarget{Kind: ProbeTCP, Addr: addr, TimeoutMS: directTimeoutMS})
@@ -230,8 +270,6 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 		}
 		direct(CheckDirectInstance+"/"+o.Slug, o.Network.BundleIP, plan.ProxyPort, expectNoAnswer)
 	}
-	add(CheckDirectOutside, "tcp "+OutsideAddr, expectNoAnswer,
-		ProbeTarget{Kind: ProbeTCP, Addr: OutsideAddr, TimeoutMS: directTimeoutMS})
 
 	add(CheckDNSResolver, "lookup "+DeniedHost+" (the agent's resolver)", expectNoDNS,
 		ProbeTarget{Kind: ProbeDNS, Host: DeniedHost, TimeoutMS: dnsTimeoutMS})

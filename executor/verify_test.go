@@ -2,6 +2,8 @@ package executor
 
 import (
 	"fmt"
+	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -48,13 +50,13 @@ func TestVerifyChecks(t *testing.T) {
 		"proxy-denies-host | CONNECT verify.bottleplan.invalid:443 | 403 blocked: | connect 10.9.0.2:3128verify.bottleplan.invalid:443 5000",
 		"proxy-denies-port | CONNECT github.com:1 | 403 blocked: | connect 10.9.0.2:3128github.com:1 5000",
 		"gate-refuses-push/docs | GET http://10.9.0.2:9418/docs.git/info/refs?service=git-receive-pack | 403 blocked: | http http://10.9.0.2:9418/docs.git/info/refs?service=git-receive-pack 5000",
+		"routes-out | the probe's IPv4 routing table | only 10.9.0.0/28 on link, the rest via 10.9.0.1 | routes  0",
 		"direct-gateway | tcp 10.9.0.1:22 | no answer (timeout or no route) | tcp 10.9.0.1:22 1500",
 		"direct-bundle-egress | tcp 172.30.0.2:3128 | no answer (timeout or no route) | tcp 172.30.0.2:3128 1500",
 		"direct-host/bridge | tcp 172.17.0.1:22 | no answer (timeout or no route) | tcp 172.17.0.1:22 1500",
 		"direct-host/p-a-egress | tcp 172.30.0.1:22 | no answer (timeout or no route) | tcp 172.30.0.1:22 1500",
 		"direct-instance/b | tcp 10.9.1.2:3128 | no answer (timeout or no route) | tcp 10.9.1.2:3128 1500",
 		"direct-instance/c | tcp 10.9.2.2:3128 | no answer (timeout or no route) | tcp 10.9.2.2:3128 1500",
-		"direct-outside | tcp 198.51.100.1:443 | no answer (timeout or no route) | tcp 198.51.100.1:443 1500",
 		"dns-resolver | lookup verify.bottleplan.invalid (the agent's resolver) | no DNS answer | dns verify.bottleplan.invalid 2000",
 		"dns-bundle | lookup verify.bottleplan.invalid at 10.9.0.2:53 | no DNS answer | dns verify.bottleplan.invalid10.9.0.2:53 2000",
 	}
@@ -72,13 +74,17 @@ func TestVerifyChecks(t *testing.T) {
 	for _, c := range cs {
 		names = append(names, c.Probe.Name)
 	}
-	wantNames := []string{"proxy-reachable", "proxy-denies-host", "direct-gateway", "direct-instance/a", "direct-instance/c", "direct-outside", "dns-resolver", "dns-bundle"}
+	wantNames := []string{"proxy-reachable", "proxy-denies-host", "routes-out", "direct-gateway", "direct-instance/a", "direct-instance/c", "dns-resolver", "dns-bundle"}
 	if d := cmp.Diff(wantNames, names); d != "" {
 		t.Errorf("checks of b (-want +got):\n%s", d)
 	}
 
 	if _, err := VerifyChecks(p, "nosuch", VerifyFacts{}); err == nil {
 		t.Error("VerifyChecks of an unknown slug did not fail")
+	}
+	p.Instances[2].Network.Subnet = "fd00::/64"
+	if _, err := VerifyChecks(p, "c", VerifyFacts{}); err == nil || !strings.Contains(err.Error(), "not IPv4") {
+		t.Errorf("VerifyChecks of an IPv6 subnet: %v; want a refusal", err)
 	}
 }
 
@@ -181,10 +187,7 @@ func TestJudge(t *testing.T) {
 		"direct no network":        {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 1.2.3.4:22: connect: network is unreachable"}), true, "network unreachable"},
 		"direct refused":           {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 172.17.0.1:22: connect: connection refused"}), false, "refused (the address answered)"},
 		"direct connected":         {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Reached: true}), false, "connected"},
-		"outside timeout":          {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 198.51.100.1:443: i/o timeout"}), true, "timeout"},
-		"outside no route":         {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 198.51.100.1:443: connect: network is unreachable"}), true, "network unreachable"},
-		"outside router answered":  {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 198.51.100.1:443: connect: no route to host"}), false, "no route to host"},
-		"outside intercepted":      {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Reached: true}), false, "connected"},
+		"host unreachable":         {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 10.0.0.2:3128: connect: no route to host"}), false, "no route to host"},
 		"dns silent":               {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup x on 127.0.0.11:53: dial udp 127.0.0.11:53: i/o timeout"}), true, "timeout"},
 		"dns bundle refused":       {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup x on 127.0.0.11:53: read udp 10.0.0.4:1->10.0.0.2:53: read: connection refused"}), true, "refused (no DNS server there)"},
 		"dns nxdomain":             {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup verify.bottleplan.invalid on 127.0.0.11:53: no such host"}), false, "a resolver answered: no such host"},
@@ -199,6 +202,49 @@ func TestJudge(t *testing.T) {
 			v := Judge("a", tt.check, tt.result)
 			if v.Pass != tt.wantPass || v.Got != tt.wantGot {
 				t.Errorf("Judge = pass %v, got %q; want pass %v, got %q", v.Pass, v.Got, tt.wantPass, tt.wantGot)
+			}
+		})
+	}
+}
+
+// TestJudgeRoutes judges literal routing tables of a probe at
+// 10.9.0.4 on 10.9.0.0/28, gateway 10.9.0.1: every path off the subnet
+// must cross the gateway.
+func TestJudgeRoutes(t *testing.T) {
+	c := Check{Probe: ProbeTarget{Name: CheckRoutesOut, Kind: ProbeRoutes}, expect: expectRoutesOut,
+		subnet: netip.MustParsePrefix("10.9.0.0/28"), gateway: netip.MustParseAddr("10.9.0.1")}
+	own := ProbeRoute{Iface: "eth0", Dest: "10.9.0.0/28", Gateway: "0.0.0.0", Flags: RouteUp}
+	def := ProbeRoute{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "10.9.0.1", Flags: RouteUp | RouteGateway}
+	tests := map[string]struct {
+		routes   []ProbeRoute
+		err      string
+		wantPass bool
+		wantGot  string
+	}{
+		"own link and default via gateway": {[]ProbeRoute{def, own}, "", true, "default via 10.9.0.1 on eth0, 10.9.0.0/28 on link eth0"},
+		"own link only":                    {[]ProbeRoute{own}, "", true, "10.9.0.0/28 on link eth0"},
+		"empty table":                      {[]ProbeRoute{}, "", true, "no routes"},
+		"host route via gateway":           {[]ProbeRoute{own, {Iface: "eth0", Dest: "172.17.0.1/32", Gateway: "10.9.0.1", Flags: RouteUp | RouteGateway | RouteHost}}, "", true, "10.9.0.0/28 on link eth0, 172.17.0.1/32 via 10.9.0.1 on eth0"},
+		"reject route":                     {[]ProbeRoute{own, {Iface: "*", Dest: "0.0.0.0/0", Gateway: "0.0.0.0", Flags: RouteReject}}, "", true, "10.9.0.0/28 on link eth0, default unreachable"},
+		"another network attached": {[]ProbeRoute{def, own, {Iface: "eth1", Dest: "172.17.0.0/16", Gateway: "0.0.0.0", Flags: RouteUp}}, "", false,
+			"172.17.0.0/16 on link eth1 (another network)"},
+		"default via another gateway": {[]ProbeRoute{{Iface: "eth1", Dest: "0.0.0.0/0", Gateway: "172.17.0.1", Flags: RouteUp | RouteGateway}, own}, "", false,
+			"default via 172.17.0.1 on eth1 (not the instance gateway)"},
+		"wider link route":  {[]ProbeRoute{{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: RouteUp}}, "", false, "10.9.0.0/24 on link eth0 (another network)"},
+		"default on link":   {[]ProbeRoute{own, {Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "0.0.0.0", Flags: RouteUp}}, "", false, "default on link eth0 (another network)"},
+		"unreadable route":  {[]ProbeRoute{own, {Iface: "eth0", Dest: "x", Gateway: "10.9.0.1"}}, "", false, "x via 10.9.0.1 on eth0 (unreadable)"},
+		"two wrong at once": {[]ProbeRoute{{Iface: "eth1", Dest: "172.17.0.0/16", Gateway: "0.0.0.0", Flags: RouteUp}, {Iface: "eth1", Dest: "0.0.0.0/0", Gateway: "172.17.0.1", Flags: RouteUp | RouteGateway}}, "", false, "172.17.0.0/16 on link eth1 (another network); default via 172.17.0.1 on eth1 (not the instance gateway)"},
+		"table not read":    {nil, "read the routing table: open /proc/net/route: no such file or directory", false, "error: read the routing table: open /proc/net/route: no such file or directory"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			r := ProbeResult{Name: CheckRoutesOut, Kind: ProbeRoutes, Reached: tt.err == "", Routes: tt.routes, Error: tt.err}
+			v := Judge("a", c, r)
+			if v.Pass != tt.wantPass || v.Got != tt.wantGot {
+				t.Errorf("Judge = pass %v, got %q; want pass %v, got %q", v.Pass, v.Got, tt.wantPass, tt.wantGot)
+			}
+			if want := "only 10.9.0.0/28 on link, the rest via 10.9.0.1"; v.Expected != want {
+				t.Errorf("expected %q, want %q", v.Expected, want)
 			}
 		})
 	}

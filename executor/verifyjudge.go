@@ -3,6 +3,7 @@ package executor
 import (
 	"fmt"
 	"maps"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -51,8 +52,57 @@ func Judge(slug string, c Check, r ProbeResult) VerifyResult {
 		// Silence or a refusal from the server asked; NXDOMAIN,
 		// SERVFAIL or any other answer means a resolver is reachable.
 		v.Pass = !r.Reached && (isTimeout(r.Error) || answered(r.Error))
+	case expectRoutesOut:
+		// A table that could not be read fails with the runner's error.
+		if r.Reached {
+			v.Pass, v.Got = judgeRoutes(r.Routes, c.subnet, c.gateway)
+		}
 	}
 	return v
+}
+
+// judgeRoutes passes routes when each is the link route of subnet, goes
+// via gateway, or is a reject route, so that every path off the subnet
+// crosses the gateway (see routes-out in verify.go). got lists the
+// routes, or only the offending ones when any is, each saying why.
+func judgeRoutes(routes []ProbeRoute, subnet netip.Prefix, gateway netip.Addr) (pass bool, got string) {
+	var all, bad []string
+	for _, rt := range routes {
+		dest, derr := netip.ParsePrefix(rt.Dest)
+		gw, gerr := netip.ParseAddr(rt.Gateway)
+		where := rt.Dest
+		if derr == nil && dest.Bits() == 0 {
+			where = "default"
+		}
+		var desc, why string
+		switch {
+		case derr != nil || gerr != nil:
+			desc, why = fmt.Sprintf("%s via %s on %s", rt.Dest, rt.Gateway, rt.Iface), "unreadable"
+		case rt.Flags&RouteReject != 0:
+			desc = where + " unreachable"
+		case gw.IsUnspecified():
+			desc = where + " on link " + rt.Iface
+			if dest != subnet {
+				why = "another network"
+			}
+		default:
+			desc = where + " via " + gw.String() + " on " + rt.Iface
+			if gw != gateway {
+				why = "not the instance gateway"
+			}
+		}
+		all = append(all, desc)
+		if why != "" {
+			bad = append(bad, desc+" ("+why+")")
+		}
+	}
+	switch {
+	case len(bad) > 0:
+		return false, strings.Join(bad, "; ")
+	case len(all) == 0:
+		return true, "no routes"
+	}
+	return true, strings.Join(all, ", ")
 }
 
 // isBlocked reports whether r is the bundle's denial: 403 with a body

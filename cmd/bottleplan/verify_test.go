@@ -42,7 +42,7 @@ func TestVerifyCommand(t *testing.T) {
 		"PASS  proxy-allows-route",
 		"CONNECT " + host + ":443",
 		"got 200",
-		"PASS  direct-outside",
+		"PASS  routes-out",
 		"Verify: all ",
 	} {
 		if !strings.Contains(out, want) {

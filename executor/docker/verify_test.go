@@ -158,10 +158,18 @@ func TestVerify(t *testing.T) {
 			expectOnlyFailing(t, rs)
 			for _, name := range []string{executor.CheckProxyReachable, executor.CheckProxyAllows, executor.CheckProxyDeniesHost,
 				executor.CheckProxyDeniesPort, executor.CheckDirectGateway, executor.CheckDirectBundleEgr, executor.CheckDirectHost + "/bridge",
-				executor.CheckDirectOutside, executor.CheckDNSResolver, executor.CheckDNSBundle, executor.CheckAgentNetworks, executor.CheckAgentDNS} {
+				executor.CheckRoutesOut, executor.CheckDNSResolver, executor.CheckDNSBundle, executor.CheckAgentNetworks, executor.CheckAgentDNS} {
 				if _, ok := rs[name]; !ok {
 					t.Errorf("%s: check %s did not run", slug, name)
 				}
+			}
+			// The table was read and holds the instance's link route.
+			in := f.p.Instances[0]
+			if slug == "b" {
+				in = f.p.Instances[1]
+			}
+			if got := rs[executor.CheckRoutesOut].Got; !strings.Contains(got, in.Network.Subnet+" on link") {
+				t.Errorf("%s: routes got %q, want the link route of %s", slug, got, in.Network.Subnet)
 			}
 			// The allowed probe went through end to end: a's tunnel
 			// reached the upstream; b's intercepted route was accepted.
@@ -371,7 +379,8 @@ func containerLogsSince(t *testing.T, eng *client.Client, name string, since tim
 // as the probe runner's own, both ways, so neither side drops a field.
 func TestProbeWireFormat(t *testing.T) {
 	target := executor.ProbeTarget{Name: "n", Kind: "k", Addr: "a:1", URL: "u", Proxy: "p", Target: "t", Host: "h", Server: "s:53", TimeoutMS: 7}
-	result := bundle.ProbeResult{Name: "n", Kind: "k", Reached: true, Status: 200, Body: "b", Addrs: []string{"1.2.3.4"}, Error: "e", ElapsedMS: 9}
+	result := bundle.ProbeResult{Name: "n", Kind: "k", Reached: true, Status: 200, Body: "b", Addrs: []string{"1.2.3.4"},
+		Routes: []bundle.ProbeRoute{{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: bundle.RouteUp}}, Error: "e", ElapsedMS: 9}
 	roundTrip := func(from, to any) {
 		t.Helper()
 		in, _ := json.Marshal(from)
@@ -387,4 +396,17 @@ func TestProbeWireFormat(t *testing.T) {
 	}
 	roundTrip(target, &bundle.ProbeTarget{})
 	roundTrip(result, &executor.ProbeResult{})
+	for name, flags := range map[string][2]int{
+		"up":      {bundle.RouteUp, executor.RouteUp},
+		"gateway": {bundle.RouteGateway, executor.RouteGateway},
+		"host":    {bundle.RouteHost, executor.RouteHost},
+		"reject":  {bundle.RouteReject, executor.RouteReject},
+	} {
+		if flags[0] != flags[1] {
+			t.Errorf("route flag %s: bundle %#x, executor %#x", name, flags[0], flags[1])
+		}
+	}
+	if bundle.ProbeRoutes != executor.ProbeRoutes {
+		t.Errorf("routes probe kind: bundle %q, executor %q", bundle.ProbeRoutes, executor.ProbeRoutes)
+	}
 }
