@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -215,6 +216,33 @@ func TestVerify(t *testing.T) {
 		defer f.eng.NetworkDisconnect(ctx, "bridge", a.Agent.ContainerName, true)
 		rs := f.verify(t, "a")
 		expectOnlyFailing(t, rs, executor.CheckAgentNetworks)
+	})
+
+	// verify never builds this bottle itself, so the routes probe runs
+	// in a container that has the agent's attachment plus the egress
+	// network, and once without it as the control.
+	t.Run("sandbox container also on the egress network", func(t *testing.T) {
+		if v := f.routesOn(t, a); !v.Pass {
+			t.Errorf("routes on the internal network only: got %q, want a pass", v.Got)
+		}
+		egress, err := f.eng.NetworkInspect(context.Background(), a.Network.EgressName, network.InspectOptions{})
+		if err != nil || len(egress.IPAM.Config) == 0 {
+			t.Fatalf("inspect %s: %v", a.Network.EgressName, err)
+		}
+		// The Engine names interfaces as it likes; the routes it adds are
+		// the egress subnet's link route and, the network not being
+		// internal, the default route via its gateway.
+		v := f.routesOn(t, a, a.Network.EgressName)
+		ec := egress.IPAM.Config[0]
+		gw := ec.Gateway
+		if gw == "" { // the Engine's pick, the subnet's first address
+			gw = netip.MustParsePrefix(ec.Subnet).Masked().Addr().Next().String()
+		}
+		for _, want := range []string{ec.Subnet + " on link ", "(another network)", "default via " + gw + " on ", "(not the instance gateway)"} {
+			if v.Pass || !strings.Contains(v.Got, want) {
+				t.Errorf("routes with the egress network attached: pass %v, got %q; want a failure naming %q", v.Pass, v.Got, want)
+			}
+		}
 	})
 
 	t.Run("token injection", func(t *testing.T) { f.tokenInjection(t) })
