@@ -31,8 +31,13 @@ import (
 // egress networks from private ranges, so a test container there could
 // never be an allowed upstream. PublicEgress instead pre-creates each
 // instance's egress network, labelled as apply would, in 203.0.113.0/24
-// (TEST-NET-3, RFC 5737): public to the dialer, routed nowhere on the
-// Internet, so nothing outside this machine is ever involved. Apply
+// (TEST-NET-3, RFC 5737): public to the dialer, and each /28 is a local
+// bridge of this Engine, so its traffic never leaves the machine.
+// Everything the tests reach there is one of the project's own: the
+// upstream container, the bundles' egress addresses, the networks'
+// gateways (verify's probes, which get no answer). An address of
+// 203.0.113.0/24 outside the /28s made here would follow the host's
+// default route out, so nothing may dial one. Apply
 // adopts the networks (same name, labels and config hash), the bundle
 // joins them, and StartUpstream puts the upstream on them under DNS
 // aliases that Docker's embedded DNS answers for the bundle.
