@@ -67,13 +67,14 @@ import (
 //     instance's own subnet. It does not prove:
 //       - that nobody owns the gateway: a host or router that holds the
 //         address and silently drops a connect to port 22 passes
-//         direct-gateway; the Engine's host refuses it (an answer), so
-//         the ordinary misconfiguration, the host on the network, fails
-//         direct-gateway and the direct-host probes.
+//         direct-gateway; the Docker host, when it holds the gateway,
+//         refuses it (an answer), so the ordinary misconfiguration, the
+//         host on the network, fails direct-gateway and the direct-host
+//         probes.
 //       - who else is on the subnet: the link route reaches any container
 //         attached to the internal network, and one that relays traffic
 //         (a proxy of its own) is not seen here.
-//       - anything about the agent's own table: the probe's is built by
+//       - the agent's own table, which is not read: the probe's is built by
 //         the Engine from the same single attachment the agent must have
 //         (agent-networks checks the agent has no other, which would add
 //         a link route to the agent only), and the agent lacks NET_ADMIN
