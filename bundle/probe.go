@@ -26,6 +26,9 @@ const (
 	ProbeConnect = "connect"
 	// ProbeDNS resolves Name, with the system resolver or Server.
 	ProbeDNS = "dns"
+	// ProbeRoutes reads the container's IPv4 routing table
+	// (/proc/net/route) and reports it in Routes. It sends no packet.
+	ProbeRoutes = "routes"
 )
 
 // ProbeTarget is one thing `bottleplan bundle probe` tries from inside a
@@ -57,7 +60,8 @@ type ProbeResult struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
 	// Reached is true when the tcp connection opened, the http or
-	// connect request got any HTTP answer, or the dns name resolved.
+	// connect request got any HTTP answer, the dns name resolved, or the
+	// routing table was read (routes; an empty table is still read).
 	Reached bool `json:"reached"`
 	// Status is the HTTP status (http, connect).
 	Status int `json:"status,omitempty"`
@@ -65,6 +69,8 @@ type ProbeResult struct {
 	Body string `json:"body,omitempty"`
 	// Addrs are the resolved addresses (dns).
 	Addrs []string `json:"addrs,omitempty"`
+	// Routes is the IPv4 routing table (routes), in the kernel's order.
+	Routes []ProbeRoute `json:"routes,omitempty"`
 	// Error says why the target was not reached.
 	Error string `json:"error,omitempty"`
 	// ElapsedMS is how long the probe took.
@@ -80,6 +86,9 @@ type Prober struct {
 	Timeout time.Duration
 	// RootCAs verifies https probes; nil means the system pool.
 	RootCAs *x509.CertPool
+	// RouteFile is the routing table the routes probe reads; "" means
+	// /proc/net/route. Tests point it at a fixture.
+	RouteFile string
 }
 
 // NewProber returns a prober with timeout as its default.
@@ -122,8 +131,10 @@ func (p *Prober) one(ctx context.Context, t ProbeTarget) ProbeResult {
 		err = probeConnect(ctx, t, &r)
 	case ProbeDNS:
 		r.Addrs, err = probeDNS(ctx, t)
+	case ProbeRoutes:
+		r.Routes, err = p.probeRoutes()
 	default:
-		err = fmt.Errorf("unknown probe kind %q (want tcp, http, connect or dns)", t.Kind)
+		err = fmt.Errorf("unknown probe kind %q (want tcp, http, connect, dns or routes)", t.Kind)
 	}
 	r.ElapsedMS = time.Since(start).Milliseconds()
 	if err != nil {

@@ -44,6 +44,10 @@ const (
 	RoleBundle Role = "bundle"
 	// RoleAgent is the agent (a container at agent_ip on docker).
 	RoleAgent Role = "agent"
+	// RoleProbe is the short-lived container `verify` runs at probe_ip.
+	// It is never planned, so it is not in the creation order, and Diff
+	// deletes one an interrupted verify left behind.
+	RoleProbe Role = "probe"
 )
 
 // roleOrder is the creation order; deletion is its reverse.

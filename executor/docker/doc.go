@@ -1,7 +1,9 @@
 // Package docker is the Docker Engine backend of the executor: it
 // observes, creates, starts and removes an instance's internal network,
 // egress network, bundle container and agent container, and builds the
-// images they run, all through the Engine API.
+// images they run, all through the Engine API. For `verify` it also runs
+// the short-lived probe container (verify.go): the live bundle's image at
+// probe_ip, labelled with role probe and removed whatever happens.
 //
 // It is the only package that imports github.com/docker/docker/client,
 // and it reaches the Engine only through the narrow Engine interface, so

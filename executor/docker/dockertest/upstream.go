@@ -1,0 +1,182 @@
+package dockertest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// A local upstream for bundles to reach: the bundle's production dialer
+// refuses private addresses (bundle.PublicDialer), and Docker numbers
+// egress networks from private ranges, so a test container there could
+// never be an allowed upstream. PublicEgress instead pre-creates each
+// instance's egress network, labelled as apply would, in 203.0.113.0/24
+// (TEST-NET-3, RFC 5737): public to the dialer, and each /28 is a local
+// bridge of this Engine, so its traffic never leaves the machine.
+// Everything the tests reach there is one of the project's own: the
+// upstream container, the bundles' egress addresses, the networks'
+// gateways (verify's probes, which get no answer). An address of
+// 203.0.113.0/24 outside the /28s made here would follow the host's
+// default route out, so nothing may dial one. Apply
+// adopts the networks (same name, labels and config hash), the bundle
+// joins them, and StartUpstream puts the upstream on them under DNS
+// aliases that Docker's embedded DNS answers for the bundle.
+
+// UpstreamCerts are a test CA and a server certificate it signed.
+type UpstreamCerts struct {
+	CAPEM, CertPEM, KeyPEM []byte
+}
+
+// NewUpstreamCerts returns a fresh CA and a certificate for hosts.
+func NewUpstreamCerts(t testing.TB, hosts ...string) UpstreamCerts {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "bottleplan test upstream CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: hosts[0]}, DNSNames: hosts,
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return UpstreamCerts{
+		CAPEM:   pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+	}
+}
+
+var (
+	upstreamOnce sync.Once
+	upstreamRef  string
+	upstreamErr  error
+)
+
+// UpstreamImage returns a FROM scratch image of testdata/upstream, built
+// once per test process.
+func UpstreamImage(t testing.TB, eng docker.Engine) string {
+	t.Helper()
+	BundleBinary(t) // makes buildDir
+	upstreamOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			upstreamErr = err
+			return
+		}
+		bin := filepath.Join(buildDir, "upstream")
+		cmd := exec.Command("go", "build", "-o", bin, "./executor/docker/dockertest/testdata/upstream")
+		cmd.Dir = root
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			upstreamErr = fmt.Errorf("go build upstream: %v\n%s", err, out)
+			return
+		}
+		upstreamRef, upstreamErr = docker.StaticImage{Repo: "bottleplan-test-upstream", Binary: bin, Dest: "/upstream"}.Build(context.Background(), eng)
+	})
+	if upstreamErr != nil {
+		t.Fatal(upstreamErr)
+	}
+	return upstreamRef
+}
+
+// PublicEgress creates the egress network of every instance of p in its
+// own /28 of 203.0.113.0/24, labelled as apply labels it, so apply adopts
+// it. It retries other /28s when one is taken (by a parallel test run).
+func PublicEgress(t testing.TB, eng *client.Client, p *plan.Plan) {
+	t.Helper()
+	var b [1]byte
+	rand.Read(b[:])
+	next := int(b[0]) % 16
+	for _, in := range p.Instances {
+		var err error
+		for try := 0; try < 16; try++ {
+			subnet := fmt.Sprintf("203.0.113.%d/28", 16*(next%16))
+			next++
+			_, err = eng.NetworkCreate(context.Background(), in.Network.EgressName, network.CreateOptions{
+				Driver: "bridge",
+				Labels: executor.Labels(p.Project, in.Slug, executor.RoleNetworkEgress, in.ConfigHash.Network, p.PlanDigest),
+				IPAM:   &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: subnet}}},
+			})
+			if err == nil || !strings.Contains(err.Error(), "overlap") {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("create egress network %s: %v", in.Network.EgressName, err)
+		}
+	}
+}
+
+// RoleTestUpstream labels the test upstream container.
+const RoleTestUpstream = "test-upstream"
+
+// StartUpstream runs the upstream image on every instance's egress
+// network of p, answering to aliases (the route hosts), with certs. It
+// carries the project label, so Project's cleanup removes it.
+func StartUpstream(t testing.TB, eng *client.Client, p *plan.Plan, certs UpstreamCerts, aliases ...string) {
+	t.Helper()
+	ctx := context.Background()
+	img := UpstreamImage(t, eng)
+	first := p.Instances[0].Network.EgressName
+	resp, err := eng.ContainerCreate(ctx, &container.Config{
+		Image:  img,
+		Env:    []string{"UPSTREAM_CERT=" + string(certs.CertPEM), "UPSTREAM_KEY=" + string(certs.KeyPEM)},
+		Labels: map[string]string{executor.LabelProject: p.Project, executor.LabelRole: RoleTestUpstream},
+	}, &container.HostConfig{}, &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		first: {Aliases: aliases},
+	}}, nil, p.Project+"-upstream")
+	if err != nil {
+		t.Fatalf("create upstream: %v", err)
+	}
+	for _, in := range p.Instances[1:] {
+		if err := eng.NetworkConnect(ctx, in.Network.EgressName, resp.ID, &network.EndpointSettings{Aliases: aliases}); err != nil {
+			t.Fatalf("connect upstream to %s: %v", in.Network.EgressName, err)
+		}
+	}
+	if err := eng.ContainerStart(ctx, resp.ID, container.StartOptions{}); err != nil {
+		t.Fatalf("start upstream: %v", err)
+	}
+}
