@@ -82,8 +82,13 @@ func compilePlan(m *schema.Manifest, opts compiler.Options) (*plan.Plan, []byte,
 
 // writeFileAtomic writes b to path through a temporary file in the same
 // directory and a rename, so a reader (or an interrupted plan) never sees
-// half a plan file.
+// half a plan file. A path that exists and is not a regular file
+// (/dev/null, a named pipe) is written in place: renaming over it would
+// replace a device node with a plan file (`plan -o /dev/null` as root).
 func writeFileAtomic(path string, b []byte) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		return os.WriteFile(path, b, 0o644)
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".plan-*.json")
 	if err != nil {
 		return err
