@@ -20,8 +20,8 @@
 //   - dial.go: the upstream dialer, which never connects inward.
 //   - serve.go: wiring the daemons to their listen addresses.
 //   - probe.go: the in-container probe runner `verify` uses (`bottleplan
-//     bundle probe`): tcp, http, CONNECT, dns and routes probes reported
-//     as facts.
+//     bundle probe`, wire types in probewire/): tcp, http, CONNECT, dns
+//     and routes probes reported as facts.
 //   - proberoutes.go: the probe that reads the IPv4 routing table.
 //
 // What it must not do: write a secret value anywhere (logs, errors,

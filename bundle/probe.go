@@ -13,69 +13,9 @@ import (
 	"net/url"
 	"sync"
 	"time"
+
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 )
-
-// Probe kinds.
-const (
-	// ProbeTCP connects to Addr.
-	ProbeTCP = "tcp"
-	// ProbeHTTP sends GET URL, directly or through Proxy.
-	ProbeHTTP = "http"
-	// ProbeConnect sends "CONNECT Target" to the proxy at Proxy and
-	// reports the proxy's answer (no TLS inside).
-	ProbeConnect = "connect"
-	// ProbeDNS resolves Name, with the system resolver or Server.
-	ProbeDNS = "dns"
-	// ProbeRoutes reads the container's IPv4 routing table
-	// (/proc/net/route) and reports it in Routes. It sends no packet.
-	ProbeRoutes = "routes"
-)
-
-// ProbeTarget is one thing `bottleplan bundle probe` tries from inside a
-// container. The probe runner reports facts; `verify` decides what they
-// mean.
-type ProbeTarget struct {
-	// Name labels the probe in the results.
-	Name string `json:"name"`
-	// Kind is one of the Probe constants.
-	Kind string `json:"kind"`
-	// Addr is "host:port" (tcp).
-	Addr string `json:"addr,omitempty"`
-	// URL is what http fetches.
-	URL string `json:"url,omitempty"`
-	// Proxy is the proxy URL (http, optional) or "host:port" (connect).
-	Proxy string `json:"proxy,omitempty"`
-	// Target is "host:port" for connect.
-	Target string `json:"target,omitempty"`
-	// Host is the name to resolve (dns).
-	Host string `json:"host,omitempty"`
-	// Server is "ip:port" of the DNS server to ask (dns, optional).
-	Server string `json:"server,omitempty"`
-	// TimeoutMS bounds the probe; 0 means the runner's default.
-	TimeoutMS int `json:"timeout_ms,omitempty"`
-}
-
-// ProbeResult is what one probe saw.
-type ProbeResult struct {
-	Name string `json:"name"`
-	Kind string `json:"kind"`
-	// Reached is true when the tcp connection opened, the http or
-	// connect request got any HTTP answer, the dns name resolved, or the
-	// routing table was read (routes; an empty table is still read).
-	Reached bool `json:"reached"`
-	// Status is the HTTP status (http, connect).
-	Status int `json:"status,omitempty"`
-	// Body is the start of the answer's body (at most 512 bytes).
-	Body string `json:"body,omitempty"`
-	// Addrs are the resolved addresses (dns).
-	Addrs []string `json:"addrs,omitempty"`
-	// Routes is the IPv4 routing table (routes), in the kernel's order.
-	Routes []ProbeRoute `json:"routes,omitempty"`
-	// Error says why the target was not reached.
-	Error string `json:"error,omitempty"`
-	// ElapsedMS is how long the probe took.
-	ElapsedMS int64 `json:"elapsed_ms"`
-}
 
 // maxProbeBody bounds the body kept in a result.
 const maxProbeBody = 512
@@ -98,8 +38,8 @@ func NewProber(timeout time.Duration, roots *x509.CertPool) *Prober {
 
 // Run runs every target concurrently and returns the results in target
 // order. It never fails as a whole: a probe that cannot run reports why.
-func (p *Prober) Run(ctx context.Context, targets []ProbeTarget) []ProbeResult {
-	out := make([]ProbeResult, len(targets))
+func (p *Prober) Run(ctx context.Context, targets []probewire.Target) []probewire.Result {
+	out := make([]probewire.Result, len(targets))
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
@@ -112,7 +52,7 @@ func (p *Prober) Run(ctx context.Context, targets []ProbeTarget) []ProbeResult {
 	return out
 }
 
-func (p *Prober) one(ctx context.Context, t ProbeTarget) ProbeResult {
+func (p *Prober) one(ctx context.Context, t probewire.Target) probewire.Result {
 	timeout := p.Timeout
 	if t.TimeoutMS > 0 {
 		timeout = time.Duration(t.TimeoutMS) * time.Millisecond
@@ -120,18 +60,18 @@ func (p *Prober) one(ctx context.Context, t ProbeTarget) ProbeResult {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
-	r := ProbeResult{Name: t.Name, Kind: t.Kind}
+	r := probewire.Result{Name: t.Name, Kind: t.Kind}
 	var err error
 	switch t.Kind {
-	case ProbeTCP:
+	case probewire.TCP:
 		err = probeTCP(ctx, t.Addr)
-	case ProbeHTTP:
+	case probewire.HTTP:
 		err = p.probeHTTP(ctx, t, &r)
-	case ProbeConnect:
+	case probewire.Connect:
 		err = probeConnect(ctx, t, &r)
-	case ProbeDNS:
+	case probewire.DNS:
 		r.Addrs, err = probeDNS(ctx, t)
-	case ProbeRoutes:
+	case probewire.Routes:
 		r.Routes, err = p.probeRoutes()
 	default:
 		err = fmt.Errorf("unknown probe kind %q (want tcp, http, connect, dns or routes)", t.Kind)
@@ -154,7 +94,7 @@ func probeTCP(ctx context.Context, addr string) error {
 	return c.Close()
 }
 
-func (p *Prober) probeHTTP(ctx context.Context, t ProbeTarget, r *ProbeResult) error {
+func (p *Prober) probeHTTP(ctx context.Context, t probewire.Target, r *probewire.Result) error {
 	tr := &http.Transport{
 		Proxy:             nil,
 		TLSClientConfig:   &tls.Config{RootCAs: p.RootCAs},
@@ -186,7 +126,7 @@ func (p *Prober) probeHTTP(ctx context.Context, t ProbeTarget, r *ProbeResult) e
 	return nil
 }
 
-func probeConnect(ctx context.Context, t ProbeTarget, r *ProbeResult) error {
+func probeConnect(ctx context.Context, t probewire.Target, r *probewire.Result) error {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", t.Proxy)
 	if err != nil {
@@ -212,7 +152,7 @@ func probeConnect(ctx context.Context, t ProbeTarget, r *ProbeResult) error {
 	return nil
 }
 
-func probeDNS(ctx context.Context, t ProbeTarget) ([]string, error) {
+func probeDNS(ctx context.Context, t probewire.Target) ([]string, error) {
 	if t.Host == "" {
 		return nil, errors.New("dns probe needs a host")
 	}

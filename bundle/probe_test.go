@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 )
 
 // fakeDNS answers A queries for the names in zone over UDP on loopback,
@@ -77,16 +79,16 @@ func TestProbe(t *testing.T) {
 	closed.Close()
 	dns := fakeDNS(t, map[string]net.IP{"allowed.example.test": net.IPv4(127, 0, 0, 9)})
 
-	targets := []ProbeTarget{
-		{Name: "open", Kind: ProbeTCP, Addr: strings.TrimPrefix(web.URL, "http://")},
-		{Name: "closed", Kind: ProbeTCP, Addr: closedAddr},
-		{Name: "direct", Kind: ProbeHTTP, URL: web.URL + "/x"},
-		{Name: "via proxy refused", Kind: ProbeHTTP, URL: "http://evil.example.test/", Proxy: f.proxy.URL},
-		{Name: "via proxy allowed", Kind: ProbeHTTP, URL: "http://plain.example.test/y", Proxy: f.proxy.URL},
-		{Name: "connect refused", Kind: ProbeConnect, Proxy: f.proxyAddr(), Target: "evil.example.test:443"},
-		{Name: "connect allowed", Kind: ProbeConnect, Proxy: f.proxyAddr(), Target: "a.files.example.test:443"},
-		{Name: "dns known", Kind: ProbeDNS, Host: "allowed.example.test", Server: dns},
-		{Name: "dns unknown", Kind: ProbeDNS, Host: "exfil.example.test", Server: dns},
+	targets := []probewire.Target{
+		{Name: "open", Kind: probewire.TCP, Addr: strings.TrimPrefix(web.URL, "http://")},
+		{Name: "closed", Kind: probewire.TCP, Addr: closedAddr},
+		{Name: "direct", Kind: probewire.HTTP, URL: web.URL + "/x"},
+		{Name: "via proxy refused", Kind: probewire.HTTP, URL: "http://evil.example.test/", Proxy: f.proxy.URL},
+		{Name: "via proxy allowed", Kind: probewire.HTTP, URL: "http://plain.example.test/y", Proxy: f.proxy.URL},
+		{Name: "connect refused", Kind: probewire.Connect, Proxy: f.proxyAddr(), Target: "evil.example.test:443"},
+		{Name: "connect allowed", Kind: probewire.Connect, Proxy: f.proxyAddr(), Target: "a.files.example.test:443"},
+		{Name: "dns known", Kind: probewire.DNS, Host: "allowed.example.test", Server: dns},
+		{Name: "dns unknown", Kind: probewire.DNS, Host: "exfil.example.test", Server: dns},
 		{Name: "bad kind", Kind: "icmp"},
 	}
 	got := NewProber(5*time.Second, nil).Run(context.Background(), targets)

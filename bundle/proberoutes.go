@@ -10,36 +10,14 @@ import (
 	"os"
 	"strconv"
 	"strings"
-)
 
-// ProbeRoute is one line of the IPv4 routing table as the routes probe
-// reports it. verify judges where each route leads; the runner only
-// reads the table, it sends no packet.
-type ProbeRoute struct {
-	// Iface is the interface the route leaves by ("*" for reject and
-	// blackhole routes).
-	Iface string `json:"iface"`
-	// Dest is the destination prefix, "0.0.0.0/0" for the default route.
-	Dest string `json:"dest"`
-	// Gateway is the next hop, "0.0.0.0" for a link route (the
-	// destination is on the interface's own link).
-	Gateway string `json:"gateway"`
-	// Flags are the kernel's RTF_* bits (RouteUp, RouteGateway, ...).
-	Flags int `json:"flags"`
-}
-
-// Route flags (RTF_* in linux/route.h) as /proc/net/route prints them.
-const (
-	RouteUp      = 0x0001 // RTF_UP: the route is usable
-	RouteGateway = 0x0002 // RTF_GATEWAY: the destination is via Gateway
-	RouteHost    = 0x0004 // RTF_HOST: a host route (/32)
-	RouteReject  = 0x0200 // RTF_REJECT: unreachable or prohibit, sends nothing
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 )
 
 // routeFile is where Linux publishes the main IPv4 routing table.
 const routeFile = "/proc/net/route"
 
-func (p *Prober) probeRoutes() ([]ProbeRoute, error) {
+func (p *Prober) probeRoutes() ([]probewire.Route, error) {
 	name := p.RouteFile
 	if name == "" {
 		name = routeFile
@@ -57,7 +35,7 @@ func (p *Prober) probeRoutes() ([]ProbeRoute, error) {
 // numbers in host byte order (so "0100090A" is 10.9.0.1 on a
 // little-endian machine) and whose Flags are hex RTF_* bits. Columns are
 // found by the header's names, not by position.
-func ParseRoutes(data []byte) ([]ProbeRoute, error) {
+func ParseRoutes(data []byte) ([]probewire.Route, error) {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	if !sc.Scan() {
 		if err := sc.Err(); err != nil {
@@ -74,7 +52,7 @@ func ParseRoutes(data []byte) ([]ProbeRoute, error) {
 			return nil, fmt.Errorf("routing table: header %q has no %s column", sc.Text(), h)
 		}
 	}
-	routes := []ProbeRoute{}
+	routes := []probewire.Route{}
 	for line := 2; sc.Scan(); line++ {
 		f := strings.Fields(sc.Text())
 		if len(f) == 0 {
@@ -104,7 +82,7 @@ func ParseRoutes(data []byte) ([]ProbeRoute, error) {
 		if err != nil {
 			return nil, fmt.Errorf("routing table line %d: flags: %w", line, err)
 		}
-		routes = append(routes, ProbeRoute{
+		routes = append(routes, probewire.Route{
 			Iface:   f[col["Iface"]],
 			Dest:    netip.PrefixFrom(dest, ones).String(),
 			Gateway: gw.String(),

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -31,29 +32,29 @@ func TestParseRoutes(t *testing.T) {
 	}
 	tests := map[string]struct {
 		table string
-		want  []ProbeRoute
+		want  []probewire.Route
 		err   string
 	}{
 		"internal network": {
 			table: routeHeader +
 				"eth0\t00000000\t0100090A\t0003\t0\t0\t0\t00000000\t0\t0\t0                                                                               \n" +
 				"eth0\t0000090A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0                                                                               \n",
-			want: []ProbeRoute{
-				{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "10.9.0.1", Flags: RouteUp | RouteGateway},
-				{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: RouteUp},
+			want: []probewire.Route{
+				{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "10.9.0.1", Flags: probewire.RouteUp | probewire.RouteGateway},
+				{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: probewire.RouteUp},
 			},
 		},
 		"host and reject routes": {
 			table: routeHeader +
 				"eth1\t0F0011AC\t010011AC\t0007\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n" +
 				"*\t0000A8C0\t00000000\t0200\t0\t0\t0\t0000FFFF\t0\t0\t0\n",
-			want: []ProbeRoute{
-				{Iface: "eth1", Dest: "172.17.0.15/32", Gateway: "172.17.0.1", Flags: RouteUp | RouteGateway | RouteHost},
-				{Iface: "*", Dest: "192.168.0.0/16", Gateway: "0.0.0.0", Flags: RouteReject},
+			want: []probewire.Route{
+				{Iface: "eth1", Dest: "172.17.0.15/32", Gateway: "172.17.0.1", Flags: probewire.RouteUp | probewire.RouteGateway | probewire.RouteHost},
+				{Iface: "*", Dest: "192.168.0.0/16", Gateway: "0.0.0.0", Flags: probewire.RouteReject},
 			},
 		},
-		"no routes":          {table: routeHeader, want: []ProbeRoute{}},
-		"columns reordered":  {table: "Mask Flags Gateway Destination Iface\n00F0FFFF 0001 00000000 0000090A eth0\n", want: []ProbeRoute{{Iface: "eth0", Dest: "10.9.0.0/20", Gateway: "0.0.0.0", Flags: RouteUp}}},
+		"no routes":          {table: routeHeader, want: []probewire.Route{}},
+		"columns reordered":  {table: "Mask Flags Gateway Destination Iface\n00F0FFFF 0001 00000000 0000090A eth0\n", want: []probewire.Route{{Iface: "eth0", Dest: "10.9.0.0/20", Gateway: "0.0.0.0", Flags: probewire.RouteUp}}},
 		"empty file":         {table: "", err: "empty, not even a header"},
 		"no mask column":     {table: "Iface Destination Gateway Flags\n", err: "no Mask column"},
 		"short line":         {table: routeHeader + "eth0\t00000000\t0100090A\n", err: "line 2: 3 fields"},
@@ -61,7 +62,7 @@ func TestParseRoutes(t *testing.T) {
 		"short gateway":      {table: routeHeader + "eth0\t00000000\t100090A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n", err: "line 2: gateway"},
 		"mask not a prefix":  {table: routeHeader + "eth0\t0000090A\t00000000\t0001\t0\t0\t0\t00FF00FF\t0\t0\t0\n", err: "mask 255.0.255.0 is not a prefix"},
 		"flags not hex":      {table: routeHeader + "eth0\t0000090A\t00000000\tup\t0\t0\t0\t00FFFFFF\t0\t0\t0\n", err: "line 2: flags"},
-		"blank lines ignore": {table: routeHeader + "\n", want: []ProbeRoute{}},
+		"blank lines ignore": {table: routeHeader + "\n", want: []probewire.Route{}},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -94,13 +95,13 @@ func TestProbeRoutes(t *testing.T) {
 	if err := os.WriteFile(fixture, []byte(routeHeader+"eth0\t0000090A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	target := []ProbeTarget{{Name: "routes", Kind: ProbeRoutes}}
+	target := []probewire.Target{{Name: "routes", Kind: probewire.Routes}}
 	p := NewProber(time.Second, nil)
 
 	p.RouteFile = fixture
 	r := p.Run(context.Background(), target)[0]
-	want := []ProbeRoute{{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: RouteUp}}
-	if !r.Reached || r.Error != "" || r.Name != "routes" || r.Kind != ProbeRoutes || !cmp.Equal(r.Routes, want) {
+	want := []probewire.Route{{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: probewire.RouteUp}}
+	if !r.Reached || r.Error != "" || r.Name != "routes" || r.Kind != probewire.Routes || !cmp.Equal(r.Routes, want) {
 		t.Errorf("routes probe of the fixture: %+v; want %v", r, want)
 	}
 

@@ -6,9 +6,10 @@
 // (labels.go) are the only state; resources without the project label
 // are never touched.
 //
-// Verify (verify.go, verifyjudge.go, probe.go) is decided here too: which
-// probes prove an instance's sandbox and what each must see; a backend
-// only runs them and reads the agent's attachments.
+// Verify (verify.go, verifyjudge.go; wire types in bundle/probewire) is
+// decided here too: which probes prove an instance's sandbox and what
+// each must see; a backend only runs them and reads the agent's
+// attachments.
 //
 // This package owns the decisions: which resources to create, start,
 // replace or delete and why, where an instance's CA comes from, which

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
@@ -169,7 +170,7 @@ func (e expectation) String() string {
 // Check is one probe verify runs and what it must see.
 type Check struct {
 	// Probe is what the probe runner does; Probe.Name is the check name.
-	Probe ProbeTarget
+	Probe probewire.Target
 	// Target is what the probe aims at, for the report.
 	Target string
 	expect expectation
@@ -209,13 +210,13 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 	nw := in.Network
 	proxy := in.Bundle.Proxy.Listen
 	var cs []Check
-	add := func(name, target string, e expectation, t ProbeTarget) {
+	add := func(name, target string, e expectation, t probewire.Target) {
 		t.Name = name
 		cs = append(cs, Check{Probe: t, Target: target, expect: e})
 	}
 
 	add(CheckProxyReachable, "GET http://"+proxy+"/healthz", expectHealthy,
-		ProbeTarget{Kind: ProbeHTTP, URL: "http://" + proxy + "/healthz", TimeoutMS: proxyTimeoutMS})
+		probewire.Target{Kind: probewire.HTTP, URL: "http://" + proxy + "/healthz", TimeoutMS: proxyTimeoutMS})
 	routes := in.Bundle.Proxy.Routes
 	for i, r := range routes {
 		if r.Host == "" || len(r.Ports) == 0 {
@@ -224,16 +225,16 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 	}
 	if target, ok := allowedTarget(routes); ok {
 		add(CheckProxyAllows, "CONNECT "+target, expectAllowed,
-			ProbeTarget{Kind: ProbeConnect, Proxy: proxy, Target: target, TimeoutMS: allowedTimeoutMS})
+			probewire.Target{Kind: probewire.Connect, Proxy: proxy, Target: target, TimeoutMS: allowedTimeoutMS})
 	}
 	denied := net.JoinHostPort(DeniedHost, "443")
 	if !routeAllows(routes, DeniedHost, 443) {
 		add(CheckProxyDeniesHost, "CONNECT "+denied, expectBlocked,
-			ProbeTarget{Kind: ProbeConnect, Proxy: proxy, Target: denied, TimeoutMS: proxyTimeoutMS})
+			probewire.Target{Kind: probewire.Connect, Proxy: proxy, Target: denied, TimeoutMS: proxyTimeoutMS})
 	}
 	if target, ok := deniedPortTarget(routes); ok {
 		add(CheckProxyDeniesPort, "CONNECT "+target, expectBlocked,
-			ProbeTarget{Kind: ProbeConnect, Proxy: proxy, Target: target, TimeoutMS: proxyTimeoutMS})
+			probewire.Target{Kind: probewire.Connect, Proxy: proxy, Target: target, TimeoutMS: proxyTimeoutMS})
 	}
 	if gg := in.Bundle.GitGate; gg != nil {
 		for _, r := range gg.Repos {
@@ -242,7 +243,7 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 			}
 			u := "http://" + gg.Listen + "/" + r.Name + ".git/info/refs?service=git-receive-pack"
 			add(CheckGateRefusesPush+"/"+r.Name, "GET "+u, expectBlocked,
-				ProbeTarget{Kind: ProbeHTTP, URL: u, TimeoutMS: proxyTimeoutMS})
+				probewire.Target{Kind: probewire.HTTP, URL: u, TimeoutMS: proxyTimeoutMS})
 		}
 	}
 
@@ -251,12 +252,12 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 	if err != nil || gerr != nil || !subnet.Addr().Is4() || !gateway.Is4() {
 		return nil, fmt.Errorf("instance %q: subnet %q or gateway %q is not IPv4; the plan is not one the compiler makes", slug, nw.Subnet, nw.Gateway)
 	}
-	cs = append(cs, Check{Probe: ProbeTarget{Name: CheckRoutesOut, Kind: ProbeRoutes}, Target: "the probe's IPv4 routing table",
+	cs = append(cs, Check{Probe: probewire.Target{Name: CheckRoutesOut, Kind: probewire.Routes}, Target: "the probe's IPv4 routing table",
 		expect: expectRoutesOut, subnet: subnet.Masked(), gateway: gateway})
 
 	direct := func(name, ip string, port int, e expectation) {
 		addr := net.JoinHostPort(ip, strconv.Itoa(port))
-		add(name, "tcp "+addr, e, ProbeTarget{Kind: ProbeTCP, Addr: addr, TimeoutMS: directTimeoutMS})
+		add(name, "tcp "+addr, e, probewire.Target{Kind: probewire.TCP, Addr: addr, TimeoutMS: directTimeoutMS})
 	}
 	direct(CheckDirectGateway, nw.Gateway, hostProbePort, expectNoAnswer)
 	if facts.BundleEgressIP != "" {
@@ -273,10 +274,10 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 	}
 
 	add(CheckDNSResolver, "lookup "+DeniedHost+" (the agent's resolver)", expectNoDNS,
-		ProbeTarget{Kind: ProbeDNS, Host: DeniedHost, TimeoutMS: dnsTimeoutMS})
+		probewire.Target{Kind: probewire.DNS, Host: DeniedHost, TimeoutMS: dnsTimeoutMS})
 	dnsBundle := net.JoinHostPort(nw.BundleIP, "53")
 	add(CheckDNSBundle, "lookup "+DeniedHost+" at "+dnsBundle, expectNoDNS,
-		ProbeTarget{Kind: ProbeDNS, Host: DeniedHost, Server: dnsBundle, TimeoutMS: dnsTimeoutMS})
+		probewire.Target{Kind: probewire.DNS, Host: DeniedHost, Server: dnsBundle, TimeoutMS: dnsTimeoutMS})
 	return cs, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
@@ -158,44 +159,44 @@ func TestRouteAllows(t *testing.T) {
 
 func TestJudge(t *testing.T) {
 	check := func(kind string, e expectation) Check {
-		return Check{Probe: ProbeTarget{Name: "n", Kind: kind}, expect: e}
+		return Check{Probe: probewire.Target{Name: "n", Kind: kind}, expect: e}
 	}
-	res := func(kind string, r ProbeResult) ProbeResult {
+	res := func(kind string, r probewire.Result) probewire.Result {
 		r.Name, r.Kind = "n", kind
 		return r
 	}
-	blocked := ProbeResult{Reached: true, Status: 403, Body: "blocked: host x is not in the plan's egress routes\n"}
+	blocked := probewire.Result{Reached: true, Status: 403, Body: "blocked: host x is not in the plan's egress routes\n"}
 	tests := map[string]struct {
 		check    Check
-		result   ProbeResult
+		result   probewire.Result
 		wantPass bool
 		wantGot  string
 	}{
-		"healthy":                  {check(ProbeHTTP, expectHealthy), res(ProbeHTTP, ProbeResult{Reached: true, Status: 200, Body: "ok\n"}), true, "200 ok"},
-		"proxy down":               {check(ProbeHTTP, expectHealthy), res(ProbeHTTP, ProbeResult{Error: "dial tcp 10.0.0.2:3128: connect: connection refused"}), false, "refused (the address answered)"},
-		"proxy 500":                {check(ProbeHTTP, expectHealthy), res(ProbeHTTP, ProbeResult{Reached: true, Status: 500}), false, "500"},
-		"allowed 200":              {check(ProbeConnect, expectAllowed), res(ProbeConnect, ProbeResult{Reached: true, Status: 200}), true, "200"},
-		"allowed upstream down":    {check(ProbeConnect, expectAllowed), res(ProbeConnect, ProbeResult{Reached: true, Status: 502, Body: "bottleplan proxy: cannot reach x:443\n"}), true, "502 bottleplan proxy: cannot reach x:443"},
-		"allowed but blocked":      {check(ProbeConnect, expectAllowed), res(ProbeConnect, blocked), false, "403 blocked: host x is not in the plan's egress routes"},
-		"allowed no proxy":         {check(ProbeConnect, expectAllowed), res(ProbeConnect, ProbeResult{Error: "dial tcp: i/o timeout"}), false, "timeout"},
-		"blocked":                  {check(ProbeConnect, expectBlocked), res(ProbeConnect, blocked), true, "403 blocked: host x is not in the plan's egress routes"},
-		"403 without blocked":      {check(ProbeConnect, expectBlocked), res(ProbeConnect, ProbeResult{Reached: true, Status: 403, Body: "forbidden"}), false, "403 forbidden"},
-		"denied host let through":  {check(ProbeConnect, expectBlocked), res(ProbeConnect, ProbeResult{Reached: true, Status: 200}), false, "200"},
-		"push passed to upstream":  {check(ProbeHTTP, expectBlocked), res(ProbeHTTP, ProbeResult{Reached: true, Status: 502, Body: "bottleplan git gate: upstream failed"}), false, "502 bottleplan git gate: upstream failed"},
-		"direct timeout":           {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 10.0.0.1:22: i/o timeout"}), true, "timeout"},
-		"direct unreachable":       {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 10.0.0.1:22: connect: no route to host"}), false, "no route to host"},
-		"direct no network":        {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 1.2.3.4:22: connect: network is unreachable"}), true, "network unreachable"},
-		"direct refused":           {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 172.17.0.1:22: connect: connection refused"}), false, "refused (the address answered)"},
-		"direct connected":         {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Reached: true}), false, "connected"},
-		"host unreachable":         {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "dial tcp 10.0.0.2:3128: connect: no route to host"}), false, "no route to host"},
-		"dns silent":               {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup x on 127.0.0.11:53: dial udp 127.0.0.11:53: i/o timeout"}), true, "timeout"},
-		"dns bundle refused":       {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup x on 127.0.0.11:53: read udp 10.0.0.4:1->10.0.0.2:53: read: connection refused"}), true, "refused (no DNS server there)"},
-		"dns nxdomain":             {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup verify.bottleplan.invalid on 127.0.0.11:53: no such host"}), false, "a resolver answered: no such host"},
-		"dns resolved":             {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Reached: true, Addrs: []string{"93.184.215.14"}}), false, "resolved to 93.184.215.14"},
-		"result of another probe":  {check(ProbeTCP, expectNoAnswer), ProbeResult{Name: "other", Kind: ProbeTCP, Error: "i/o timeout"}, false, `no result (the probe runner answered "other"/"tcp")`},
-		"runner did not know kind": {check(ProbeTCP, expectNoAnswer), res(ProbeDNS, ProbeResult{Error: "i/o timeout"}), false, `no result (the probe runner answered "n"/"dns")`},
-		"odd error":                {check(ProbeTCP, expectNoAnswer), res(ProbeTCP, ProbeResult{Error: "unknown probe kind"}), false, "error: unknown probe kind"},
-		"dns servfail":             {check(ProbeDNS, expectNoDNS), res(ProbeDNS, ProbeResult{Error: "lookup x on 127.0.0.11:53: server misbehaving"}), false, "error: lookup x on 127.0.0.11:53: server misbehaving"},
+		"healthy":                  {check(probewire.HTTP, expectHealthy), res(probewire.HTTP, probewire.Result{Reached: true, Status: 200, Body: "ok\n"}), true, "200 ok"},
+		"proxy down":               {check(probewire.HTTP, expectHealthy), res(probewire.HTTP, probewire.Result{Error: "dial tcp 10.0.0.2:3128: connect: connection refused"}), false, "refused (the address answered)"},
+		"proxy 500":                {check(probewire.HTTP, expectHealthy), res(probewire.HTTP, probewire.Result{Reached: true, Status: 500}), false, "500"},
+		"allowed 200":              {check(probewire.Connect, expectAllowed), res(probewire.Connect, probewire.Result{Reached: true, Status: 200}), true, "200"},
+		"allowed upstream down":    {check(probewire.Connect, expectAllowed), res(probewire.Connect, probewire.Result{Reached: true, Status: 502, Body: "bottleplan proxy: cannot reach x:443\n"}), true, "502 bottleplan proxy: cannot reach x:443"},
+		"allowed but blocked":      {check(probewire.Connect, expectAllowed), res(probewire.Connect, blocked), false, "403 blocked: host x is not in the plan's egress routes"},
+		"allowed no proxy":         {check(probewire.Connect, expectAllowed), res(probewire.Connect, probewire.Result{Error: "dial tcp: i/o timeout"}), false, "timeout"},
+		"blocked":                  {check(probewire.Connect, expectBlocked), res(probewire.Connect, blocked), true, "403 blocked: host x is not in the plan's egress routes"},
+		"403 without blocked":      {check(probewire.Connect, expectBlocked), res(probewire.Connect, probewire.Result{Reached: true, Status: 403, Body: "forbidden"}), false, "403 forbidden"},
+		"denied host let through":  {check(probewire.Connect, expectBlocked), res(probewire.Connect, probewire.Result{Reached: true, Status: 200}), false, "200"},
+		"push passed to upstream":  {check(probewire.HTTP, expectBlocked), res(probewire.HTTP, probewire.Result{Reached: true, Status: 502, Body: "bottleplan git gate: upstream failed"}), false, "502 bottleplan git gate: upstream failed"},
+		"direct timeout":           {check(probewire.TCP, expectNoAnswer), res(probewire.TCP, probewire.Result{Error: "dial tcp 10.0.0.1:22: i/o timeout"}), true, "timeout"},
+		"direct unreachable":       {check(probewire.TCP, expectNoAnswer), res(probewire.TCP, probewire.Result{Error: "dial tcp 10.0.0.1:22: connect: no route to host"}), false, "no route to host"},
+		"direct no network":        {check(probewire.TCP, expectNoAnswer), res(probewire.TCP, probewire.Result{Error: "dial tcp 1.2.3.4:22: connect: network is unreachable"}), true, "network unreachable"},
+		"direct refused":           {check(probewire.TCP, expectNoAnswer), res(probewire.TCP, probewire.Result{Error: "dial tcp 172.17.0.1:22: connect: connection refused"}), false, "refused (the address answered)"},
+		"direct connected":         {check(probewire.TCP, expectNoAnswer), res(probewire.TCP, probewire.Result{Reached: true}), false, "connected"},
+		"host unreachable":         {check(probewire.TCP, expectNoAnswer), res(probewire.TCP, probewire.Result{Error: "dial tcp 10.0.0.2:3128: connect: no route to host"}), false, "no route to host"},
+		"dns silent":               {check(probewire.DNS, expectNoDNS), res(probewire.DNS, probewire.Result{Error: "lookup x on 127.0.0.11:53: dial udp 127.0.0.11:53: i/o timeout"}), true, "timeout"},
+		"dns bundle refused":       {check(probewire.DNS, expectNoDNS), res(probewire.DNS, probewire.Result{Error: "lookup x on 127.0.0.11:53: read udp 10.0.0.4:1->10.0.0.2:53: read: connection refused"}), true, "refused (no DNS server there)"},
+		"dns nxdomain":             {check(probewire.DNS, expectNoDNS), res(probewire.DNS, probewire.Result{Error: "lookup verify.bottleplan.invalid on 127.0.0.11:53: no such host"}), false, "a resolver answered: no such host"},
+		"dns resolved":             {check(probewire.DNS, expectNoDNS), res(probewire.DNS, probewire.Result{Reached: true, Addrs: []string{"93.184.215.14"}}), false, "resolved to 93.184.215.14"},
+		"result of another probe":  {check(probewire.TCP, expectNoAnswer), probewire.Result{Name: "other", Kind: probewire.TCP, Error: "i/o timeout"}, false, `no result (the probe runner answered "other"/"tcp")`},
+		"runner did not know kind": {check(probewire.TCP, expectNoAnswer), res(probewire.DNS, probewire.Result{Error: "i/o timeout"}), false, `no result (the probe runner answered "n"/"dns")`},
+		"odd error":                {check(probewire.TCP, expectNoAnswer), res(probewire.TCP, probewire.Result{Error: "unknown probe kind"}), false, "error: unknown probe kind"},
+		"dns servfail":             {check(probewire.DNS, expectNoDNS), res(probewire.DNS, probewire.Result{Error: "lookup x on 127.0.0.11:53: server misbehaving"}), false, "error: lookup x on 127.0.0.11:53: server misbehaving"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -211,34 +212,34 @@ func TestJudge(t *testing.T) {
 // 10.9.0.4 on 10.9.0.0/28, gateway 10.9.0.1: every path off the subnet
 // must cross the gateway.
 func TestJudgeRoutes(t *testing.T) {
-	c := Check{Probe: ProbeTarget{Name: CheckRoutesOut, Kind: ProbeRoutes}, expect: expectRoutesOut,
+	c := Check{Probe: probewire.Target{Name: CheckRoutesOut, Kind: probewire.Routes}, expect: expectRoutesOut,
 		subnet: netip.MustParsePrefix("10.9.0.0/28"), gateway: netip.MustParseAddr("10.9.0.1")}
-	own := ProbeRoute{Iface: "eth0", Dest: "10.9.0.0/28", Gateway: "0.0.0.0", Flags: RouteUp}
-	def := ProbeRoute{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "10.9.0.1", Flags: RouteUp | RouteGateway}
+	own := probewire.Route{Iface: "eth0", Dest: "10.9.0.0/28", Gateway: "0.0.0.0", Flags: probewire.RouteUp}
+	def := probewire.Route{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "10.9.0.1", Flags: probewire.RouteUp | probewire.RouteGateway}
 	tests := map[string]struct {
-		routes   []ProbeRoute
+		routes   []probewire.Route
 		err      string
 		wantPass bool
 		wantGot  string
 	}{
-		"own link and default via gateway": {[]ProbeRoute{def, own}, "", true, "default via 10.9.0.1 on eth0, 10.9.0.0/28 on link eth0"},
-		"own link only":                    {[]ProbeRoute{own}, "", true, "10.9.0.0/28 on link eth0"},
-		"empty table":                      {[]ProbeRoute{}, "", true, "no routes"},
-		"host route via gateway":           {[]ProbeRoute{own, {Iface: "eth0", Dest: "172.17.0.1/32", Gateway: "10.9.0.1", Flags: RouteUp | RouteGateway | RouteHost}}, "", true, "10.9.0.0/28 on link eth0, 172.17.0.1/32 via 10.9.0.1 on eth0"},
-		"reject route":                     {[]ProbeRoute{own, {Iface: "*", Dest: "0.0.0.0/0", Gateway: "0.0.0.0", Flags: RouteReject}}, "", true, "10.9.0.0/28 on link eth0, default unreachable"},
-		"another network attached": {[]ProbeRoute{def, own, {Iface: "eth1", Dest: "172.17.0.0/16", Gateway: "0.0.0.0", Flags: RouteUp}}, "", false,
+		"own link and default via gateway": {[]probewire.Route{def, own}, "", true, "default via 10.9.0.1 on eth0, 10.9.0.0/28 on link eth0"},
+		"own link only":                    {[]probewire.Route{own}, "", true, "10.9.0.0/28 on link eth0"},
+		"empty table":                      {[]probewire.Route{}, "", true, "no routes"},
+		"host route via gateway":           {[]probewire.Route{own, {Iface: "eth0", Dest: "172.17.0.1/32", Gateway: "10.9.0.1", Flags: probewire.RouteUp | probewire.RouteGateway | probewire.RouteHost}}, "", true, "10.9.0.0/28 on link eth0, 172.17.0.1/32 via 10.9.0.1 on eth0"},
+		"reject route":                     {[]probewire.Route{own, {Iface: "*", Dest: "0.0.0.0/0", Gateway: "0.0.0.0", Flags: probewire.RouteReject}}, "", true, "10.9.0.0/28 on link eth0, default unreachable"},
+		"another network attached": {[]probewire.Route{def, own, {Iface: "eth1", Dest: "172.17.0.0/16", Gateway: "0.0.0.0", Flags: probewire.RouteUp}}, "", false,
 			"172.17.0.0/16 on link eth1 (another network)"},
-		"default via another gateway": {[]ProbeRoute{{Iface: "eth1", Dest: "0.0.0.0/0", Gateway: "172.17.0.1", Flags: RouteUp | RouteGateway}, own}, "", false,
+		"default via another gateway": {[]probewire.Route{{Iface: "eth1", Dest: "0.0.0.0/0", Gateway: "172.17.0.1", Flags: probewire.RouteUp | probewire.RouteGateway}, own}, "", false,
 			"default via 172.17.0.1 on eth1 (not the instance gateway)"},
-		"wider link route":  {[]ProbeRoute{{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: RouteUp}}, "", false, "10.9.0.0/24 on link eth0 (another network)"},
-		"default on link":   {[]ProbeRoute{own, {Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "0.0.0.0", Flags: RouteUp}}, "", false, "default on link eth0 (another network)"},
-		"unreadable route":  {[]ProbeRoute{own, {Iface: "eth0", Dest: "x", Gateway: "10.9.0.1"}}, "", false, "x via 10.9.0.1 on eth0 (unreadable)"},
-		"two wrong at once": {[]ProbeRoute{{Iface: "eth1", Dest: "172.17.0.0/16", Gateway: "0.0.0.0", Flags: RouteUp}, {Iface: "eth1", Dest: "0.0.0.0/0", Gateway: "172.17.0.1", Flags: RouteUp | RouteGateway}}, "", false, "172.17.0.0/16 on link eth1 (another network); default via 172.17.0.1 on eth1 (not the instance gateway)"},
+		"wider link route":  {[]probewire.Route{{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: probewire.RouteUp}}, "", false, "10.9.0.0/24 on link eth0 (another network)"},
+		"default on link":   {[]probewire.Route{own, {Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "0.0.0.0", Flags: probewire.RouteUp}}, "", false, "default on link eth0 (another network)"},
+		"unreadable route":  {[]probewire.Route{own, {Iface: "eth0", Dest: "x", Gateway: "10.9.0.1"}}, "", false, "x via 10.9.0.1 on eth0 (unreadable)"},
+		"two wrong at once": {[]probewire.Route{{Iface: "eth1", Dest: "172.17.0.0/16", Gateway: "0.0.0.0", Flags: probewire.RouteUp}, {Iface: "eth1", Dest: "0.0.0.0/0", Gateway: "172.17.0.1", Flags: probewire.RouteUp | probewire.RouteGateway}}, "", false, "172.17.0.0/16 on link eth1 (another network); default via 172.17.0.1 on eth1 (not the instance gateway)"},
 		"table not read":    {nil, "read the routing table: open /proc/net/route: no such file or directory", false, "error: read the routing table: open /proc/net/route: no such file or directory"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			r := ProbeResult{Name: CheckRoutesOut, Kind: ProbeRoutes, Reached: tt.err == "", Routes: tt.routes, Error: tt.err}
+			r := probewire.Result{Name: CheckRoutesOut, Kind: probewire.Routes, Reached: tt.err == "", Routes: tt.routes, Error: tt.err}
 			v := Judge("a", c, r)
 			if v.Pass != tt.wantPass || v.Got != tt.wantGot {
 				t.Errorf("Judge = pass %v, got %q; want pass %v, got %q", v.Pass, v.Got, tt.wantPass, tt.wantGot)
@@ -254,10 +255,10 @@ func TestJudgeRoutes(t *testing.T) {
 // asked fails the unanswered checks.
 func TestJudgeAllMissingResult(t *testing.T) {
 	cs := []Check{
-		{Probe: ProbeTarget{Name: "x", Kind: ProbeTCP}, expect: expectNoAnswer},
-		{Probe: ProbeTarget{Name: "y", Kind: ProbeTCP}, expect: expectNoAnswer},
+		{Probe: probewire.Target{Name: "x", Kind: probewire.TCP}, expect: expectNoAnswer},
+		{Probe: probewire.Target{Name: "y", Kind: probewire.TCP}, expect: expectNoAnswer},
 	}
-	vs := JudgeAll("a", cs, []ProbeResult{{Name: "x", Kind: ProbeTCP, Error: "i/o timeout"}})
+	vs := JudgeAll("a", cs, []probewire.Result{{Name: "x", Kind: probewire.TCP, Error: "i/o timeout"}})
 	if !vs[0].Pass || vs[1].Pass {
 		t.Errorf("JudgeAll = %+v; want x to pass and y (no result) to fail", vs)
 	}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
@@ -29,7 +30,7 @@ type VerifyResult struct {
 // Judge turns a probe runner result into a report line. A result whose
 // name or kind does not match the check fails: the runner must answer
 // what was asked.
-func Judge(slug string, c Check, r ProbeResult) VerifyResult {
+func Judge(slug string, c Check, r probewire.Result) VerifyResult {
 	v := VerifyResult{Instance: slug, Name: c.Probe.Name, Target: c.Target, Expected: c.Expected()}
 	if r.Name != c.Probe.Name || r.Kind != c.Probe.Kind {
 		v.Got = fmt.Sprintf("no result (the probe runner answered %q/%q)", r.Name, r.Kind)
@@ -65,7 +66,7 @@ func Judge(slug string, c Check, r ProbeResult) VerifyResult {
 // via gateway, or is a reject route, so that every path off the subnet
 // crosses the gateway (see routes-out in verify.go). got lists the
 // routes, or only the offending ones when any is, each saying why.
-func judgeRoutes(routes []ProbeRoute, subnet netip.Prefix, gateway netip.Addr) (pass bool, got string) {
+func judgeRoutes(routes []probewire.Route, subnet netip.Prefix, gateway netip.Addr) (pass bool, got string) {
 	var all, bad []string
 	for _, rt := range routes {
 		dest, derr := netip.ParsePrefix(rt.Dest)
@@ -78,7 +79,7 @@ func judgeRoutes(routes []ProbeRoute, subnet netip.Prefix, gateway netip.Addr) (
 		switch {
 		case derr != nil || gerr != nil:
 			desc, why = fmt.Sprintf("%s via %s on %s", rt.Dest, rt.Gateway, rt.Iface), "unreadable"
-		case rt.Flags&RouteReject != 0:
+		case rt.Flags&probewire.RouteReject != 0:
 			desc = where + " unreachable"
 		case gw.IsUnspecified():
 			desc = where + " on link " + rt.Iface
@@ -107,7 +108,7 @@ func judgeRoutes(routes []ProbeRoute, subnet netip.Prefix, gateway netip.Addr) (
 
 // isBlocked reports whether r is the bundle's denial: 403 with a body
 // starting "blocked:".
-func isBlocked(r ProbeResult) bool {
+func isBlocked(r probewire.Result) bool {
 	return r.Reached && r.Status == 403 && strings.HasPrefix(r.Body, "blocked:")
 }
 
@@ -122,13 +123,13 @@ func isTimeout(err string) bool {
 }
 
 // describe says what a probe saw in a few words.
-func describe(r ProbeResult) string {
+func describe(r probewire.Result) string {
 	switch {
-	case r.Kind == ProbeDNS && r.Reached:
+	case r.Kind == probewire.DNS && r.Reached:
 		return "resolved to " + strings.Join(r.Addrs, ", ")
-	case r.Kind == ProbeDNS && strings.Contains(r.Error, "no such host"):
+	case r.Kind == probewire.DNS && strings.Contains(r.Error, "no such host"):
 		return "a resolver answered: no such host"
-	case r.Kind == ProbeDNS && answered(r.Error):
+	case r.Kind == probewire.DNS && answered(r.Error):
 		return "refused (no DNS server there)"
 	case r.Reached && r.Status != 0:
 		s := fmt.Sprintf("%d", r.Status)
@@ -160,10 +161,10 @@ func firstLine(s string) string {
 
 // JudgeAll pairs checks with the runner's results (in the same order)
 // and judges each; a missing result fails its check.
-func JudgeAll(slug string, cs []Check, rs []ProbeResult) []VerifyResult {
+func JudgeAll(slug string, cs []Check, rs []probewire.Result) []VerifyResult {
 	out := make([]VerifyResult, len(cs))
 	for i, c := range cs {
-		r := ProbeResult{}
+		r := probewire.Result{}
 		if i < len(rs) {
 			r = rs[i]
 		}

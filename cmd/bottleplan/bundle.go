@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bottleplan/bottleplan/bundle"
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
@@ -134,7 +135,7 @@ func needsCA(inst plan.Instance) bool {
 
 // bundleProbe runs the probes `verify` asks for from inside a container
 // and prints their results as one JSON array on stdout. targets is a JSON
-// array of bundle.ProbeTarget, or "-" for stdin. The instance CA is
+// array of probewire.Target, or "-" for stdin. The instance CA is
 // trusted on top of the system pool when its file exists (it is required
 // when --ca-cert is given explicitly). Exit 0 whenever the probes ran:
 // judging them is verify's job.
@@ -146,7 +147,7 @@ func bundleProbe(e *env, targets string, timeout time.Duration, caCertPath strin
 			return fmt.Errorf("read targets: %w", err)
 		}
 	}
-	var ts []bundle.ProbeTarget
+	var ts []probewire.Target
 	if err := json.Unmarshal(data, &ts); err != nil {
 		return fmt.Errorf("targets are not a JSON array of probes: %w", err)
 	}

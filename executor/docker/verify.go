@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -64,7 +65,7 @@ func (b *Backend) Verify(ctx context.Context, p *plan.Plan, slug string) ([]exec
 	if err != nil {
 		return nil, err
 	}
-	targets := make([]executor.ProbeTarget, len(checks))
+	targets := make([]probewire.Target, len(checks))
 	for i, c := range checks {
 		targets[i] = c.Probe
 	}
@@ -103,7 +104,7 @@ func (b *Backend) Verify(ctx context.Context, p *plan.Plan, slug string) ([]exec
 // container of instance slug (see runProbes) and returns the raw
 // results. caPEM, when set, is put where the runner trusts it
 // (plan.BundleCAFile), for probes that speak TLS through the instance CA.
-func (b *Backend) RunProbes(ctx context.Context, p *plan.Plan, slug string, targets []executor.ProbeTarget, caPEM []byte) ([]executor.ProbeResult, error) {
+func (b *Backend) RunProbes(ctx context.Context, p *plan.Plan, slug string, targets []probewire.Target, caPEM []byte) ([]probewire.Result, error) {
 	in := instanceOf(p, slug)
 	if in == nil {
 		return nil, fmt.Errorf("no instance %q in the plan", slug)
@@ -150,7 +151,7 @@ func ProbeContainerName(project, slug string) string { return project + "-" + sl
 // internal network only, resolving through the bundle like the agent,
 // unprivileged, labelled with role probe. It waits for the JSON results
 // and removes the container whatever happens.
-func (b *Backend) runProbes(ctx context.Context, p *plan.Plan, in *plan.Instance, bundle container.InspectResponse, targets []executor.ProbeTarget, caPEM []byte) ([]executor.ProbeResult, error) {
+func (b *Backend) runProbes(ctx context.Context, p *plan.Plan, in *plan.Instance, bundle container.InspectResponse, targets []probewire.Target, caPEM []byte) ([]probewire.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	arg, err := json.Marshal(targets)
@@ -227,7 +228,7 @@ func (b *Backend) runProbes(ctx context.Context, p *plan.Plan, in *plan.Instance
 	if code != 0 {
 		return nil, fmt.Errorf("probe runner exited %d: %s", code, strings.TrimSpace(stderr.String()))
 	}
-	var results []executor.ProbeResult
+	var results []probewire.Result
 	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil {
 		return nil, fmt.Errorf("probe runner output is not JSON results: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/docker/docker/errdefs"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -88,7 +89,7 @@ func probePlan() *plan.Plan {
 // removed after a run that failed at any step, and a leftover probe is
 // removed first while a foreign container of that name is refused.
 func TestProbeContainerIsRemovedWhateverHappens(t *testing.T) {
-	targets := []executor.ProbeTarget{{Name: "x", Kind: executor.ProbeTCP, Addr: "10.9.0.1:22"}}
+	targets := []probewire.Target{{Name: "x", Kind: probewire.TCP, Addr: "10.9.0.1:22"}}
 	tests := map[string]struct {
 		f         *probeFake
 		wantErr   string

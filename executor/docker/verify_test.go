@@ -21,7 +21,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 
-	"github.com/bottleplan/bottleplan/bundle"
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/executor/docker"
 	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
@@ -316,8 +316,8 @@ func (f *verifyFixture) tokenInjection(t *testing.T) {
 	if err != nil || len(ca) == 0 {
 		t.Fatalf("read the agent's CA file: %v (%d bytes)", err, len(ca))
 	}
-	rs, err := f.b.RunProbes(ctx, f.p, "b", []executor.ProbeTarget{{
-		Name: "through the proxy", Kind: executor.ProbeHTTP, URL: "https://" + authHost + "/v1/messages",
+	rs, err := f.b.RunProbes(ctx, f.p, "b", []probewire.Target{{
+		Name: "through the proxy", Kind: probewire.HTTP, URL: "https://" + authHost + "/v1/messages",
 		Proxy: b.Endpoints.ProxyURL, TimeoutMS: 10000,
 	}}, ca)
 	if err != nil {
@@ -401,40 +401,4 @@ func containerLogsSince(t *testing.T, eng *client.Client, name string, since tim
 		t.Fatal(err)
 	}
 	return out.String()
-}
-
-// TestProbeWireFormat: verify's copies of the probe types encode exactly
-// as the probe runner's own, both ways, so neither side drops a field.
-func TestProbeWireFormat(t *testing.T) {
-	target := executor.ProbeTarget{Name: "n", Kind: "k", Addr: "a:1", URL: "u", Proxy: "p", Target: "t", Host: "h", Server: "s:53", TimeoutMS: 7}
-	result := bundle.ProbeResult{Name: "n", Kind: "k", Reached: true, Status: 200, Body: "b", Addrs: []string{"1.2.3.4"},
-		Routes: []bundle.ProbeRoute{{Iface: "eth0", Dest: "10.9.0.0/24", Gateway: "0.0.0.0", Flags: bundle.RouteUp}}, Error: "e", ElapsedMS: 9}
-	roundTrip := func(from, to any) {
-		t.Helper()
-		in, _ := json.Marshal(from)
-		dec := json.NewDecoder(bytes.NewReader(in))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(to); err != nil {
-			t.Fatalf("decode %s into %T: %v", in, to, err)
-		}
-		out, _ := json.Marshal(to)
-		if !bytes.Equal(in, out) {
-			t.Errorf("%T and %T encode differently:\n%s\n%s", from, to, in, out)
-		}
-	}
-	roundTrip(target, &bundle.ProbeTarget{})
-	roundTrip(result, &executor.ProbeResult{})
-	for name, flags := range map[string][2]int{
-		"up":      {bundle.RouteUp, executor.RouteUp},
-		"gateway": {bundle.RouteGateway, executor.RouteGateway},
-		"host":    {bundle.RouteHost, executor.RouteHost},
-		"reject":  {bundle.RouteReject, executor.RouteReject},
-	} {
-		if flags[0] != flags[1] {
-			t.Errorf("route flag %s: bundle %#x, executor %#x", name, flags[0], flags[1])
-		}
-	}
-	if bundle.ProbeRoutes != executor.ProbeRoutes {
-		t.Errorf("routes probe kind: bundle %q, executor %q", bundle.ProbeRoutes, executor.ProbeRoutes)
-	}
 }

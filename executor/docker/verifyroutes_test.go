@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/pkg/stdcopy"
 
+	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -42,7 +43,7 @@ func (f *verifyFixture) routesOn(t *testing.T, in *plan.Instance, extra ...strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	arg, _ := json.Marshal([]executor.ProbeTarget{check.Probe})
+	arg, _ := json.Marshal([]probewire.Target{check.Probe})
 	resp, err := f.eng.ContainerCreate(ctx, &container.Config{
 		Image:      bi.Image,
 		Entrypoint: []string{plan.BundleBinary},
@@ -83,7 +84,7 @@ func (f *verifyFixture) routesOn(t *testing.T, in *plan.Instance, extra ...strin
 	if _, err := stdcopy.StdCopy(&out, &out, rc); err != nil {
 		t.Fatal(err)
 	}
-	var rs []executor.ProbeResult
+	var rs []probewire.Result
 	if err := json.Unmarshal(out.Bytes(), &rs); err != nil || len(rs) != 1 {
 		t.Fatalf("probe results %q: %v", out.String(), err)
 	}
