@@ -35,6 +35,32 @@ func (l *loader) resolve(bottles map[string]*rawBottle, names map[string]bool, d
 	return out
 }
 
+// checkBrokenExtends reports an `extends` naming a bottle that does not
+// exist, for the bottles that failed their own checks: they stay out of
+// resolve (so their mistakes are not repeated for every child), but a
+// missing parent is one more mistake of their own, and every error is
+// reported at once. Cycles are only judged among valid bottles.
+func (l *loader) checkBrokenExtends(broken map[string]*rawBottle, names map[string]bool) {
+	for _, name := range slices.Sorted(maps.Keys(broken)) {
+		b := broken[name]
+		if b.Extends == nil || names[*b.Extends] {
+			continue
+		}
+		l.missingParent(name, *b.Extends, names)
+	}
+}
+
+// missingParent reports that bottle name extends parent, which no bottle
+// of the manifest is called.
+func (l *loader) missingParent(name, parent string, names map[string]bool) {
+	p := sels("bottles", name, "extends")
+	msg := fmt.Sprintf("bottle %q extends %q, which does not exist", name, parent)
+	if s := suggest(parent, slices.Sorted(maps.Keys(names))); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	l.errorf(l.valuePos(p), p, "%s", msg)
+}
+
 // chain returns the bottles from the root to name, or reports why there
 // is none.
 func (l *loader) chain(name string, bottles map[string]*rawBottle, names, reported map[string]bool) ([]*rawBottle, bool) {
@@ -78,11 +104,7 @@ func (l *loader) chain(name string, bottles map[string]*rawBottle, names, report
 		}
 		if !names[parent] {
 			if cur == name {
-				msg := fmt.Sprintf("bottle %q extends %q, which does not exist", cur, parent)
-				if s := suggest(parent, slices.Sorted(maps.Keys(names))); s != "" {
-					msg += fmt.Sprintf(" (did you mean %q?)", s)
-				}
-				l.errorf(l.valuePos(p), p, "%s", msg)
+				l.missingParent(cur, parent, names)
 			}
 			return nil, false
 		}

@@ -246,6 +246,7 @@ func (l *loader) load() *Manifest {
 	// they check through w and guard what they share with mu.
 	var mu sync.Mutex
 	bottles := map[string]*rawBottle{}
+	broken := map[string]*rawBottle{}
 	names := map[string]bool{}
 	l.eachEntry("bottles", func(w *loader, name string, v cue.Value) {
 		rb := &rawBottle{name: name}
@@ -263,9 +264,12 @@ func (l *loader) load() *Manifest {
 		names[name] = true
 		if valid {
 			bottles[name] = rb
+		} else {
+			broken[name] = rb
 		}
 	})
 	l.checkSubnets(bottles)
+	l.checkBrokenExtends(broken, names)
 	resolved := l.resolve(bottles, names, m.Defaults)
 	for name, b := range resolved {
 		m.Bottles[name] = b
