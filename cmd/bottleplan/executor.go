@@ -26,7 +26,9 @@ import (
 // bundles stay on Docker. smolvm is $BOTTLEPLAN_SMOLVM or "smolvm" on
 // PATH; packed agent images are cached under $BOTTLEPLAN_CACHE_DIR (or
 // the user cache directory)/bottleplan/smolvm. A plan without
-// smolmachines instances never runs smolvm.
+// smolmachines instances never runs smolvm. With
+// BOTTLEPLAN_ENGINE_TIMING set, every Engine call is timed to stderr
+// (docker.Timed).
 func backendFor(e *env, p *plan.Plan, opts docker.Options) (executor.Backend, error) {
 	smol := false
 	for _, in := range p.Instances {
@@ -42,7 +44,11 @@ func backendFor(e *env, p *plan.Plan, opts docker.Options) (executor.Backend, er
 	if err != nil {
 		return nil, err
 	}
-	d := docker.New(c, opts)
+	var eng docker.Engine = c
+	if e.getenv("BOTTLEPLAN_ENGINE_TIMING") != "" {
+		eng = docker.Timed(c, func(line string) { fmt.Fprintln(e.stderr, line) })
+	}
+	d := docker.New(eng, opts)
 	if !smol {
 		return d, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -101,27 +102,37 @@ func (s StaticImage) Build(ctx context.Context, eng Engine) (string, error) {
 		entries = append(entries, entry{name, 0o644, tar.TypeReg, s.Files[p]})
 	}
 
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: e.typ, Name: e.name, Mode: e.mode, Size: int64(len(e.data))}); err != nil {
-			return "", err
+	// The context is deterministic (no mtimes, sorted), so its hash names
+	// the image exactly. It is hashed as it is written, and only held in
+	// memory when the image must be built: the binary is tens of MB, and
+	// copying it through a growing buffer on every apply cost more than
+	// the hash.
+	writeTar := func(w io.Writer) error {
+		tw := tar.NewWriter(w)
+		for _, e := range entries {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: e.typ, Name: e.name, Mode: e.mode, Size: int64(len(e.data))}); err != nil {
+				return err
+			}
+			if _, err := tw.Write(e.data); err != nil {
+				return err
+			}
 		}
-		if _, err := tw.Write(e.data); err != nil {
-			return "", err
-		}
+		return tw.Close()
 	}
-	if err := tw.Close(); err != nil {
+	h := sha256.New()
+	if err := writeTar(h); err != nil {
 		return "", err
 	}
-	// The context is deterministic (no mtimes, sorted), so its hash names
-	// the image exactly.
-	sum := sha256.Sum256(buf.Bytes())
-	ref := s.Repo + ":" + hex.EncodeToString(sum[:])[:16]
+	ref := s.Repo + ":" + hex.EncodeToString(h.Sum(nil))[:16]
 	if _, err := eng.ImageInspect(ctx, ref); err == nil {
 		return ref, nil
 	} else if !isNotFound(err) {
 		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(data) + 64<<10)
+	if err := writeTar(&buf); err != nil {
+		return "", err
 	}
 	if s.OnBuild != nil {
 		s.OnBuild(ref)
