@@ -144,6 +144,21 @@ func (p *Proxy) record(d Decision) {
 	p.rec.Record(d)
 }
 
+// admit records the normalized target in d and returns the route that
+// allows host:port, or answers the denial (403 "blocked:") and reports
+// false. Both request forms pass through it, so they cannot disagree on
+// what the allowlist says.
+func (p *Proxy) admit(w http.ResponseWriter, d *Decision, host string, port int) (*plan.Route, bool) {
+	d.Host, d.Port = normalizeHost(host), port
+	route, reason, ok := p.policy.Match(host, port)
+	if !ok {
+		p.deny(w, *d, VerdictDeny, reason)
+		return nil, false
+	}
+	d.Route = route.Host
+	return route, true
+}
+
 // serveConnect answers CONNECT: 403 when no route allows the target,
 // otherwise a blind tunnel or, for intercepted routes, TLS terminated with
 // the instance CA.
@@ -154,13 +169,10 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		p.deny(w, d, VerdictDeny, fmt.Sprintf("CONNECT target %q is not host:port", r.Host))
 		return
 	}
-	d.Host, d.Port = normalizeHost(host), port
-	route, reason, ok := p.policy.Match(host, port)
+	route, ok := p.admit(w, &d, host, port)
 	if !ok {
-		p.deny(w, d, VerdictDeny, reason)
 		return
 	}
-	d.Route = route.Host
 	host = normalizeHost(host)
 	target := net.JoinHostPort(host, strconv.Itoa(port))
 
@@ -226,13 +238,10 @@ func (p *Proxy) serveAbsolute(w http.ResponseWriter, r *http.Request) {
 		p.deny(w, d, VerdictDeny, fmt.Sprintf("host %q is not host[:port]", r.URL.Host))
 		return
 	}
-	d.Host, d.Port = normalizeHost(host), port
-	route, reason, ok := p.policy.Match(host, port)
+	route, ok := p.admit(w, &d, host, port)
 	if !ok {
-		p.deny(w, d, VerdictDeny, reason)
 		return
 	}
-	d.Route = route.Host
 	if route.Intercept && route.Auth != nil && r.URL.Scheme != "https" {
 		p.deny(w, d, VerdictDeny, fmt.Sprintf("route %s injects credentials only over https; use an https:// URL", route.Host))
 		return
