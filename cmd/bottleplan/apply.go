@@ -46,13 +46,10 @@ type applyOpts struct {
 }
 
 func runApply(e *env, args []string, o applyOpts) error {
-	if len(args) != 1 {
-		return usagef("want exactly one plan file, got %d arguments", len(args))
-	}
 	if o.detailed && !o.dryRun {
 		return usagef("--detailed-exitcode goes with --dry-run")
 	}
-	p, err := readPlan(args[0])
+	p, err := readPlanArg(args)
 	if err != nil {
 		return err
 	}

@@ -30,10 +30,7 @@ func init() {
 // gives the project name; its content does not matter, so a plan that
 // drifted from live state still cleans up everything.
 func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTimeout time.Duration) error {
-	if len(args) != 1 {
-		return usagef("want exactly one plan file, got %d arguments", len(args))
-	}
-	p, err := readPlan(args[0])
+	p, err := readPlanArg(args)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,15 @@ import (
 	"github.com/bottleplan/bottleplan/plan"
 )
 
+// readPlanArg reads the one plan file a command takes as its only
+// positional argument (apply, status, destroy, verify).
+func readPlanArg(args []string) (*plan.Plan, error) {
+	if len(args) != 1 {
+		return nil, usagef("want exactly one plan file, got %d arguments", len(args))
+	}
+	return readPlan(args[0])
+}
+
 // readPlan reads and decodes the plan file at path, for every command
 // that takes one (show, diff, apply, status, destroy, verify). A plan the
 // plan package refuses (altered, reformatted, unknown format) becomes an

@@ -27,10 +27,7 @@ func init() {
 // (nothing of it is live) or "drifted" with what apply would change and
 // why, then the orphans. It reads only.
 func runStatus(e *env, args []string, detailed bool) error {
-	if len(args) != 1 {
-		return usagef("want exactly one plan file, got %d arguments", len(args))
-	}
-	p, err := readPlan(args[0])
+	p, err := readPlanArg(args)
 	if err != nil {
 		return err
 	}

@@ -52,10 +52,7 @@ type verifyInstance struct {
 // cannot probe them yet) and do not, unless --instance names one, which
 // is an error.
 func runVerify(e *env, args []string, only string, asJSON bool) error {
-	if len(args) != 1 {
-		return usagef("want exactly one plan file, got %d arguments", len(args))
-	}
-	p, err := readPlan(args[0])
+	p, err := readPlanArg(args)
 	if err != nil {
 		return err
 	}
