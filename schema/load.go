@@ -29,7 +29,7 @@ type Options struct {
 // resolves `extends`, reads prompt files and hashes Dockerfiles.
 //
 // The manifest root is the deepest directory holding every path (see
-// manifestRoot), whatever their order. The Dockerfile and PromptFile fields of the
+// Root), whatever their order. The Dockerfile and PromptFile fields of the
 // result are slash-separated and relative to it; every other relative
 // path in a manifest is relative to the file that writes it.
 //
@@ -65,7 +65,7 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	}
 	if len(files) == 1 && (files[0].ext == ".yaml" || files[0].ext == ".yml") && !noFast && precheck(files[0]) == nil {
 		f := files[0]
-		l := &loader{sc: sc, root: manifestRoot(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true}
+		l := &loader{sc: sc, root: Root(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true}
 		if m, ok := l.fastLoad(f.data); ok {
 			return m, nil
 		}
@@ -85,7 +85,7 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	if len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
-	root := manifestRoot(wd, paths)
+	root := Root(wd, paths)
 	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name}
 	for _, f := range files {
 		l.dirs[f.name] = f.dir

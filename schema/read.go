@@ -106,13 +106,14 @@ func statMessage(err error) string {
 	return err.Error()
 }
 
-// absPath resolves p against the working directory wd.
-// manifestRoot is the deepest directory that holds every path given: a
-// directory path counts as itself, a file as its directory. It does not
-// depend on the order of paths, so listing the same files in another
-// order gives the same relative Dockerfile and prompt paths (and so the
-// same plan bytes).
-func manifestRoot(wd string, paths []string) string {
+// Root is the manifest root of paths, relative ones resolved against wd:
+// the deepest directory that holds every path given (a directory path
+// counts as itself, a file as its directory). Plans carry Dockerfile and
+// prompt paths relative to it, and apply resolves them against it. It
+// does not depend on the order of paths, so listing the same files in
+// another order gives the same relative paths (and so the same plan
+// bytes).
+func Root(wd string, paths []string) string {
 	var root string
 	for i, p := range paths {
 		dir := absPath(wd, p)
@@ -140,6 +141,7 @@ func within(root, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
+// absPath resolves p against the working directory wd.
 func absPath(wd, p string) string {
 	if filepath.IsAbs(p) {
 		return filepath.Clean(p)

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/schema"
 )
 
 func init() {
@@ -142,39 +142,15 @@ func runApply(e *env, args []string, o applyOpts) error {
 }
 
 // manifestRoot is the directory agent.dockerfile paths are relative to:
-// with -f, the manifest root as schema.Load defines it (the deepest
-// directory holding every path given; a directory counts as itself, a
-// file as its directory), else the plan file's directory.
+// with -f, the manifest root as schema.Root defines it, else the plan
+// file's directory.
 func manifestRoot(planPath string, manifests []string) (string, error) {
 	if len(manifests) == 0 {
 		return filepath.Abs(filepath.Dir(planPath))
 	}
-	var root string
-	for i, m := range manifests {
-		dir, err := filepath.Abs(m)
-		if err != nil {
-			return "", err
-		}
-		if fi, err := os.Stat(dir); err != nil {
-			return "", fmt.Errorf("manifest: %w", err)
-		} else if !fi.IsDir() {
-			dir = filepath.Dir(dir)
-		}
-		if i == 0 {
-			root = dir
-			continue
-		}
-		for {
-			rel, err := filepath.Rel(root, dir)
-			if err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-				break
-			}
-			parent := filepath.Dir(root)
-			if parent == root {
-				break
-			}
-			root = parent
-		}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
 	}
-	return root, nil
+	return schema.Root(wd, manifests), nil
 }
