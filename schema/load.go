@@ -348,10 +348,19 @@ func (l *loader) decodePartial(v cue.Value, bad map[string]bool, dst any) {
 	obj := map[string]json.RawMessage{}
 	for it.Next() {
 		name := it.Selector().Unquoted()
+		fv := it.Value()
 		if bad[name] {
+			// A map or struct with errors only in some members still
+			// gives the others, so their rules are checked now too.
+			if bad[name+"\x00"] {
+				continue
+			}
+			if b, ok := partialMembers(fv, name, bad); ok {
+				obj[name] = b
+			}
 			continue
 		}
-		if b, err := it.Value().MarshalJSON(); err == nil {
+		if b, err := fv.MarshalJSON(); err == nil {
 			obj[name] = b
 		}
 	}
@@ -361,6 +370,29 @@ func (l *loader) decodePartial(v cue.Value, bad map[string]bool, dst any) {
 	}
 	// Fields that still do not fit dst stay unset.
 	_ = json.Unmarshal(b, dst)
+}
+
+// partialMembers encodes the members of the struct v (the field named
+// field) that hold no error, as marked by markBad.
+func partialMembers(v cue.Value, field string, bad map[string]bool) (json.RawMessage, bool) {
+	it, err := v.Fields()
+	if err != nil {
+		return nil, false
+	}
+	members := map[string]json.RawMessage{}
+	for it.Next() {
+		n := it.Selector().Unquoted()
+		if bad[field+"\x00"+n] {
+			continue
+		}
+		b, err := it.Value().MarshalJSON()
+		if err != nil {
+			return nil, false
+		}
+		members[n] = b
+	}
+	b, err := json.Marshal(members)
+	return b, err == nil
 }
 
 // sels makes a path of field names.

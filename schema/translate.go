@@ -41,17 +41,33 @@ func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[st
 	bad := map[string]bool{}
 	for _, key := range order {
 		g := groups[key]
-		if len(g.rel) == 0 {
-			bad[""] = true
-		} else {
-			bad[selName(g.rel[0])] = true
-		}
+		markBad(bad, g.rel)
 		full := with(parent, anySels(g.rel)...)
 		if e, ok := l.translate(g.errs, full, g.rel, d); ok {
 			l.errs = append(l.errs, e)
 		}
 	}
 	return bad
+}
+
+// markBad records where an error sits, for decodePartial: "" for the
+// entry itself; the field name for anything inside a field; and one level
+// deeper, field+"\x00"+member for an error inside a named member of a
+// field (env."1BAD", git_gate.repos), or field+"\x00" for an error on
+// the field as a whole or inside a list item, so the rest of a map can
+// still be decoded and checked.
+func markBad(bad map[string]bool, rel []cue.Selector) {
+	if len(rel) == 0 {
+		bad[""] = true
+		return
+	}
+	field := selName(rel[0])
+	bad[field] = true
+	if len(rel) >= 2 && rel[1].LabelType() == cue.StringLabel {
+		bad[field+"\x00"+rel[1].Unquoted()] = true
+	} else {
+		bad[field+"\x00"] = true
+	}
 }
 
 func anySels(s []cue.Selector) []any {
