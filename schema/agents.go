@@ -127,3 +127,28 @@ func digest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// checkSharedPins reports agents that would share a pinned subnet. A
+// subnet holds one instance, so two agents whose bottles resolve to the
+// same pin (one bottle, or a child that inherits its parent's
+// network) cannot both be planned; the compiler refuses them too, but
+// here the error gets its position. The first agent by name keeps the
+// subnet; each later one is reported at its `bottle`.
+func (l *loader) checkSharedPins(m *Manifest) {
+	owner := map[string]string{} // pinned subnet -> first agent
+	for _, name := range slices.Sorted(maps.Keys(m.Agents)) {
+		a := m.Agents[name]
+		b := m.Bottles[a.Bottle]
+		if b == nil || b.Network.Subnet == "" {
+			continue
+		}
+		first, taken := owner[b.Network.Subnet]
+		if !taken {
+			owner[b.Network.Subnet] = name
+			continue
+		}
+		p := sels("agents", name, "bottle")
+		l.errorf(l.valuePos(p), p, "agents %q and %q would share the pinned subnet %s of bottle %q, and a subnet holds one instance: give %q its own bottle (extending %q) with its own network.subnet",
+			first, name, b.Network.Subnet, a.Bottle, name, a.Bottle)
+	}
+}

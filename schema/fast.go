@@ -111,6 +111,7 @@ func (l *loader) fastLoad(data []byte) (*Manifest, bool) {
 			m.Agents[name] = a
 		}
 	}
+	l.checkSharedPins(m)
 	if len(l.errs) > 0 {
 		return nil, false
 	}

@@ -287,6 +287,7 @@ func (l *loader) load() *Manifest {
 			mu.Unlock()
 		}
 	})
+	l.checkSharedPins(m)
 	return m
 }
 
