@@ -35,19 +35,52 @@ func (l *loader) resolve(bottles map[string]*rawBottle, names map[string]bool, d
 	return out
 }
 
-// checkBrokenExtends reports an `extends` naming a bottle that does not
-// exist, for the bottles that failed their own checks: they stay out of
-// resolve (so their mistakes are not repeated for every child), but a
-// missing parent is one more mistake of their own, and every error is
-// reported at once. Cycles are only judged among valid bottles.
-func (l *loader) checkBrokenExtends(broken map[string]*rawBottle, names map[string]bool) {
+// checkBroken checks what can be checked of the bottles that failed their
+// own checks. They stay out of resolve, so their mistakes are not repeated
+// for every child, but two more mistakes are their own and every error is
+// reported at once: an `extends` naming no bottle, and a route asking for
+// dlp "supervise" on a bottle that does not supervise (judged on the
+// bottle merged over its parents when those are all valid). Cycles are
+// only judged among valid bottles.
+func (l *loader) checkBroken(broken, bottles map[string]*rawBottle, names map[string]bool, defs Defaults) {
 	for _, name := range slices.Sorted(maps.Keys(broken)) {
 		b := broken[name]
-		if b.Extends == nil || names[*b.Extends] {
-			continue
+		chain := []*rawBottle{b}
+		if b.Extends != nil {
+			if !names[*b.Extends] {
+				l.missingParent(name, *b.Extends, names)
+				continue
+			}
+			parents, ok := validChain(*b.Extends, bottles)
+			if !ok {
+				continue
+			}
+			chain = append(parents, b)
 		}
-		l.missingParent(name, *b.Extends, names)
+		l.checkDLP(merge(chain, defs), chain)
 	}
+}
+
+// validChain returns the root-first chain of name through valid bottles
+// only, reporting nothing; false when it meets a missing or invalid
+// bottle or a cycle.
+func validChain(name string, bottles map[string]*rawBottle) ([]*rawBottle, bool) {
+	var rev []*rawBottle
+	seen := map[string]bool{}
+	for cur := name; ; {
+		b := bottles[cur]
+		if b == nil || seen[cur] {
+			return nil, false
+		}
+		seen[cur] = true
+		rev = append(rev, b)
+		if b.Extends == nil {
+			break
+		}
+		cur = *b.Extends
+	}
+	slices.Reverse(rev)
+	return rev, true
 }
 
 // missingParent reports that bottle name extends parent, which no bottle

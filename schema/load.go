@@ -269,7 +269,7 @@ func (l *loader) load() *Manifest {
 		}
 	})
 	l.checkSubnets(bottles)
-	l.checkBrokenExtends(broken, names)
+	l.checkBroken(broken, bottles, names, m.Defaults)
 	resolved := l.resolve(bottles, names, m.Defaults)
 	for name, b := range resolved {
 		m.Bottles[name] = b
