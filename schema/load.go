@@ -63,6 +63,9 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	if errs := readFiles(files); len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
+	if files, errs = skipPlanFiles(files); len(errs) > 0 {
+		return nil, sortErrors(errs)
+	}
 	if len(files) == 1 && (files[0].ext == ".yaml" || files[0].ext == ".yml") && !noFast && precheck(files[0]) == nil {
 		f := files[0]
 		l := &loader{sc: sc, root: Root(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true}

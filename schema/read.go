@@ -2,11 +2,15 @@ package schema
 
 import (
 	"bytes"
+	"encoding/json"
 	stderrors "errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +43,8 @@ type srcFile struct {
 	dir  string
 	data []byte
 	ext  string
+	// listed is true when the file came from a directory, not by name.
+	listed bool
 }
 
 // manifestExts are the extensions Load reads.
@@ -91,9 +97,53 @@ func expand(wd string, paths []string) ([]srcFile, Errors) {
 		sort.Strings(names)
 		for _, n := range names {
 			add(filepath.Join(abs, n))
+			files[len(files)-1].listed = true
 		}
 	}
 	return files, errs
+}
+
+// skipPlanFiles leaves out the bottleplan plan files (JSON with
+// format_version and plan_digest at the top) that a directory holds:
+// `bottleplan plan -o plan.json` beside the manifest is the natural
+// workflow, and a plan is not part of the manifest. A plan file named by
+// itself is an error that says so, and so is a directory left with no
+// manifest.
+func skipPlanFiles(files []srcFile) ([]srcFile, Errors) {
+	var out []srcFile
+	var errs Errors
+	dirs := map[string]bool{} // directories that gave files, and whether one was a manifest
+	for _, f := range files {
+		if f.listed {
+			dir := path.Dir(f.name)
+			dirs[dir] = dirs[dir] || !isPlanFile(f)
+		}
+		switch {
+		case !isPlanFile(f):
+			out = append(out, f)
+		case !f.listed:
+			errs = append(errs, Error{File: f.name, Message: "this is a bottleplan plan file, not a manifest: give the manifest with -f, and the plan to show, apply or diff"})
+		}
+	}
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		if !dirs[dir] {
+			errs = append(errs, Error{File: dir, Message: "directory holds no manifest (.cue, .yaml, .yml or .json files), only plan files"})
+		}
+	}
+	return out, errs
+}
+
+// isPlanFile reports whether f is a JSON plan file written by `bottleplan
+// plan`.
+func isPlanFile(f srcFile) bool {
+	if f.ext != ".json" || !bytes.Contains(f.data, []byte(`"plan_digest"`)) {
+		return false
+	}
+	var top struct {
+		FormatVersion *json.RawMessage `json:"format_version"`
+		PlanDigest    *json.RawMessage `json:"plan_digest"`
+	}
+	return json.Unmarshal(f.data, &top) == nil && top.FormatVersion != nil && top.PlanDigest != nil
 }
 
 func statMessage(err error) string {
