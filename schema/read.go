@@ -316,10 +316,38 @@ func lineCol(data []byte, off int) (int, int) {
 	return line, col
 }
 
+// jsonSyntax checks f is JSON with the standard library before CUE sees
+// it: CUE's JSON extractor panics on some invalid input (FuzzLoad found
+// "[A=0]"). The error names the offending byte.
+func jsonSyntax(f srcFile) *Error {
+	if json.Valid(f.data) {
+		return nil
+	}
+	var v any
+	err := json.Unmarshal(f.data, &v)
+	e := &Error{File: f.name, Message: "invalid JSON"}
+	var se *json.SyntaxError
+	if stderrors.As(err, &se) {
+		off := max(int(se.Offset)-1, 0)
+		e.Line, e.Column = lineCol(f.data, min(off, len(f.data)))
+		e.Message = "invalid JSON: " + se.Error()
+	}
+	return e
+}
+
 // parse turns a file into a CUE syntax tree, rejecting what CUE would
 // accept silently but a user would not mean: several YAML documents,
 // duplicate keys in YAML or JSON, and a top level that is not a mapping.
-func parse(f srcFile) (*ast.File, Errors) {
+//
+// The parsers are CUE's; FuzzLoad has found two inputs that made them
+// panic (each now caught before it reaches them). Any other such input
+// becomes an error naming the file rather than a crash.
+func parse(f srcFile) (_ *ast.File, errs Errors) {
+	defer func() {
+		if r := recover(); r != nil {
+			errs = Errors{{File: f.name, Message: fmt.Sprintf("cannot parse this file (the CUE parser failed: %v); check its syntax", r)}}
+		}
+	}()
 	var file *ast.File
 	switch f.ext {
 	case ".cue":
@@ -332,6 +360,9 @@ func parse(f srcFile) (*ast.File, Errors) {
 		}
 		file = pf
 	case ".json":
+		if e := jsonSyntax(f); e != nil {
+			return nil, Errors{*e}
+		}
 		expr, err := cuejson.Extract(f.name, f.data)
 		if err != nil {
 			return nil, fromSyntax(f, err)
