@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
-	"github.com/bottleplan/bottleplan/plan"
 )
 
 // TestApplySmolmachines drives dry run, apply, re-apply, status and
@@ -30,14 +29,7 @@ func TestApplySmolmachines(t *testing.T) {
 	t.Setenv("FAKESMOLVM_STATE", fakeState)
 	t.Setenv("FAKESMOLVM_LOG", fakeLog)
 
-	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "a")
-	in := &p.Instances[0]
-	in.Backend = plan.BackendSmolmachines
-	in.Network.EgressName, in.Network.AgentIP = "", ""
-	in.Network.AllowCIDR = in.Network.BundleIP + "/32"
-	in.Agent.ContainerName, in.Agent.MachineName = "", project+"-a"
-	in.Agent.Command = []string{"/sleeper"}
-	in.EnvFromHost = map[string]string{"ANTHROPIC_API_KEY": "HOST_ANTHROPIC_KEY"}
+	p := dockertest.SmolPlan(project, dockertest.AgentImage(t, eng))
 	planPath := writePlan(t, t.TempDir(), p)
 	state := t.TempDir()
 	c := &cli{t: t, env: map[string]string{
@@ -63,7 +55,7 @@ func TestApplySmolmachines(t *testing.T) {
 	for _, want := range []string{
 		"smolvm commands:",
 		"smolvm machine create --name " + project + "-a --from ",
-		" --net --allow-cidr " + in.Network.AllowCIDR + " ",
+		" --net --allow-cidr " + p.Instances[0].Network.AllowCIDR + " ",
 		"BOTTLEPLAN_SECRET_ANTHROPIC_API_KEY=<from $HOST_ANTHROPIC_KEY> smolvm machine exec --name " + project + "-a -d --secret-env ANTHROPIC_API_KEY=BOTTLEPLAN_SECRET_ANTHROPIC_API_KEY -- /sleeper",
 	} {
 		if !strings.Contains(out, want) {

@@ -11,20 +11,6 @@ import (
 	"github.com/bottleplan/bottleplan/plan"
 )
 
-// smolPlan is a one-instance smolmachines plan of project: the bundle on
-// a real Docker bridge, the agent a machine of the fake smolvm.
-func smolPlan(project, image string) *plan.Plan {
-	p := dockertest.Plan(project, image, "a")
-	in := &p.Instances[0]
-	in.Backend = plan.BackendSmolmachines
-	in.Network.EgressName, in.Network.AgentIP = "", ""
-	in.Network.AllowCIDR = in.Network.BundleIP + "/32"
-	in.Agent.ContainerName, in.Agent.MachineName = "", project+"-a"
-	in.Agent.Command = []string{"/sleeper"}
-	in.EnvFromHost = map[string]string{"ANTHROPIC_API_KEY": "HOST_ANTHROPIC_KEY"}
-	return p
-}
-
 type hybridRig struct {
 	t *testing.T
 	// owned lists the project's Docker resources (dockertest.Owned).
@@ -39,7 +25,7 @@ func newHybridRig(t *testing.T) *hybridRig {
 	eng := dockertest.Engine(t)
 	project := dockertest.Project(t, eng)
 	img := dockertest.AgentImage(t, eng)
-	return &hybridRig{t: t, owned: func() []string { return dockertest.Owned(t, eng, project) }, w: newWorld(t), project: project, p: smolPlan(project, img),
+	return &hybridRig{t: t, owned: func() []string { return dockertest.Owned(t, eng, project) }, w: newWorld(t), project: project, p: dockertest.SmolPlan(project, img),
 		docker: docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t)})}
 }
 
@@ -207,7 +193,7 @@ func TestHybridExportsAndPacksOnce(t *testing.T) {
 // non-agent op render nothing.
 func TestHybridDryRunReplace(t *testing.T) {
 	w := newWorld(t)
-	p := smolPlan("acme", "img")
+	p := dockertest.SmolPlan("acme", "img")
 	p.Instances = append(p.Instances, dockertest.Instance("acme", "d", "img", "10.9.9.0"))
 	h := &Hybrid{Machines: w.open(), Project: "acme"}
 	old := &executor.Resource{Role: executor.RoleAgent, Instance: "a", Name: "acme-a", ID: machineIDPrefix + "acme-a", State: "running"}

@@ -196,6 +196,21 @@ func Owned(t testing.TB, eng *client.Client, project string) []string {
 	return out
 }
 
+// SmolPlan is a one-instance smolmachines plan of project (slug "a"): the
+// bundle on a real Docker bridge, the agent a machine of the fake smolvm
+// running /sleeper, with one host-copied variable.
+func SmolPlan(project, image string) *plan.Plan {
+	p := Plan(project, image, "a")
+	in := &p.Instances[0]
+	in.Backend = plan.BackendSmolmachines
+	in.Network.EgressName, in.Network.AgentIP = "", ""
+	in.Network.AllowCIDR = in.Network.BundleIP + "/32"
+	in.Agent.ContainerName, in.Agent.MachineName = "", project+"-a"
+	in.Agent.Command = []string{"/sleeper"}
+	in.EnvFromHost = map[string]string{"ANTHROPIC_API_KEY": "HOST_ANTHROPIC_KEY"}
+	return p
+}
+
 // Plan returns a plan of project with one docker instance per slug, each
 // on its own pinned /28 inside a /24 picked at random from 10.128.0.0/9
 // (so parallel test runs rarely meet), running image.
