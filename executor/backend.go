@@ -58,6 +58,37 @@ type Backend interface {
 	Remove(ctx context.Context, r Resource, step StepFunc) error
 }
 
+// ImageResolver is implemented by backends that can tell which image a
+// container made now would run. ResolveImages returns, for every
+// agent.image reference of p's instances that the backend runs as a
+// container, the ID the reference names now, or "" when it names no
+// image on this machine. It changes nothing and builds nothing.
+//
+// Only references the plan names are resolved: images apply builds
+// itself are tagged by content (a new input is a new tag, and so a new
+// config hash or plan), and the bundle image changes only with the
+// bottleplan binary, which apply does not roll out unasked (apply
+// --replace does).
+type ImageResolver interface {
+	ResolveImages(ctx context.Context, p *plan.Plan) (map[string]string, error)
+}
+
+// ObservePlan reads the live state of p's project with b.Observe and,
+// when b is an ImageResolver, what p's image references name now, so
+// Diff can see a rebuilt or retagged agent image.
+func ObservePlan(ctx context.Context, b Backend, p *plan.Plan) (*Observed, error) {
+	obs, err := b.Observe(ctx, p.Project)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := b.(ImageResolver); ok {
+		if obs.Images, err = r.ResolveImages(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	return obs, nil
+}
+
 // StepFunc reports a step a backend completed ("created", "started",
 // ...). A non-nil error stops the backend before its next step; Apply
 // then stops too (the fault tests use this to stop an apply anywhere).

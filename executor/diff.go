@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -15,6 +16,10 @@ type DiffOptions struct {
 	// Prune deletes orphans (instances of the project the plan does not
 	// name) instead of listing them.
 	Prune bool
+	// Replace names instances (slugs) whose bundle and agent are
+	// replaced even when nothing about them changed, as terraform's
+	// -replace does: the way to roll out what Diff cannot see.
+	Replace []string
 }
 
 // Diff compares the plan with observed state and returns the ops that
@@ -28,8 +33,11 @@ type DiffOptions struct {
 //   - containers: created when missing; replaced when a network of the
 //     instance is (re)created, when their config hash differs, when they
 //     were never started (an apply was interrupted), when their addresses
-//     or networks differ from the plan, or (agent) when it trusts another
-//     CA than its bundle; started ("~") when they merely stopped.
+//     or networks differ from the plan, (agent) when it trusts another
+//     CA than its bundle or its agent.image reference now names another
+//     image than the one it runs (Observed.Images), or when
+//     opts.Replace names the instance; started ("~") when they merely
+//     stopped.
 //   - live resources of the instance's slug with a role the plan does not
 //     use, or a name other than the planned one, are deleted.
 //
@@ -37,10 +45,10 @@ type DiffOptions struct {
 // Prune.
 //
 // What Diff cannot see, by design: secret values (they are recorded
-// nowhere, so a changed host token does not recreate anything), and the
-// image a container runs (a new bottleplan binary or a rebuilt agent
-// image under an unchanged plan). To roll those out, destroy the
-// instance (destroy --instance) and apply again.
+// nowhere, so a changed host token does not recreate anything), the
+// bundle image (it changes with the bottleplan binary), and the build
+// context of a dockerfile agent beyond the Dockerfile itself. To roll
+// those out, name the instance in opts.Replace (apply --replace).
 func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 	if err := CheckSubnets(p, obs); err != nil {
 		return nil, err
@@ -49,9 +57,18 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 	live := byInstance(obs.Resources)
 	planned := map[string]bool{}
 	for i := range p.Instances {
+		planned[p.Instances[i].Slug] = true
+	}
+	forced := map[string]bool{}
+	for _, slug := range opts.Replace {
+		if !planned[slug] {
+			return nil, fmt.Errorf("--replace %q: the plan has no instance of that name; bottleplan show lists them", slug)
+		}
+		forced[slug] = true
+	}
+	for i := range p.Instances {
 		in := &p.Instances[i]
-		planned[in.Slug] = true
-		ic := diffInstance(in, live[in.Slug])
+		ic := diffInstance(in, live[in.Slug], obs.Images, forced[in.Slug])
 		if len(ic.Ops) > 0 {
 			ch.Instances = append(ch.Instances, ic)
 		}
@@ -118,7 +135,7 @@ func wants(in *plan.Instance) []want {
 	return ws
 }
 
-func diffInstance(in *plan.Instance, rs []Resource) InstanceChanges {
+func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, forced bool) InstanceChanges {
 	ic := InstanceChanges{Slug: in.Slug}
 	found := map[Role]*Resource{}
 	ws := wants(in)
@@ -158,7 +175,10 @@ func diffInstance(in *plan.Instance, rs []Resource) InstanceChanges {
 		case netRecreated:
 			kind, cause = Replace, "replace: network recreated"
 		default:
-			kind, cause = diffContainer(in, w.role, old, bundle, newCA)
+			kind, cause = diffContainer(in, w.role, old, bundle, newCA, images)
+		}
+		if forced && !w.role.IsNetwork() && (kind == "" || kind == Update) {
+			kind, cause = Replace, "replace: asked for with --replace"
 		}
 		if kind == "" {
 			continue
@@ -210,7 +230,7 @@ func diffNetwork(in *plan.Instance, role Role, old *Resource) (Kind, string) {
 }
 
 // diffContainer checks a live container of the right name and hash.
-func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bool) (Kind, string) {
+func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bool, images map[string]string) (Kind, string) {
 	switch old.State {
 	case "created":
 		return Replace, "replace: never started (an earlier apply stopped half way)"
@@ -245,11 +265,24 @@ func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bo
 		if old.CAFingerprint != bundle.CAFingerprint {
 			return Replace, "replace: trusts a different CA than its bundle"
 		}
+		// A smolmachines agent runs a pack of the image, not the image.
+		if id := images[in.Agent.Image]; in.Backend == plan.BackendDocker && in.Agent.Image != "" && id != "" && old.ImageID != "" && id != old.ImageID {
+			return Replace, fmt.Sprintf("replace: image %s now names %s (the container runs %s)", in.Agent.Image, shortID(id), shortID(old.ImageID))
+		}
 	}
 	if !old.Running() {
 		return Update, fmt.Sprintf("update: not running (%s, exit code %d); start it", orNone(old.State), old.ExitCode)
 	}
 	return "", ""
+}
+
+// shortID is an image ID cut to docker's 12 hex digits.
+func shortID(id string) string {
+	hex := strings.TrimPrefix(id, "sha256:")
+	if len(hex) > 12 {
+		hex = hex[:12]
+	}
+	return hex
 }
 
 // diffAddresses compares the networks a container is on with the plan's:

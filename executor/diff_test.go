@@ -37,9 +37,15 @@ func live(in plan.Instance) []Resource {
 		{Role: RoleBundle, Instance: in.Slug, Name: in.Bundle.ContainerName, ID: "cb-" + in.Slug, ConfigHash: in.ConfigHash.Bundle, State: "running", CAFingerprint: "sha256:ca-" + in.Slug,
 			Addresses: map[string]string{n.InternalName: n.BundleIP, n.EgressName: "172.30.0.2"}},
 		{Role: RoleAgent, Instance: in.Slug, Name: in.Agent.ContainerName, ID: "ca-" + in.Slug, ConfigHash: in.ConfigHash.Agent, State: "running", CAFingerprint: "sha256:ca-" + in.Slug,
-			Addresses: map[string]string{n.InternalName: n.AgentIP}},
+			ImageID: imgOld, Addresses: map[string]string{n.InternalName: n.AgentIP}},
 	}
 }
+
+// Image IDs for the image drift cases: live() agents run imgOld.
+const (
+	imgOld = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	imgNew = "sha256:fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210"
+)
 
 // edit returns rs with fn applied to the resource of role (removed when
 // fn returns false).
@@ -69,6 +75,8 @@ func TestDiff(t *testing.T) {
 		plan    *plan.Plan
 		live    []Resource
 		prune   bool
+		replace []string
+		images  map[string]string
 		want    []string
 		ca      map[string]CASource
 		orphans []string
@@ -215,6 +223,67 @@ func TestDiff(t *testing.T) {
 			},
 			ca: map[string]CASource{"a": CAReuse},
 		},
+		"an agent image reference that names the same image is a no-op": {
+			plan:   testPlan(a),
+			live:   live(a),
+			images: map[string]string{"img": imgOld},
+		},
+		"an agent image reference rebuilt since replaces only the agent": {
+			plan:   testPlan(a, b),
+			live:   both,
+			images: map[string]string{"img": imgNew},
+			want: []string{
+				"-/+ a agent p-a-agent (replace: image img now names fedcba987654 (the container runs 0123456789ab))",
+				"-/+ b agent p-b-agent (replace: image img now names fedcba987654 (the container runs 0123456789ab))",
+			},
+			ca: map[string]CASource{"a": CAReuse, "b": CAReuse},
+		},
+		"an agent image reference that names nothing now leaves the agent alone": {
+			plan:   testPlan(a),
+			live:   live(a),
+			images: map[string]string{"img": ""},
+		},
+		"an agent whose backend reports no image is not compared": {
+			plan:   testPlan(a),
+			live:   edit(live(a), RoleAgent, func(r *Resource) bool { r.ImageID = ""; return true }),
+			images: map[string]string{"img": imgNew},
+		},
+		"a smolmachines agent is not compared by image": {
+			plan:   testPlan(smol(a)),
+			live:   smolLive(a),
+			images: map[string]string{"img": imgNew},
+		},
+		"replace forces the containers of the named instance only": {
+			plan:    testPlan(a, b),
+			live:    both,
+			replace: []string{"b"},
+			want: []string{
+				"-/+ b bundle p-b-bundle (replace: asked for with --replace)",
+				"-/+ b agent p-b-agent (replace: asked for with --replace)",
+			},
+			ca: map[string]CASource{"b": CAReuse},
+		},
+		"replace of a stopped agent replaces instead of starting it": {
+			plan:    testPlan(a),
+			live:    edit(live(a), RoleAgent, func(r *Resource) bool { r.State, r.ExitCode = "exited", 1; return true }),
+			replace: []string{"a"},
+			want: []string{
+				"-/+ a bundle p-a-bundle (replace: asked for with --replace)",
+				"-/+ a agent p-a-agent (replace: asked for with --replace)",
+			},
+			ca: map[string]CASource{"a": CAReuse},
+		},
+		"replace of a missing instance creates it": {
+			plan:    testPlan(a),
+			replace: []string{"a"},
+			want: []string{
+				"+ a network-internal p-a-internal (create: not found)",
+				"+ a network-egress p-a-egress (create: not found)",
+				"+ a bundle p-a-bundle (create: not found)",
+				"+ a agent p-a-agent (create: not found)",
+			},
+			ca: map[string]CASource{"a": CAGenerate},
+		},
 		"no egress network planned deletes a live one": {
 			plan: testPlan(withoutEgress(a)),
 			live: edit(live(a), RoleBundle, func(r *Resource) bool { r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}; return true }),
@@ -223,8 +292,8 @@ func TestDiff(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			obs := &Observed{Project: "p", Resources: tc.live}
-			ch, err := Diff(tc.plan, obs, DiffOptions{Prune: tc.prune})
+			obs := &Observed{Project: "p", Resources: tc.live, Images: tc.images}
+			ch, err := Diff(tc.plan, obs, DiffOptions{Prune: tc.prune, Replace: tc.replace})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -250,6 +319,14 @@ func TestDiff(t *testing.T) {
 				t.Errorf("orphans (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestDiffReplaceUnknownInstance(t *testing.T) {
+	_, err := Diff(testPlan(testInstance("a", "10.0.1")), &Observed{Project: "p"}, DiffOptions{Replace: []string{"a", "nope"}})
+	want := `--replace "nope": the plan has no instance of that name; bottleplan show lists them`
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
 	}
 }
 

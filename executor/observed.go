@@ -13,6 +13,12 @@ type Observed struct {
 	// Networks are every network on the host, ours and foreign, with
 	// their IPv4 subnets; Diff checks pinned subnets against them.
 	Networks []HostNetwork
+	// Images maps each agent.image reference of the plan to the image
+	// ID it names now ("" when no such image is on the machine), as an
+	// ImageResolver read it; nil when the backend resolves none. Diff
+	// replaces an agent container whose ImageID differs: the reference
+	// was rebuilt or retagged since the container was made.
+	Images map[string]string
 }
 
 // Resource is one live resource carrying the project label.
@@ -35,6 +41,10 @@ type Resource struct {
 	State string
 	// ExitCode is the last exit code of a container that is not running.
 	ExitCode int
+	// ImageID is the ID ("sha256:...") of the image a container was
+	// created from; "" when the backend does not report one (a smolvm
+	// machine), and Diff then skips the image check.
+	ImageID string
 	// CAFingerprint is "sha256:<hex>" of the instance CA certificate
 	// found in the container (BundleCAFile in a bundle, GuestCAFile in an
 	// agent); "" when the file is absent. Every backend must report it

@@ -17,7 +17,7 @@ import (
 func init() {
 	register(&command{
 		name:  "apply",
-		usage: "apply plan.json [-f M] [--auto-approve] [--dry-run] [--prune] [--detailed-exitcode] [--env-file F] [--lock-timeout D]",
+		usage: "apply plan.json [-f M] [--auto-approve] [--dry-run] [--prune] [--replace INSTANCE]... [--detailed-exitcode] [--env-file F] [--lock-timeout D]",
 		short: "make the live sandboxes match a saved plan",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			var o applyOpts
@@ -25,6 +25,7 @@ func init() {
 			fs.BoolVar(&o.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 			fs.BoolVar(&o.dryRun, "dry-run", false, "print the changes and change nothing")
 			fs.BoolVar(&o.prune, "prune", false, "delete instances of the project that the plan does not name")
+			fs.StringArrayVar(&o.replace, "replace", nil, "replace this instance's bundle and agent even if nothing changed (repeatable): rolls out a changed secret value or a new bottleplan binary")
 			fs.BoolVar(&o.detailed, "detailed-exitcode", false, "with --dry-run, exit 2 when there are changes")
 			fs.StringVar(&o.envFile, "env-file", "", "file of NAME=value lines for the env values asked for at apply")
 			fs.DurationVar(&o.lockTimeout, "lock-timeout", 5*time.Minute, "how long to wait for another apply or destroy of the project (0: do not wait)")
@@ -39,6 +40,7 @@ type applyOpts struct {
 	autoApprove  bool
 	dryRun       bool
 	prune        bool
+	replace      []string
 	detailed     bool
 	envFile      string
 	lockTimeout  time.Duration
@@ -83,11 +85,11 @@ func runApply(e *env, args []string, o applyOpts) error {
 		defer unlock()
 	}
 
-	obs, err := b.Observe(e.ctx, p.Project)
+	obs, err := executor.ObservePlan(e.ctx, b, p)
 	if err != nil {
 		return err
 	}
-	ch, err := executor.Diff(p, obs, executor.DiffOptions{Prune: o.prune})
+	ch, err := executor.Diff(p, obs, executor.DiffOptions{Prune: o.prune, Replace: o.replace})
 	if err != nil {
 		return err
 	}

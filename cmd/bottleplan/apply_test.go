@@ -161,6 +161,25 @@ func TestApplyStatusDestroy(t *testing.T) {
 	}
 	checkNoCanary(t, eng, project, planPath, state, c.out)
 
+	// A rotated host secret is not seen; --replace rolls it out to that
+	// instance only, asking for no other instance's values.
+	c.env["HOST_GH_PAT"] = canary + "-rotated"
+	expect(exitOK, "No changes", "apply", planPath, "--auto-approve", bin)
+	expect(exitError, `--replace "gamma": the plan has no instance of that name`, "apply", planPath, "--replace", "gamma", "--auto-approve", bin)
+	out = expect(exitOK, "Apply complete: 0 created, 0 updated, 2 replaced, 0 deleted.", "apply", planPath, "--replace", "alpha", "--auto-approve", bin)
+	if !strings.Contains(out, "replace: asked for with --replace") {
+		t.Errorf("--replace output lacks the cause:\n%s", out)
+	}
+	bundle, err = eng.ContainerInspect(context.Background(), p.Instances[0].Bundle.ContainerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !contains(bundle.Config.Env, "HOST_GH_PAT="+canary+"-rotated") {
+		t.Errorf("bundle env lacks the rotated HOST_GH_PAT after --replace")
+	}
+	expect(exitOK, "all 2 instances in sync", "status", planPath, "--detailed-exitcode")
+	checkNoCanary(t, eng, project, planPath, state, c.out)
+
 	// An altered plan is refused.
 	altered := filepath.Join(dir, "altered.json")
 	b, _ := os.ReadFile(planPath)

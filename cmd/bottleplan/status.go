@@ -35,7 +35,7 @@ func runStatus(e *env, args []string, detailed bool) error {
 	if err != nil {
 		return err
 	}
-	obs, err := b.Observe(e.ctx, p.Project)
+	obs, err := executor.ObservePlan(e.ctx, b, p)
 	if err != nil {
 		return err
 	}

@@ -180,7 +180,7 @@ func fromList(c container.Summary) (executor.Resource, bool) {
 		return executor.Resource{}, false
 	}
 	r := resourceFromLabels(c.Labels)
-	r.ID, r.Name, r.State, r.CAFingerprint = c.ID, strings.TrimPrefix(c.Names[0], "/"), c.State, fp
+	r.ID, r.Name, r.State, r.CAFingerprint, r.ImageID = c.ID, strings.TrimPrefix(c.Names[0], "/"), c.State, fp, c.ImageID
 	r.Addresses = map[string]string{}
 	for name, ep := range c.NetworkSettings.Networks {
 		if ep == nil {
@@ -201,7 +201,7 @@ func (b *Backend) observeContainer(ctx context.Context, id string) (executor.Res
 		return executor.Resource{}, fmt.Errorf("inspect container %s: %w", id, err)
 	}
 	r := resourceFromLabels(ci.Config.Labels)
-	r.ID, r.Name = ci.ID, strings.TrimPrefix(ci.Name, "/")
+	r.ID, r.Name, r.ImageID = ci.ID, strings.TrimPrefix(ci.Name, "/"), ci.Image
 	if ci.State != nil {
 		r.State, r.ExitCode = ci.State.Status, ci.State.ExitCode
 	}

@@ -272,3 +272,29 @@ func buildContext(ctx context.Context, eng Engine, context io.Reader, ref, docke
 		}
 	}
 }
+
+// ResolveImages implements executor.ImageResolver: the ID each distinct
+// agent.image reference of p's docker instances names now, one image
+// inspect per reference, or "" when the Engine has no such image.
+func (b *Backend) ResolveImages(ctx context.Context, p *plan.Plan) (map[string]string, error) {
+	ids := map[string]string{}
+	for _, in := range p.Instances {
+		ref := in.Agent.Image
+		if in.Backend != plan.BackendDocker || ref == "" {
+			continue
+		}
+		if _, done := ids[ref]; done {
+			continue
+		}
+		img, err := b.eng.ImageInspect(ctx, ref)
+		switch {
+		case isNotFound(err):
+			ids[ref] = ""
+		case err != nil:
+			return nil, fmt.Errorf("inspect image %q: %w", ref, err)
+		default:
+			ids[ref] = img.ID
+		}
+	}
+	return ids, nil
+}

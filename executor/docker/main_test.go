@@ -17,12 +17,18 @@ func TestMain(m *testing.M) { os.Exit(dockertest.Main(m)) }
 // applied.
 func converge(t *testing.T, b *docker.Backend, p *plan.Plan, prune bool, opts executor.ApplyOptions) (*executor.Changes, error) {
 	t.Helper()
+	return convergeWith(t, b, p, executor.DiffOptions{Prune: prune}, opts)
+}
+
+// convergeWith is converge with any DiffOptions.
+func convergeWith(t *testing.T, b *docker.Backend, p *plan.Plan, dopts executor.DiffOptions, opts executor.ApplyOptions) (*executor.Changes, error) {
+	t.Helper()
 	ctx := context.Background()
-	obs, err := b.Observe(ctx, p.Project)
+	obs, err := executor.ObservePlan(ctx, b, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch, err := executor.Diff(p, obs, executor.DiffOptions{Prune: prune})
+	ch, err := executor.Diff(p, obs, dopts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +38,7 @@ func converge(t *testing.T, b *docker.Backend, p *plan.Plan, prune bool, opts ex
 // pending returns the ops a fresh Diff still wants.
 func pending(t *testing.T, b *docker.Backend, p *plan.Plan) []string {
 	t.Helper()
-	obs, err := b.Observe(context.Background(), p.Project)
+	obs, err := executor.ObservePlan(context.Background(), b, p)
 	if err != nil {
 		t.Fatal(err)
 	}

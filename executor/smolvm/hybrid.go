@@ -74,6 +74,16 @@ func (h *Hybrid) Observe(ctx context.Context, project string) (*executor.Observe
 	return obs, nil
 }
 
+// ResolveImages implements executor.ImageResolver for the docker
+// instances of a mixed plan; a machine runs a pack of its image and
+// reports no image ID, so Diff leaves it alone.
+func (h *Hybrid) ResolveImages(ctx context.Context, p *plan.Plan) (map[string]string, error) {
+	if r, ok := h.Docker.(executor.ImageResolver); ok {
+		return r.ResolveImages(ctx, p)
+	}
+	return nil, nil
+}
+
 func machineResource(o Observed) executor.Resource {
 	state := o.Machine.State
 	if !o.Machine.Launched && state == "running" {
