@@ -112,6 +112,7 @@ func (l *loader) fastLoad(data []byte) (*Manifest, bool) {
 		}
 	}
 	l.checkSharedPins(m)
+	l.checkPoolRoom(m)
 	if len(l.errs) > 0 {
 		return nil, false
 	}

@@ -291,6 +291,7 @@ func (l *loader) load() *Manifest {
 		}
 	})
 	l.checkSharedPins(m)
+	l.checkPoolRoom(m)
 	return m
 }
 
