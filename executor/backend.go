@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -57,6 +58,11 @@ type Backend interface {
 	// step("removed"). Removing what is already gone is not an error.
 	Remove(ctx context.Context, r Resource, step StepFunc) error
 }
+
+// ErrStale is wrapped by errors about an input the plan pinned by digest
+// that changed since the plan was made (a Dockerfile): the plan is
+// refused, as a stale manifest is, and must be made again.
+var ErrStale = errors.New("plan refused: it is stale")
 
 // ImageResolver is implemented by backends that can tell which image a
 // container made now would run. ResolveImages returns, for every

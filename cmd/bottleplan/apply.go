@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/plan"
 	"github.com/bottleplan/bottleplan/schema"
 )
 
@@ -53,6 +55,9 @@ func runApply(e *env, args []string, o applyOpts) error {
 	}
 	p, err := readPlanArg(args)
 	if err != nil {
+		return err
+	}
+	if err := checkEndpoints(p); err != nil {
 		return err
 	}
 	root, err := manifestRoot(args[0], o.manifests)
@@ -121,6 +126,9 @@ func runApply(e *env, args []string, o applyOpts) error {
 	// Images before the question: a missing one is reported before
 	// anyone confirms, and certainly before anything is created.
 	if err := b.Prepare(e.ctx, p, ch); err != nil {
+		if errors.Is(err, executor.ErrStale) {
+			return withCode(exitRefused, err)
+		}
 		return err
 	}
 	stdin := bufio.NewReader(e.stdin)
@@ -140,6 +148,20 @@ func runApply(e *env, args []string, o applyOpts) error {
 	n := ch.Counts()
 	fmt.Fprintf(e.stdout, "Apply complete: %d created, %d updated, %d replaced, %d deleted.\n",
 		n[executor.Create], n[executor.Update], n[executor.Replace], n[executor.Delete])
+	return nil
+}
+
+// checkEndpoints refuses a plan whose endpoints are assigned at apply
+// (plan --unroutable-bridge, for hosts such as Docker Desktop where the
+// guest cannot reach bridge addresses): apply does not assign them yet,
+// and going ahead would leave the agent pointed at addresses it cannot
+// reach.
+func checkEndpoints(p *plan.Plan) error {
+	for _, in := range p.Instances {
+		if in.Endpoints.AssignedAtApply {
+			return fmt.Errorf("instance %q: its endpoints are assigned at apply (plan --unroutable-bridge), which this bottleplan cannot do yet; on a host whose bridge addresses the guest can reach, make the plan without --unroutable-bridge", in.Slug)
+		}
+	}
 	return nil
 }
 

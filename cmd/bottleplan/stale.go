@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/bottleplan/bottleplan/compiler"
+	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
@@ -30,7 +31,7 @@ func checkStale(e *env, p *plan.Plan, manifests []string) error {
 		return fmt.Errorf("manifest: %w", err)
 	}
 	if now.ManifestDigest != p.ManifestDigest {
-		return withCode(exitRefused, fmt.Errorf("plan refused: it is stale: the manifest changed since the plan was made (manifest %s, plan %s); run bottleplan plan again and review the new plan", now.ManifestDigest, p.ManifestDigest))
+		return withCode(exitRefused, fmt.Errorf("%w: the manifest changed since the plan was made (manifest %s, plan %s); run bottleplan plan again and review the new plan", executor.ErrStale, now.ManifestDigest, p.ManifestDigest))
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package docker_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,8 +46,8 @@ func TestAgentFromDockerfile(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "docker", "agent.Dockerfile"), append(df, "ENV X=1\n"...), 0o644)
 	in.ConfigHash.Agent = "sha256:agent-2"
 	_, err := converge(t, b, p, false, executor.ApplyOptions{})
-	if err == nil || !strings.Contains(err.Error(), "changed since the plan was made") {
-		t.Fatalf("error = %v, want the stale dockerfile refused", err)
+	if !errors.Is(err, executor.ErrStale) || !strings.Contains(err.Error(), "changed since the plan was made") {
+		t.Fatalf("error = %v, want the stale dockerfile refused (executor.ErrStale, exit 3 in the CLI)", err)
 	}
 	destroy(t, b, p)
 }

@@ -183,7 +183,7 @@ func (b *Backend) ensureAgentImage(ctx context.Context, in *plan.Instance) (stri
 	}
 	sum := sha256.Sum256(df)
 	if got := "sha256:" + hex.EncodeToString(sum[:]); got != in.Agent.DockerfileDigest {
-		return "", fmt.Errorf("dockerfile %s changed since the plan was made (digest %s, plan %s); run bottleplan plan again", path, got, in.Agent.DockerfileDigest)
+		return "", fmt.Errorf("%w: dockerfile %s changed since the plan was made (digest %s, plan %s); run bottleplan plan again and review the new plan", executor.ErrStale, path, got, in.Agent.DockerfileDigest)
 	}
 	ctxTar, err := tarDir(filepath.Dir(path))
 	if err != nil {
