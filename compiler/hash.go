@@ -29,6 +29,8 @@ func manifestDigest(m *schema.Manifest) (string, error) {
 // whose "resource" and "v" fields keep hashes of different resources and
 // of different versions of this list apart. Adding a field to a struct
 // changes every hash of that kind: do it only with a plan format change.
+// executor.ConfigFields splits the same inputs into named parts, so apply
+// can say which part changed; a field added here belongs there too.
 
 // networkHashInput: the networks are recreated when their name, their
 // subnet or gateway, or the backend (internal bridge plus egress bridge

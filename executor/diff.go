@@ -28,6 +28,8 @@ type DiffOptions struct {
 // overlaps a network bottleplan does not own (see CheckSubnets).
 //
 // Rules, per planned instance:
+//   - a replace for a changed config hash names the parts of the plan
+//     that changed when the resource carries LabelConfigFields.
 //   - networks: created when missing; replaced when their config hash,
 //     subnet, gateway or internal flag differ.
 //   - containers: created when missing; replaced when a network of the
@@ -170,6 +172,9 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 			kind, cause = Create, "create: not found"
 		case old.ConfigHash != w.hash:
 			kind, cause = Replace, fmt.Sprintf("replace: config hash changed (%s)", w.what)
+			if fs := changedFields(old.ConfigFields, ConfigFields(in, w.role)); len(fs) > 0 {
+				cause = fmt.Sprintf("replace: config hash changed (%s: %s)", w.what, strings.Join(fs, ", "))
+			}
 		case w.role.IsNetwork():
 			kind, cause = diffNetwork(in, w.role, old)
 		case netRecreated:

@@ -284,6 +284,29 @@ func TestDiff(t *testing.T) {
 			},
 			ca: map[string]CASource{"a": CAGenerate},
 		},
+		"a bundle labelled with its config fields names the part that changed": {
+			plan: testPlan(withRoute(a, "pypi.org")),
+			live: withFields(live(a), a),
+			want: []string{"-/+ a bundle p-a-bundle (replace: config hash changed (bundle: proxy.routes))"},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
+		"an agent labelled with its config fields names the part that changed": {
+			plan: testPlan(withAgentImage(a, "img:2")),
+			live: withFields(live(a), a),
+			want: []string{"-/+ a agent p-a-agent (replace: config hash changed (agent: agent.image))"},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
+		"networks labelled with their config fields name the parts that changed": {
+			plan: testPlan(withSubnet(a, "10.0.9")),
+			live: withFields(live(a), a),
+			want: []string{
+				"-/+ a network-internal p-a-internal (replace: config hash changed (network: gateway, subnet))",
+				"-/+ a network-egress p-a-egress (replace: config hash changed (network: gateway, subnet))",
+				"-/+ a bundle p-a-bundle (replace: config hash changed (bundle: address))",
+				"-/+ a agent p-a-agent (replace: config hash changed (agent: address))",
+			},
+			ca: map[string]CASource{"a": CAReuse},
+		},
 		"no egress network planned deletes a live one": {
 			plan: testPlan(withoutEgress(a)),
 			live: edit(live(a), RoleBundle, func(r *Resource) bool { r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}; return true }),
@@ -328,6 +351,39 @@ func TestDiffReplaceUnknownInstance(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v, want %s", err, want)
 	}
+}
+
+// withFields labels rs with the config fields of in, as the docker
+// backend does at create.
+func withFields(rs []Resource, in plan.Instance) []Resource {
+	out := append([]Resource(nil), rs...)
+	for i := range out {
+		out[i].ConfigFields = ConfigFields(&in, out[i].Role)
+	}
+	return out
+}
+
+func withRoute(in plan.Instance, host string) plan.Instance {
+	in.Bundle.Proxy.Routes = append(append([]plan.Route(nil), in.Bundle.Proxy.Routes...), plan.Route{Host: host, Ports: []int{443}})
+	in.ConfigHash.Bundle += "-routes"
+	return in
+}
+
+func withAgentImage(in plan.Instance, image string) plan.Instance {
+	in.Agent.Image = image
+	in.ConfigHash.Agent += "-image"
+	return in
+}
+
+// withSubnet moves in to the /28 at subnet24.0, its hashes changing as
+// the compiler's would.
+func withSubnet(in plan.Instance, subnet24 string) plan.Instance {
+	out := testInstance(in.Slug, subnet24)
+	out.ConfigHash = in.ConfigHash
+	out.ConfigHash.Network += "-moved"
+	out.ConfigHash.Bundle += "-moved"
+	out.ConfigHash.Agent += "-moved"
+	return out
 }
 
 func withBundleHash(in plan.Instance, h string) plan.Instance  { in.ConfigHash.Bundle = h; return in }

@@ -28,6 +28,9 @@ type Resource struct {
 	Instance   string
 	ConfigHash string
 	PlanDigest string
+	// ConfigFields is its LabelConfigFields value ("" when it has none):
+	// Diff names the parts of the plan that changed from it.
+	ConfigFields string
 	// ID is the backend's identifier (container or network ID).
 	ID string
 	// Name is the resource's name.

@@ -44,7 +44,7 @@ type Op struct {
 	// Replace, the live one for Update and Delete.
 	Name string
 	// Cause says why, starting with the kind: "create: not found",
-	// "replace: config hash changed (bundle)", "delete: no longer in plan".
+	// "replace: config hash changed (bundle: proxy.routes)", "delete: no longer in plan".
 	Cause string
 	// Old is the live resource an Update, Replace or Delete acts on; nil
 	// for Create.

@@ -121,6 +121,8 @@ func (e *direct) value(v reflect.Value, depth int) bool {
 // encode is value's body on the current buffer.
 func (e *direct) encode(buf []byte, v reflect.Value, depth int) ([]byte, bool) {
 	switch v.Kind() {
+	case reflect.Invalid: // a nil interface: CanonicalDigest(nil), a null in a map[string]any
+		return append(buf, "null"...), true
 	case reflect.Bool:
 		return strconv.AppendBool(buf, v.Bool()), true
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

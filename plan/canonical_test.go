@@ -35,6 +35,7 @@ func TestCanonicalMatchesSlow(t *testing.T) {
 		"example":     examplePlan(),
 		"empty plan":  &Plan{},
 		"nil pointer": (*Plan)(nil),
+		"nil":         nil,
 		"strings": []string{"", "plain", "<a&b>", "quote\"back\\slash", "tab\tnew\nline\r", "\x00\x1f\x7f", "é ü 日本",
 			"\u2028\u2029", "bad \xff utf8", "emoji 🙂"},
 		"maps":    map[string]int{"b": 2, "a": 1, "B": 3, "": 0, "é": 4, "a b": 5},

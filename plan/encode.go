@@ -185,6 +185,9 @@ func marshalNoEscape(v any, indent string) ([]byte, error) {
 // and pointers is replaced by an empty one. The copy keeps the caller's
 // value untouched.
 func withEmptyCollections(v any) any {
+	if v == nil {
+		return nil
+	}
 	rv := reflect.ValueOf(v)
 	return fillEmpty(rv).Interface()
 }

@@ -89,7 +89,7 @@ func TestCompiledPlanRouteChange(t *testing.T) {
 	run(exitOK, "plan", "-f", manifest, "-o", planPath)
 	out := run(exitChanges, "apply", planPath, "-f", manifest, "--dry-run", "--detailed-exitcode")
 	ops := opLinesOf(out)
-	want := []string{"-/+ beta bundle " + project + "-beta-bundle replace: config hash changed (bundle)"}
+	want := []string{"-/+ beta bundle " + project + "-beta-bundle replace: config hash changed (bundle: proxy.routes)"}
 	if strings.Join(ops, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("a route change of bottle b: ops\n%s\nwant\n%s", strings.Join(ops, "\n"), strings.Join(want, "\n"))
 	}

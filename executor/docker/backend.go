@@ -229,10 +229,11 @@ func (b *Backend) observeContainer(ctx context.Context, id string) (executor.Res
 
 func resourceFromLabels(l map[string]string) executor.Resource {
 	return executor.Resource{
-		Role:       executor.Role(l[executor.LabelRole]),
-		Instance:   l[executor.LabelInstance],
-		ConfigHash: l[executor.LabelConfigHash],
-		PlanDigest: l[executor.LabelPlanDigest],
+		Role:         executor.Role(l[executor.LabelRole]),
+		Instance:     l[executor.LabelInstance],
+		ConfigHash:   l[executor.LabelConfigHash],
+		PlanDigest:   l[executor.LabelPlanDigest],
+		ConfigFields: l[executor.LabelConfigFields],
 	}
 }
 

@@ -38,6 +38,7 @@ func (b *Backend) Create(ctx context.Context, req executor.CreateRequest) error 
 
 func labels(req executor.CreateRequest, hash string) map[string]string {
 	l := executor.Labels(req.Project, req.Instance.Slug, req.Role, hash, req.PlanDigest)
+	l[executor.LabelConfigFields] = executor.ConfigFields(req.Instance, req.Role)
 	if !req.Role.IsNetwork() && req.CA != nil {
 		l[LabelCAFingerprint] = executor.Fingerprint(req.CA.CertPEM)
 	}

@@ -72,7 +72,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"-/+ beta bundle " + beta.Bundle.ContainerName + " (replace: config hash changed (bundle))"}
+	want := []string{"-/+ beta bundle " + beta.Bundle.ContainerName + " (replace: config hash changed (bundle: proxy.routes))"}
 	if d := cmp.Diff(want, opStrings(ch)); d != "" {
 		t.Fatalf("route change ops (-want +got):\n%s", d)
 	}

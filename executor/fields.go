@@ -1,0 +1,116 @@
+package executor
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// LabelConfigFields names, on resources made since it exists, which parts
+// of the plan the resource was created from: "name=digest,..." sorted by
+// name, each digest the first 12 hex digits of the sha256 of that part's
+// canonical JSON. The config hash says whether a resource must be
+// replaced; this label lets Diff say why in the plan's words
+// ("config hash changed (bundle: proxy.routes)") where a single hash
+// could not. Parts are plan fields (names, addresses, routes, literal
+// env), never secret values; a resource without the label (made by an
+// older bottleplan, or a smolvm machine) is reported by kind alone.
+const LabelConfigFields = "io.bottleplan.config-fields"
+
+// ConfigFields returns the LabelConfigFields value for the resource of
+// role in in. Its parts follow the compiler's config hash inputs
+// (compiler/hash.go), with struct fields split one level down, so every
+// change that moves a config hash moves at least one part.
+func ConfigFields(in *plan.Instance, role Role) string {
+	parts := map[string]string{}
+	add := func(name string, v any) {
+		d, err := plan.CanonicalDigest(v)
+		if err != nil {
+			d = "unhashable"
+		}
+		d = strings.TrimPrefix(d, "sha256:")
+		parts[name] = d[:min(12, len(d))]
+	}
+	// expand adds one part per JSON field of a struct, so a change to a
+	// route is "proxy.routes", not "proxy".
+	expand := func(prefix string, v any) {
+		raw, err := json.Marshal(v)
+		var m map[string]any
+		if err != nil || json.Unmarshal(raw, &m) != nil {
+			add(prefix, v)
+			return
+		}
+		for k, fv := range m {
+			add(prefix+"."+k, fv)
+		}
+	}
+	n := in.Network
+	add("backend", in.Backend)
+	switch role {
+	case RoleNetworkInternal, RoleNetworkEgress:
+		add("subnet", n.Subnet)
+		add("gateway", n.Gateway)
+		add("names", []string{n.InternalName, n.EgressName})
+	case RoleBundle:
+		add("name", in.Bundle.ContainerName)
+		add("address", []string{n.BundleIP, n.InternalName, n.EgressName})
+		expand("proxy", in.Bundle.Proxy)
+		add("git_gate", in.Bundle.GitGate)
+		add("supervise", in.Bundle.Supervise)
+		add("secrets_from_host", in.Bundle.SecretsFromHost)
+	case RoleAgent:
+		add("runtime", in.Runtime)
+		expand("agent", in.Agent)
+		add("address", []string{n.AgentIP, n.BundleIP, n.AllowCIDR, n.InternalName})
+		add("guest_env", in.GuestEnv)
+		add("env_from_host", in.EnvFromHost)
+		add("env_prompted", in.EnvPrompted)
+		add("endpoints.assigned_at_apply", in.Endpoints.AssignedAtApply)
+	}
+	var b strings.Builder
+	for i, k := range slices.Sorted(maps.Keys(parts)) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(parts[k])
+	}
+	return b.String()
+}
+
+// changedFields lists, sorted, the parts whose digests differ between two
+// LabelConfigFields values (a part present on one side only counts);
+// nil when live is empty (the resource predates the label).
+func changedFields(live, want string) []string {
+	if live == "" {
+		return nil
+	}
+	l, w := parseFields(live), parseFields(want)
+	var out []string
+	for k := range l {
+		if l[k] != w[k] {
+			out = append(out, k)
+		}
+	}
+	for k := range w {
+		if _, ok := l[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func parseFields(s string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range strings.Split(s, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
