@@ -277,6 +277,7 @@ func changedExample(p *Plan) {
 	impl.Bundle.Proxy.Routes = append(impl.Bundle.Proxy.Routes, Route{Host: "uploads.example.net", Ports: []int{443, 8443}, DLP: "supervise"})
 	impl.Bundle.Proxy.Routes[0].Matches[0].Methods = []string{"GET", "POST", "DELETE"}
 	impl.EnvFromHost["NPM_TOKEN"] = "HOST_NPM_TOKEN"
+	impl.GuestEnv["GIT_AUTHOR_NAME"] = "implementer-bot"
 	impl.Agent.Prompt = "# Implementer\n\nPick the next open task and implement it.\n"
 
 	rev := &p.Instances[1]
