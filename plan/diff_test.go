@@ -43,7 +43,7 @@ func TestDiff(t *testing.T) {
 				p.Instances[0].Bundle.Proxy.Routes = p.Instances[0].Bundle.Proxy.Routes[:3]
 			},
 			want: []Change{
-				{Instance: "implementer", Path: "bundle.proxy.routes[registry.npmjs.org]", Kind: FieldRemoved, Old: `{"dlp":"supervise","host":"registry.npmjs.org","intercept":false,"ports":[443]}`, Security: true},
+				{Instance: "implementer", Path: "bundle.proxy.routes[registry.npmjs.org]", Kind: FieldRemoved, Old: `{"dlp":"supervise","host":"registry.npmjs.org","intercept":true,"ports":[443]}`, Security: true},
 				{Instance: "scout", Path: "bundle.proxy.routes[evil.example.com]", Kind: FieldAdded, New: `{"dlp":"block","host":"evil.example.com","intercept":false,"ports":[443]}`, Security: true},
 			},
 		},
