@@ -12,6 +12,12 @@ import (
 // DLP on the bundle (dlp.outbound_on_match) is a tripwire, not a
 // guarantee. It acts on two kinds of match, and only on intercepted
 // routes: a blind CONNECT tunnel carries bytes the bundle cannot read.
+// The compiler intercepts every route, with or without auth and matches,
+// so every route of a compiled plan is scanned; the bundle still serves
+// a route marked not intercepted (an older plan) as a blind tunnel,
+// without DLP. Interception has a cost: the agent must trust the
+// instance CA, so a client that pins certificates, or a protocol other
+// than TLS-wrapped HTTP/1.1 sent through CONNECT, cannot use a route.
 //
 //  1. A request the route's matches do not allow (path or method).
 //     "block" denies it; "supervise" holds it (see below); "redact" also

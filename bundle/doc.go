@@ -8,8 +8,9 @@
 //   - allow.go: the allowlist (hosts, wildcards, ports, paths, methods);
 //     pure, table-tested and fuzzed.
 //   - proxy.go: the forward proxy (absolute-form HTTP and CONNECT).
-//   - intercept.go: TLS interception of routes with auth or matches and
-//     the per-request checks and token injection.
+//   - intercept.go: TLS interception of the routes the plan marks
+//     intercepted (every route the compiler makes) and the per-request
+//     checks, DLP and token injection.
 //   - dlp.go: what dlp block / supervise / redact do.
 //   - auth.go: how a token becomes an Authorization header.
 //   - ca.go: the instance CA and per-host leaf certificates.

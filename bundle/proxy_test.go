@@ -57,6 +57,9 @@ func testInstance() plan.Instance {
 					Matches: []plan.Match{{Methods: []string{"GET", "POST"}}}},
 				{Host: "held.example.test", Ports: []int{443}, Intercept: true, DLP: DLPSupervise,
 					Matches: []plan.Match{{Paths: []plan.PathMatch{{Type: "prefix", Value: "/ok/"}}}}},
+				// What the compiler makes of a route without auth or
+				// matches: intercepted, so DLP can read it.
+				{Host: "open.example.test", Ports: []int{443, 80}, Intercept: true, DLP: DLPBlock},
 				{Host: "*.files.example.test", Ports: []int{443}, DLP: DLPBlock},
 				{Host: "plain.example.test", Ports: []int{80}, DLP: DLPBlock},
 			}},
@@ -73,8 +76,8 @@ func newProxyFixture(t *testing.T) *proxyFixture {
 	f.instCA = newTestCA(t, "instance test CA")
 	f.tlsUp = newUpstream(t, upCA, nil)
 	f.plainUp = newUpstream(t, nil, nil)
-	dialMap := map[string]string{"plain.example.test:80": f.plainUp.addr()}
-	for _, h := range []string{"api", "basic", "notoken", "redact", "held", "a.files"} {
+	dialMap := map[string]string{"plain.example.test:80": f.plainUp.addr(), "open.example.test:80": f.plainUp.addr()}
+	for _, h := range []string{"api", "basic", "notoken", "redact", "held", "open", "a.files"} {
 		dialMap[h+".example.test:443"] = f.tlsUp.addr()
 	}
 	env := map[string]string{"API_TOKEN": canary, "BASIC_TOKEN": basicSecret}
@@ -173,6 +176,78 @@ func TestProxyTunnelsAllowedRouteBlind(t *testing.T) {
 	}
 	if !strings.Contains(f.log.String(), `"verdict":"allow","route":"*.files.example.test","reason":"tunnel"`) {
 		t.Fatalf("no tunnel decision in log:\n%s", f.log.String())
+	}
+}
+
+// An intercepted route without auth and without matches: any method and
+// path go to the real upstream with the agent's own headers and no token
+// injected, through TLS the bundle terminates, and DLP reads every
+// request, so a secret cannot leave the way it could through a blind
+// tunnel.
+func TestProxyInterceptWithoutAuthOrMatches(t *testing.T) {
+	f := newProxyFixture(t)
+	req, _ := http.NewRequest("DELETE", "https://open.example.test/any/path?q=1", strings.NewReader("hello"))
+	req.Header.Set("Authorization", "Bearer "+agentToken)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "upstream DELETE /any/path" {
+		t.Fatalf("got %d %q", resp.StatusCode, b)
+	}
+	if iss := resp.TLS.PeerCertificates[0].Issuer.CommonName; iss != "instance test CA" {
+		t.Fatalf("leaf issued by %q, want the instance CA (route not intercepted)", iss)
+	}
+	want := seenRequest{Host: "open.example.test", Method: "DELETE", Path: "/any/path", RawQuery: "q=1",
+		Authorization: "Bearer " + agentToken, Body: "hello"}
+	if got := f.tlsUp.requests(); len(got) != 1 || got[0] != want {
+		t.Fatalf("upstream saw %+v\nwant [%+v]", got, want)
+	}
+	if !strings.Contains(f.log.String(), `"route":"open.example.test","reason":"intercepted"`) {
+		t.Fatalf("no intercepted decision in log:\n%s", f.log.String())
+	}
+
+	// A secret in the body, the headers or the URL is refused (dlp block)
+	// and never reaches the upstream.
+	leaks := map[string]func() *http.Request{
+		"body": func() *http.Request {
+			r, _ := http.NewRequest("POST", "https://open.example.test/upload", strings.NewReader("k="+canary))
+			return r
+		},
+		"base64 header": func() *http.Request {
+			r, _ := http.NewRequest("GET", "https://open.example.test/x", nil)
+			r.Header.Set("X-Data", base64.StdEncoding.EncodeToString([]byte(canary)))
+			return r
+		},
+		"query": func() *http.Request {
+			r, _ := http.NewRequest("GET", "https://open.example.test/x?t="+basicSecret, nil)
+			return r
+		},
+		"plain http": func() *http.Request {
+			r, _ := http.NewRequest("POST", "http://open.example.test/upload", strings.NewReader(canary))
+			return r
+		},
+	}
+	for name, mk := range leaks {
+		t.Run(name, func(t *testing.T) {
+			resp, err := f.client.Do(mk())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 403 || !strings.HasPrefix(string(b), "blocked: request carries the value of secret ") {
+				t.Fatalf("got %d %q, want 403 blocked: request carries the value of secret ...", resp.StatusCode, b)
+			}
+		})
+	}
+	if n := len(f.tlsUp.requests()); n != 1 {
+		t.Fatalf("TLS upstream saw %d requests, want only the first", n)
+	}
+	if n := len(f.plainUp.requests()); n != 0 {
+		t.Fatalf("plain upstream saw %d requests", n)
 	}
 }
 

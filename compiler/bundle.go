@@ -57,6 +57,16 @@ func compileBundle(base, bundleIP string, a *schema.Agent, b *schema.Bottle) pla
 // scheme is Bearer, which is what CLAUDE_CODE_OAUTH_TOKEN and
 // OPENAI_API_KEY use; a bottle that needs another scheme declares the
 // route with its own auth.
+//
+// Every route is intercepted, the provider route included, with or
+// without auth and matches: the bundle terminates the agent's TLS with
+// the instance CA, so each request is read whole and DLP
+// (dlp.outbound_on_match, which every route carries) scans what leaves.
+// A blind CONNECT tunnel would carry bytes the bundle cannot read, and
+// the review's [dlp:...] on such a route would be a promise nothing
+// keeps. The consequence: a client that pins its certificates, or a
+// protocol other than TLS-wrapped HTTP/1.1 tunnelled through CONNECT,
+// cannot use any route.
 func compileRoutes(b *schema.Bottle) []plan.Route {
 	pv := providerOf(b)
 	auth := b.AgentProvider.AuthToken
@@ -64,10 +74,11 @@ func compileRoutes(b *schema.Bottle) []plan.Route {
 	declared := false
 	for _, r := range b.Egress.Routes {
 		pr := plan.Route{
-			Host:    r.Host,
-			Ports:   append([]int(nil), r.Ports...),
-			Matches: copyMatches(r.Matches),
-			DLP:     orDefault(r.DLP.OutboundOnMatch, defaultDLP(b)),
+			Host:      r.Host,
+			Ports:     append([]int(nil), r.Ports...),
+			Matches:   copyMatches(r.Matches),
+			DLP:       orDefault(r.DLP.OutboundOnMatch, defaultDLP(b)),
+			Intercept: true,
 		}
 		if len(pr.Ports) == 0 {
 			pr.Ports = []int{443}
@@ -81,16 +92,14 @@ func compileRoutes(b *schema.Bottle) []plan.Route {
 				pr.Auth = &plan.RouteAuth{Scheme: "Bearer", TokenRef: auth}
 			}
 		}
-		pr.Intercept = pr.Auth != nil || len(pr.Matches) > 0
 		routes = append(routes, pr)
 	}
 	if declared {
 		return routes
 	}
-	pr := plan.Route{Host: pv.apiHost, Ports: []int{443}, DLP: defaultDLP(b)}
+	pr := plan.Route{Host: pv.apiHost, Ports: []int{443}, DLP: defaultDLP(b), Intercept: true}
 	if auth != "" {
 		pr.Auth = &plan.RouteAuth{Scheme: "Bearer", TokenRef: auth}
-		pr.Intercept = true
 	}
 	return append([]plan.Route{pr}, routes...)
 }

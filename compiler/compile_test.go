@@ -269,8 +269,15 @@ func TestCompileInstanceFields(t *testing.T) {
 				if !gh.Intercept || gh.DLP != "block" || gh.Auth.TokenRef != "HOST_GH_PAT" || len(gh.Matches) != 1 {
 					t.Errorf("github route %+v", gh)
 				}
-				if pypi.Intercept || pypi.DLP != "supervise" {
+				// No auth, no matches, and still intercepted: DLP can only
+				// read what leaves through TLS the bundle terminates.
+				if !pypi.Intercept || pypi.DLP != "supervise" {
 					t.Errorf("pypi route %+v", pypi)
+				}
+				for _, r := range b.Proxy.Routes {
+					if !r.Intercept {
+						t.Errorf("route %s is not intercepted: its dlp %q would be inert", r.Host, r.DLP)
+					}
 				}
 				if !provider.Intercept || provider.DLP != "supervise" || !slices.Equal(provider.Ports, []int{443}) ||
 					provider.Auth == nil || *provider.Auth != (plan.RouteAuth{Scheme: "Bearer", TokenRef: "CLAUDE_CODE_OAUTH_TOKEN"}) {
@@ -321,7 +328,7 @@ func TestCompileInstanceFields(t *testing.T) {
 			slug: "plain",
 			check: func(t *testing.T, in plan.Instance) {
 				rs := in.Bundle.Proxy.Routes
-				if len(rs) != 1 || rs[0].Host != "api.anthropic.com" || rs[0].Auth != nil || rs[0].Intercept {
+				if len(rs) != 1 || rs[0].Host != "api.anthropic.com" || rs[0].Auth != nil || !rs[0].Intercept {
 					t.Errorf("routes %+v", rs)
 				}
 				if len(in.Bundle.SecretsFromHost) != 0 {

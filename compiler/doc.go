@@ -24,6 +24,9 @@
 //   - the model API route is added when a bottle does not declare it,
 //     with the auth_token injected (compileRoutes), and the agent sees a
 //     placeholder credential (compileEnv);
+//   - every route is intercepted, auth and matches or not, so DLP reads
+//     every request; a client that pins certificates, or a non-TLS
+//     protocol through CONNECT, cannot use a route (compileRoutes);
 //   - CA variables are always set; git identity goes into GIT_CONFIG too
 //     (compileEnv);
 //   - a bottle naming neither image nor dockerfile gets the template's

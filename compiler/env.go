@@ -18,9 +18,9 @@ import (
 //     are dialed directly, plus localhost and 127.0.0.1 for servers the
 //     agent runs for itself;
 //   - SSL_CERT_FILE, NODE_EXTRA_CA_CERTS, REQUESTS_CA_BUNDLE: always
-//     plan.GuestCAFile. Apply always installs the instance CA, and setting
-//     them unconditionally keeps the agent's env (and its config hash)
-//     unchanged when a route starts or stops being intercepted;
+//     plan.GuestCAFile. Apply always installs the instance CA, and the
+//     proxy terminates the TLS of every route with it (compileRoutes),
+//     so the agent must trust it whatever routes its bottle has;
 //   - GIT_CONFIG_COUNT with GIT_CONFIG_KEY_n / GIT_CONFIG_VALUE_n: for each
 //     repo, sorted by name, url.<gate_url>.insteadOf = <upstream>, so the
 //     agent's clones and pushes of the upstream URL go to the gate; then

@@ -92,9 +92,9 @@ func devRoutes() []Route {
 			DLP:       "block",
 			Intercept: true,
 		},
-		{Host: "pypi.org", Ports: []int{443}, DLP: "supervise"},
-		{Host: "*.pythonhosted.org", Ports: []int{443}, DLP: "supervise"},
-		{Host: "registry.npmjs.org", Ports: []int{443}, DLP: "supervise"},
+		{Host: "pypi.org", Ports: []int{443}, DLP: "supervise", Intercept: true},
+		{Host: "*.pythonhosted.org", Ports: []int{443}, DLP: "supervise", Intercept: true},
+		{Host: "registry.npmjs.org", Ports: []int{443}, DLP: "supervise", Intercept: true},
 	}
 }
 
@@ -274,9 +274,10 @@ func minimalPlan() *Plan {
 // an instance: a realistic mix of security-relevant and other changes.
 func changedExample(p *Plan) {
 	impl := &p.Instances[0]
-	impl.Bundle.Proxy.Routes = append(impl.Bundle.Proxy.Routes, Route{Host: "uploads.example.net", Ports: []int{443, 8443}, DLP: "supervise"})
+	impl.Bundle.Proxy.Routes = append(impl.Bundle.Proxy.Routes, Route{Host: "uploads.example.net", Ports: []int{443, 8443}, DLP: "supervise", Intercept: true})
 	impl.Bundle.Proxy.Routes[0].Matches[0].Methods = []string{"GET", "POST", "DELETE"}
 	impl.EnvFromHost["NPM_TOKEN"] = "HOST_NPM_TOKEN"
+	impl.GuestEnv["GIT_AUTHOR_NAME"] = "implementer-bot"
 	impl.Agent.Prompt = "# Implementer\n\nPick the next open task and implement it.\n"
 
 	rev := &p.Instances[1]

@@ -141,13 +141,14 @@ func Diff(old, new *Plan) []Change {
 //   - git: the gate appearing or going, and its repos (upstream, access,
 //     key, host key), but not a repo's gate_url, which follows the
 //     bundle's address;
-//   - env: variable names added to or removed from guest_env, and every
-//     change to env_from_host and env_prompted;
-//   - bundle.secrets_from_host, bundle.supervise, and the runtime (the
-//     isolation boundary).
+//   - env: every change to guest_env, env_from_host, env_prompted and
+//     bundle.secrets_from_host, names and values alike: a changed literal
+//     (NODE_OPTIONS, a proxy or CA variable) changes what the agent runs
+//     with, and a variable moving from a literal to a host secret changes
+//     what enters the sandbox;
+//   - bundle.supervise, and the runtime (the isolation boundary).
 //
-// Addresses, names, images, prompts and literal env values are reviewed
-// after them.
+// Addresses, names, images and prompts are reviewed after them.
 func IsSecurityRelevant(c Change) bool {
 	if c.Kind == InstanceAdded || c.Kind == InstanceRemoved {
 		return true
@@ -159,13 +160,12 @@ func IsSecurityRelevant(c Change) bool {
 		under(p, "bundle.secrets_from_host"),
 		under(p, "env_from_host"),
 		under(p, "env_prompted"),
+		under(p, "guest_env"),
 		p == "runtime",
 		p == "bundle.git_gate":
 		return true
 	case under(p, "bundle.git_gate.repos"):
 		return !strings.HasSuffix(p, ".gate_url")
-	case under(p, "guest_env"):
-		return c.Kind != FieldChanged
 	}
 	return false
 }

@@ -43,7 +43,7 @@ func TestDiff(t *testing.T) {
 				p.Instances[0].Bundle.Proxy.Routes = p.Instances[0].Bundle.Proxy.Routes[:3]
 			},
 			want: []Change{
-				{Instance: "implementer", Path: "bundle.proxy.routes[registry.npmjs.org]", Kind: FieldRemoved, Old: `{"dlp":"supervise","host":"registry.npmjs.org","intercept":false,"ports":[443]}`, Security: true},
+				{Instance: "implementer", Path: "bundle.proxy.routes[registry.npmjs.org]", Kind: FieldRemoved, Old: `{"dlp":"supervise","host":"registry.npmjs.org","intercept":true,"ports":[443]}`, Security: true},
 				{Instance: "scout", Path: "bundle.proxy.routes[evil.example.com]", Kind: FieldAdded, New: `{"dlp":"block","host":"evil.example.com","intercept":false,"ports":[443]}`, Security: true},
 			},
 		},
@@ -105,7 +105,31 @@ func TestDiff(t *testing.T) {
 				{Instance: "implementer", Path: "env_from_host[GH_TOKEN]", Kind: FieldChanged, Old: `"HOST_GH_PAT"`, New: `"OTHER_PAT"`, Security: true},
 				{Instance: "implementer", Path: "env_prompted[JIRA_TOKEN]", Kind: FieldRemoved, Old: `"Paste a Jira token"`, Security: true},
 				{Instance: "implementer", Path: "guest_env[EDITOR]", Kind: FieldAdded, New: `"vi"`, Security: true},
-				{Instance: "implementer", Path: "guest_env[GIT_AUTHOR_NAME]", Kind: FieldChanged, Old: `"alice"`, New: `"bob"`},
+				{Instance: "implementer", Path: "guest_env[GIT_AUTHOR_NAME]", Kind: FieldChanged, Old: `"alice"`, New: `"bob"`, Security: true},
+			},
+		},
+		"env value changes come before other changes": {
+			change: func(p *Plan) {
+				in := &p.Instances[0]
+				in.Agent.Prompt = "New prompt."
+				in.GuestEnv["NODE_EXTRA_CA_CERTS"] = "/tmp/evil-ca.pem"
+				in.EnvPrompted["JIRA_TOKEN"] = "Paste anything"
+			},
+			want: []Change{
+				{Instance: "implementer", Path: "env_prompted[JIRA_TOKEN]", Kind: FieldChanged, Old: `"Paste a Jira token"`, New: `"Paste anything"`, Security: true},
+				{Instance: "implementer", Path: "guest_env[NODE_EXTRA_CA_CERTS]", Kind: FieldChanged, Old: `"/etc/bottleplan/ca.pem"`, New: `"/tmp/evil-ca.pem"`, Security: true},
+				{Instance: "implementer", Path: "agent.prompt", Kind: FieldChanged, Old: `"# Implementer\n\nPick the next open task in PRD.md, implement it with tests,\nand push a branch for review.\n"`, New: `"New prompt."`},
+			},
+		},
+		"literal env turned into a host secret": {
+			change: func(p *Plan) {
+				in := &p.Instances[0]
+				delete(in.GuestEnv, "GIT_AUTHOR_NAME")
+				in.EnvFromHost["GIT_AUTHOR_NAME"] = "HOST_AUTHOR"
+			},
+			want: []Change{
+				{Instance: "implementer", Path: "env_from_host[GIT_AUTHOR_NAME]", Kind: FieldAdded, New: `"HOST_AUTHOR"`, Security: true},
+				{Instance: "implementer", Path: "guest_env[GIT_AUTHOR_NAME]", Kind: FieldRemoved, Old: `"alice"`, Security: true},
 			},
 		},
 		"supervise off and runtime": {
@@ -149,6 +173,34 @@ func TestDiff(t *testing.T) {
 				t.Errorf("Diff (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestIsSecurityRelevantEnv: every change to an env field, whatever its
+// kind, is reviewed with the security-relevant changes.
+func TestIsSecurityRelevantEnv(t *testing.T) {
+	paths := []string{
+		"guest_env[NODE_OPTIONS]",
+		"guest_env",
+		"env_from_host[GH_TOKEN]",
+		"env_from_host",
+		"env_prompted[JIRA_TOKEN]",
+		"env_prompted",
+		"bundle.secrets_from_host",
+	}
+	for _, path := range paths {
+		for _, kind := range []ChangeKind{FieldAdded, FieldRemoved, FieldChanged} {
+			c := Change{Instance: "implementer", Path: path, Kind: kind}
+			if !IsSecurityRelevant(c) {
+				t.Errorf("IsSecurityRelevant(%s %s) = false, want true", kind, path)
+			}
+		}
+	}
+	// Not everything is: a prompt or an address is reviewed after.
+	for _, path := range []string{"agent.prompt", "network.subnet", "guest_envx", "endpoints.proxy_url"} {
+		if IsSecurityRelevant(Change{Instance: "implementer", Path: path, Kind: FieldChanged}) {
+			t.Errorf("IsSecurityRelevant(changed %s) = true, want false", path)
+		}
 	}
 }
 

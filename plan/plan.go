@@ -165,8 +165,14 @@ type Route struct {
 	Matches []Match `json:"matches,omitempty"`
 	// DLP is "supervise", "redact" or "block".
 	DLP string `json:"dlp"`
-	// Intercept is true when the proxy must terminate TLS (auth or
-	// matches present) with the instance CA.
+	// Intercept is true when the proxy terminates the agent's TLS with the
+	// instance CA and reads each request (matches, DLP, token injection).
+	// The compiler sets it on every route, so DLP applies everywhere and
+	// a client that pins certificates, or a non-TLS protocol sent through
+	// CONNECT, cannot use a route. It stays in the format: a plan whose
+	// route has it false (compiled before every route was intercepted)
+	// is served as a blind tunnel, where DLP cannot act, and its review
+	// says so.
 	Intercept bool `json:"intercept"`
 }
 

@@ -184,7 +184,9 @@ func gitUser(u GitUser) string {
 
 // routeLines renders each route as its host with tags ([auth:scheme],
 // [ports:...] when not just 443, [dlp:mode]) and one indented line per
-// match rule.
+// match rule. A route that is not intercepted (a plan compiled before
+// every route was) is a blind tunnel whose bytes the bundle cannot read,
+// so its DLP mode is shown as not enforced rather than claimed.
 func (r *renderer) routeLines(routes []Route) []string {
 	var out []string
 	for _, rt := range routes {
@@ -195,7 +197,10 @@ func (r *renderer) routeLines(routes []Route) []string {
 		if !(len(rt.Ports) == 1 && rt.Ports[0] == 443) {
 			s += " " + r.c.paint(ansiYellow, "[ports:"+ports(rt.Ports)+"]")
 		}
-		if rt.DLP != "" {
+		switch {
+		case !rt.Intercept:
+			s += " " + r.c.paint(ansiYellow, "[blind tunnel: dlp:"+rt.DLP+" not enforced]")
+		case rt.DLP != "":
 			s += " [dlp:" + rt.DLP + "]"
 		}
 		out = append(out, s)

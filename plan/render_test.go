@@ -69,16 +69,16 @@ func TestRenderRoutes(t *testing.T) {
 		want  string
 	}{
 		"default port": {
-			route: Route{Host: "pypi.org", Ports: []int{443}, DLP: "block"},
+			route: Route{Host: "pypi.org", Ports: []int{443}, DLP: "block", Intercept: true},
 			want:  "pypi.org [dlp:block]\n",
 		},
 		"other ports": {
-			route: Route{Host: "ci.example.com", Ports: []int{80, 8443}, DLP: "block"},
+			route: Route{Host: "ci.example.com", Ports: []int{80, 8443}, DLP: "block", Intercept: true},
 			want:  "ci.example.com [ports:80,8443] [dlp:block]\n",
 		},
 		"auth and matches": {
 			route: Route{
-				Host: "api.github.com", Ports: []int{443}, DLP: "redact",
+				Host: "api.github.com", Ports: []int{443}, DLP: "redact", Intercept: true,
 				Auth: &RouteAuth{Scheme: "token", TokenRef: "GH"},
 				Matches: []Match{
 					{Methods: []string{"GET"}},
@@ -88,6 +88,12 @@ func TestRenderRoutes(t *testing.T) {
 			want: "api.github.com [auth:token] [dlp:redact]\n" +
 				"               match GET any path\n" +
 				"               match any method exact:/user prefix:/repos/\n",
+		},
+		// A plan whose route is not intercepted (written before every
+		// route was) must not claim DLP the bundle cannot apply.
+		"blind tunnel": {
+			route: Route{Host: "pypi.org", Ports: []int{443}, DLP: "block"},
+			want:  "pypi.org [blind tunnel: dlp:block not enforced]\n",
 		},
 	}
 	for name, tc := range tests {

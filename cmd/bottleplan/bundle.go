@@ -107,8 +107,9 @@ func bundleServe(e *env, configPath, caCertPath, caKeyPath, sshKeyDir string) er
 }
 
 // needsUpstreamTLS reports whether the bundle itself opens TLS to an
-// upstream (intercepted routes, https repos) and so needs root CAs; blind
-// tunnels leave verification to the agent.
+// upstream (intercepted routes, which a compiled plan's routes all are;
+// https repos) and so needs root CAs; blind tunnels (older plans) leave
+// verification to the agent.
 func needsUpstreamTLS(inst plan.Instance) bool {
 	if needsCA(inst) {
 		return true
