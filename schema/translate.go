@@ -17,9 +17,12 @@ import (
 // the names of the first fields under d that hold errors ("" for d).
 //
 // CUE reports a failed choice as a header plus one "conflicting values"
-// line per alternative; those are folded into one "is not one of". "field
-// not allowed" is dropped: the loader's own key walk reports unknown
-// fields with a hint, even in structs that have other errors.
+// line per alternative; those are folded into one "is not one of". A
+// "field not allowed" is dropped only when another error was already
+// reported at its path (the loader's own key walk reports unknown fields
+// with a hint, even in structs that have other errors) or sits beside it
+// in its group; otherwise it comes from closedness the manifest wrote
+// itself (a definition or close()) and is reported (see closedWords).
 func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[string]bool {
 	type group struct {
 		rel  []cue.Selector
@@ -45,9 +48,48 @@ func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[st
 		full := with(parent, anySels(g.rel)...)
 		if e, ok := l.translate(g.errs, full, g.rel, d); ok {
 			l.errs = append(l.errs, e)
+		} else {
+			l.dropped = append(l.dropped, l.raw(g.errs, full))
 		}
 	}
 	return bad
+}
+
+// raw is the evaluator's own message for a group of errors that translate
+// dropped, positioned at the first place in the manifest it names. Load
+// reports these only when nothing else was reported (see failure), so a
+// failed check is never silent.
+func (l *loader) raw(errs []errors.Error, full []cue.Selector) Error {
+	pos := token.NoPos
+	msg := ""
+	for _, e := range errs {
+		format, args := e.Msg()
+		if msg == "" || strings.Contains(msg, "errors in empty disjunction") {
+			msg = fmt.Sprintf(format, args...)
+		}
+		for _, p := range errors.Positions(e) {
+			if !pos.IsValid() && p.IsValid() && !l.sc.files[p.Filename()] {
+				pos = p
+			}
+		}
+	}
+	if !pos.IsValid() {
+		pos = l.keyPos(full)
+	}
+	return posError(pos, renderPath(full), stripDefs(msg))
+}
+
+// reportedAt reports whether an error was already reported at path. It
+// indexes l.errs as they grow, so asking stays cheap on manifests with
+// many errors.
+func (l *loader) reportedAt(path string) bool {
+	if l.errPaths == nil {
+		l.errPaths = map[string]bool{}
+	}
+	for ; l.indexed < len(l.errs); l.indexed++ {
+		l.errPaths[l.errs[l.indexed].Path] = true
+	}
+	return l.errPaths[path]
 }
 
 // markBad records where an error sits, for decodePartial: "" for the
@@ -114,6 +156,8 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 		header  bool
 		nUser   int
 		allowed bool
+		// closed is set for "field not allowed".
+		closed bool
 	}
 	var items []item
 	for _, e := range errs {
@@ -122,7 +166,10 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 		if strings.Contains(format, "errors in empty disjunction") {
 			it.header = true
 		}
-		if format == "field not allowed" || strings.HasPrefix(it.msg, "field not allowed") || it.msg == "field is required but not present" {
+		if format == "field not allowed" || strings.HasPrefix(it.msg, "field not allowed") {
+			it.allowed, it.closed = true, true
+		}
+		if it.msg == "field is required but not present" {
 			it.allowed = true
 		}
 		for _, p := range errors.Positions(e) {
@@ -139,18 +186,31 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 	}
 	// Keep what is not a header or an unknown field.
 	var body []item
+	var closed *item
 	header := false
-	for _, it := range items {
+	for i, it := range items {
 		switch {
 		case it.header:
 			header = true
+		case it.closed:
+			if closed == nil {
+				closed = &items[i]
+			}
 		case it.allowed:
 		default:
 			body = append(body, it)
 		}
 	}
+	path := renderPath(full)
 	if len(body) == 0 {
-		return Error{}, false
+		if closed == nil || l.reportedAt(path) {
+			return Error{}, false
+		}
+		pos := closed.user
+		if !pos.IsValid() {
+			pos = l.keyPos(full)
+		}
+		return posError(pos, path, closedWords(full)), true
 	}
 	dv := d.LookupPath(cue.MakePath(rel...))
 	user := ""
@@ -167,7 +227,6 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 	if !pos.IsValid() {
 		pos = l.valuePos(full)
 	}
-	path := renderPath(full)
 	mk := func(msg string) (Error, bool) { return posError(pos, path, msg), true }
 
 	// A failed choice: prefer a non-conflict reason (a bound), else list
@@ -225,6 +284,19 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 		return mk(msg)
 	}
 	return mk(l.plain(it.msg, user, dv))
+}
+
+// closedWords explains a "field not allowed" that no other error covers.
+// The schema's own closedness never gets here: the key walk runs before
+// the schema is checked and reports each field the schema does not know
+// at the same path. So a closed struct the manifest wrote itself left
+// the field out.
+func closedWords(full []cue.Selector) string {
+	name := "the field"
+	if len(full) > 0 {
+		name = fmt.Sprintf("%q", selName(full[len(full)-1]))
+	}
+	return fmt.Sprintf("field %s is not allowed by a closed struct written in the manifest (a #definition or close()): add it to that struct or leave it out", name)
 }
 
 // plain rewords one evaluator message.
