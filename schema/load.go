@@ -222,6 +222,11 @@ func (l *loader) keyPos(path []cue.Selector) token.Pos {
 		}
 	}
 	v := l.lookup(path)
+	if !v.Exists() && len(path) > 0 && path[len(path)-1].LabelType() == cue.StringLabel {
+		// A field written as required (name!: type) is found only
+		// through a required selector.
+		v = l.lookup(with(path[:len(path)-1], path[len(path)-1].Required()))
+	}
 	if f, ok := v.Source().(*ast.Field); ok {
 		return f.Label.Pos()
 	}

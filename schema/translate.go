@@ -18,11 +18,12 @@ import (
 //
 // CUE reports a failed choice as a header plus one "conflicting values"
 // line per alternative; those are folded into one "is not one of". A
-// "field not allowed" is dropped only when another error was already
-// reported at its path (the loader's own key walk reports unknown fields
-// with a hint, even in structs that have other errors) or sits beside it
-// in its group; otherwise it comes from closedness the manifest wrote
-// itself (a definition or close()) and is reported (see closedWords).
+// "field not allowed" or "field is required but not present" is dropped
+// only when another error was already reported at its path (the loader's
+// own key walk reports unknown fields with a hint, and missing required
+// fields, even in structs that have other errors) or sits beside it in
+// its group; otherwise it comes from closedness or a required field the
+// manifest wrote itself and is reported (see closedWords, requiredWords).
 func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[string]bool {
 	type group struct {
 		rel  []cue.Selector
@@ -150,14 +151,16 @@ var (
 // translate words one group of errors about one path.
 func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.Value) (Error, bool) {
 	type item struct {
-		msg     string
-		user    token.Pos
-		schema  token.Pos
-		header  bool
-		nUser   int
-		allowed bool
-		// closed is set for "field not allowed".
-		closed bool
+		msg    string
+		user   token.Pos
+		schema token.Pos
+		header bool
+		nUser  int
+		// covered is set for "field not allowed" and "field is required
+		// but not present": the key walk reports those the schema
+		// causes; closed tells the first.
+		covered bool
+		closed  bool
 	}
 	var items []item
 	for _, e := range errs {
@@ -167,10 +170,10 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 			it.header = true
 		}
 		if format == "field not allowed" || strings.HasPrefix(it.msg, "field not allowed") {
-			it.allowed, it.closed = true, true
+			it.covered, it.closed = true, true
 		}
 		if it.msg == "field is required but not present" {
-			it.allowed = true
+			it.covered = true
 		}
 		for _, p := range errors.Positions(e) {
 			if l.sc.files[p.Filename()] {
@@ -186,31 +189,33 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 	}
 	// Keep what is not a header or an unknown field.
 	var body []item
-	var closed *item
+	var covered *item
 	header := false
 	for i, it := range items {
 		switch {
 		case it.header:
 			header = true
-		case it.closed:
-			if closed == nil {
-				closed = &items[i]
+		case it.covered:
+			if covered == nil {
+				covered = &items[i]
 			}
-		case it.allowed:
 		default:
 			body = append(body, it)
 		}
 	}
 	path := renderPath(full)
 	if len(body) == 0 {
-		if closed == nil || l.reportedAt(path) {
+		if covered == nil || l.reportedAt(path) {
 			return Error{}, false
 		}
-		pos := closed.user
+		pos := covered.user
 		if !pos.IsValid() {
 			pos = l.keyPos(full)
 		}
-		return posError(pos, path, closedWords(full)), true
+		if covered.closed {
+			return posError(pos, path, closedWords(full)), true
+		}
+		return posError(pos, path, requiredWords(full)), true
 	}
 	dv := d.LookupPath(cue.MakePath(rel...))
 	user := ""
@@ -297,6 +302,18 @@ func closedWords(full []cue.Selector) string {
 		name = fmt.Sprintf("%q", selName(full[len(full)-1]))
 	}
 	return fmt.Sprintf("field %s is not allowed by a closed struct written in the manifest (a #definition or close()): add it to that struct or leave it out", name)
+}
+
+// requiredWords explains a "field is required but not present" that no
+// other error covers: the schema's own required fields are reported by
+// the key walk ("missing required field"), so the manifest marked the
+// field required itself (name!: type) and never gave it a value.
+func requiredWords(full []cue.Selector) string {
+	name := "the field"
+	if len(full) > 0 {
+		name = fmt.Sprintf("%q", selName(full[len(full)-1]))
+	}
+	return fmt.Sprintf("field %s is marked required (!) but never given a value: give it one, or write it without the !", name)
 }
 
 // plain rewords one evaluator message.
