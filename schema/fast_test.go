@@ -168,6 +168,8 @@ agents:
 	"empty-command": fastHead + "bottles:\n  b1: {}\nagents:\n  a1: {bottle: b1, command: []}\n",
 	"empty-ports":   fastHead + "bottles:\n  b1: {egress: {routes: [{host: a.example.com, ports: []}]}}\nagents:\n  a1: {bottle: b1}\n",
 	"port-range":    fastHead + "bottles:\n  b1: {egress: {routes: [{host: a.example.com, ports: [0]}]}}\nagents:\n  a1: {bottle: b1}\n",
+	"host-ip-short": fastHead + "bottles:\n  b1: {egress: {routes: [{host: \"127.1\"}, {host: \"0x7f000001\"}]}}\nagents:\n  a1: {bottle: b1}\n",
+	"host-ip-plain": fastHead + "bottles:\n  b1: {egress: {routes: [{host: 127.1}, {host: 2130706433}]}}\nagents:\n  a1: {bottle: b1}\n",
 	"path-value":    fastHead + "bottles:\n  b1: {egress: {routes: [{host: a.example.com, matches: [{paths: [{type: prefix, value: x}]}]}]}}\nagents:\n  a1: {bottle: b1}\n",
 	"repo-no-key":   fastHead + "bottles:\n  b1: {git_gate: {repos: {r: {url: \"https://h.example.com/r.git\"}}}}\nagents:\n  a1: {bottle: b1}\n",
 	"empty-image":   fastHead + "bottles:\n  b1: {agent_provider: {image: \"\"}}\nagents:\n  a1: {bottle: b1}\n",

@@ -196,7 +196,7 @@ func repoURL(u string) (kind, problem string) {
 // hostProblem says what is wrong with an egress host, or "".
 func hostProblem(h string) string {
 	name := strings.TrimPrefix(h, "*.")
-	if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+	if ipLiteral(name) {
 		return fmt.Sprintf("%q is an IP literal: egress names DNS hosts only (metadata and host services stay unreachable)", h)
 	}
 	if h != strings.ToLower(h) {
@@ -217,6 +217,37 @@ func hostProblem(h string) string {
 		}
 	}
 	return ""
+}
+
+// ipLiteral reports whether a resolver or URL parser would take name as
+// an IP address: a standard IPv4 or IPv6 literal (bracketed or not), or
+// a name ending in a number. inet_aton reads "127.1", "2130706433",
+// "0x7f000001", "0177.0.0.1" and "1.2.3" as IPv4 addresses, and the URL
+// standard treats any host whose last label (after one trailing dot) is
+// all digits or 0x followed by hex digits as one; no DNS top-level name
+// is numeric.
+func ipLiteral(name string) bool {
+	if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+		return true
+	}
+	labels := strings.Split(name, ".")
+	if len(labels) > 1 && labels[len(labels)-1] == "" {
+		labels = labels[:len(labels)-1]
+	}
+	last := strings.ToLower(labels[len(labels)-1])
+	if last == "" {
+		return false
+	}
+	digits, base := last, "0123456789"
+	if rest, ok := strings.CutPrefix(last, "0x"); ok {
+		digits, base = rest, "0123456789abcdef"
+	}
+	for _, c := range digits {
+		if !strings.ContainsRune(base, c) {
+			return false
+		}
+	}
+	return true
 }
 
 var privateNets = []netip.Prefix{
