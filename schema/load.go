@@ -165,6 +165,9 @@ type loader struct {
 	// dropped holds the evaluator errors that were not reported because
 	// another error covers them (see cueErrors and failure).
 	dropped Errors
+	// links is found on the first missing extends parent (see
+	// missingParent).
+	links *missingLinks
 	// errPaths holds the paths of l.errs[:indexed] (see reportedAt).
 	errPaths map[string]bool
 	indexed  int
@@ -299,7 +302,7 @@ func (l *loader) load() *Manifest {
 	})
 	l.checkSubnets(bottles)
 	l.checkBroken(broken, bottles, names, m.Defaults)
-	resolved := l.resolve(bottles, names, m.Defaults)
+	resolved := l.resolve(bottles, broken, names, m.Defaults)
 	for name, b := range resolved {
 		m.Bottles[name] = b
 	}
