@@ -172,6 +172,7 @@ agents:
 	"host-ip-plain": fastHead + "bottles:\n  b1: {egress: {routes: [{host: 127.1}, {host: 2130706433}]}}\nagents:\n  a1: {bottle: b1}\n",
 	"path-value":    fastHead + "bottles:\n  b1: {egress: {routes: [{host: a.example.com, matches: [{paths: [{type: prefix, value: x}]}]}]}}\nagents:\n  a1: {bottle: b1}\n",
 	"repo-no-key":   fastHead + "bottles:\n  b1: {git_gate: {repos: {r: {url: \"https://h.example.com/r.git\"}}}}\nagents:\n  a1: {bottle: b1}\n",
+	"key-absolute":  fastHead + "bottles:\n  b1: {git_gate: {repos: {r: {url: \"git@h.example.com:r.git\", key: {provider: static, path: /k}}}}}\nagents:\n  a1: {bottle: b1}\n",
 	"empty-image":   fastHead + "bottles:\n  b1: {agent_provider: {image: \"\"}}\nagents:\n  a1: {bottle: b1}\n",
 	"env-name":      fastHead + "bottles:\n  b1: {env: {1A: x}}\nagents:\n  a1: {bottle: b1}\n",
 	"reserved-env":  fastHead + "bottles:\n  b1: {env: {HTTPS_PROXY: x}}\nagents:\n  a1: {bottle: b1}\n",

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -153,6 +155,11 @@ func (l *loader) checkRepo(p []cue.Selector, r Repo) {
 		l.errorf(l.valuePos(with(p, "key", "token_ref")), with(p, "key", "token_ref"), "token_ref belongs to provider token; a static key has only path")
 	case r.Key.Provider == "token" && r.Key.Path != "":
 		l.errorf(l.valuePos(with(p, "key", "path")), with(p, "key", "path"), "path belongs to provider static; a token key has only token_ref")
+	case r.Key.Provider == "static" && (path.IsAbs(r.Key.Path) || filepath.IsAbs(r.Key.Path)):
+		// The plan carries the path as written and holds no absolute
+		// host paths; apply expands ~/ and resolves the rest against
+		// the manifest root.
+		l.errorf(l.valuePos(with(p, "key", "path")), with(p, "key", "path"), "%q is absolute: write it as ~/... (the home directory at apply) or relative to the manifest root, so the plan holds no host path", r.Key.Path)
 	}
 }
 
