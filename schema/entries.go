@@ -192,6 +192,7 @@ func (l *loader) eachEntryMode(kind string, fn func(w *loader, name string, v cu
 	wg.Wait()
 	for _, w := range ws {
 		l.errs = append(l.errs, w.errs...)
+		l.dropped = append(l.dropped, w.dropped...)
 		schemaPool.Put(w.sc)
 	}
 }

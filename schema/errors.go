@@ -42,7 +42,8 @@ func (e Error) Error() string {
 }
 
 // Errors is every problem Load found, sorted by position. It is the error
-// Load returns for a manifest that is not valid; use errors.As to get it.
+// Load returns for a manifest that is not valid, never empty; use
+// errors.As to get it.
 type Errors []Error
 
 // Error prints one error per line.

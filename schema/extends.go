@@ -18,13 +18,14 @@ import (
 // it would inherit, since the two are exclusive.
 //
 // names holds every bottle name written, valid or not; bottles only those
-// that passed their checks. A bottle whose chain runs through an invalid
-// one is left out without a further error.
-func (l *loader) resolve(bottles map[string]*rawBottle, names map[string]bool, defs Defaults) map[string]*Bottle {
+// that passed their checks, broken the others (for the chains a missing
+// parent prints). A bottle whose chain runs through an invalid one is
+// left out without a further error.
+func (l *loader) resolve(bottles, broken map[string]*rawBottle, names map[string]bool, defs Defaults) map[string]*Bottle {
 	out := map[string]*Bottle{}
 	reported := map[string]bool{}
 	for _, name := range slices.Sorted(maps.Keys(bottles)) {
-		chain, ok := l.chain(name, bottles, names, reported)
+		chain, ok := l.chain(name, bottles, broken, names, reported)
 		if !ok {
 			continue
 		}
@@ -48,7 +49,7 @@ func (l *loader) checkBroken(broken, bottles map[string]*rawBottle, names map[st
 		chain := []*rawBottle{b}
 		if b.Extends != nil {
 			if !names[*b.Extends] {
-				l.missingParent(name, *b.Extends, names)
+				l.missingParent(name, *b.Extends, names, broken, bottles)
 				continue
 			}
 			parents, ok := validChain(*b.Extends, bottles)
@@ -84,19 +85,110 @@ func validChain(name string, bottles map[string]*rawBottle) ([]*rawBottle, bool)
 }
 
 // missingParent reports that bottle name extends parent, which no bottle
-// of the manifest is called.
-func (l *loader) missingParent(name, parent string, names map[string]bool) {
+// of the manifest is called, with the longest chain that runs into it
+// (a -> name -> parent). The "did you mean" leaves out name and every
+// bottle whose chain runs through it: extending one of them would make
+// a cycle. sets hold every bottle written, valid or not.
+func (l *loader) missingParent(name, parent string, names map[string]bool, sets ...map[string]*rawBottle) {
+	if l.links == nil {
+		l.links = findMissingLinks(sets, names)
+	}
+	chain := l.links.chains[name]
+	if chain == nil {
+		chain = []string{name}
+	}
 	p := sels("bottles", name, "extends")
-	msg := fmt.Sprintf("bottle %q extends %q, which does not exist", name, parent)
-	if s := suggest(parent, slices.Sorted(maps.Keys(names))); s != "" {
+	msg := fmt.Sprintf("bottle %q extends %q, which does not exist: %s -> %s", name, parent, strings.Join(chain, " -> "), parent)
+	var known []string
+	for _, n := range slices.Sorted(maps.Keys(names)) {
+		if n != name && l.links.into[n] != name {
+			known = append(known, n)
+		}
+	}
+	if s := suggest(parent, known); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
 	}
 	l.errorf(l.valuePos(p), p, "%s", msg)
 }
 
+// missingLinks describes the bottles whose extends names no bottle.
+type missingLinks struct {
+	// into maps every bottle whose chain runs into such a bottle to it
+	// (that bottle maps to itself).
+	into map[string]string
+	// chains maps each such bottle to the longest chain of bottles that
+	// runs into it, child first and ending with it; the first by name
+	// among chains of equal length.
+	chains map[string][]string
+}
+
+// findMissingLinks follows the extends of every bottle in sets once.
+func findMissingLinks(sets []map[string]*rawBottle, names map[string]bool) *missingLinks {
+	parents := map[string]string{}
+	for _, set := range sets {
+		for n, b := range set {
+			if b.Extends != nil {
+				parents[n] = *b.Extends
+			}
+		}
+	}
+	links := &missingLinks{into: map[string]string{}, chains: map[string][]string{}}
+	dist := map[string]int{}
+	done := map[string]bool{}
+	starts := slices.Sorted(maps.Keys(parents))
+	for _, start := range starts {
+		// Walk up to a bottle already done, the end of the chain, a
+		// missing parent or a cycle; then fill in the path walked.
+		var path []string
+		on := map[string]bool{}
+		link, d := "", 0
+		for cur := start; ; {
+			if done[cur] {
+				link, d = links.into[cur], dist[cur]
+				break
+			}
+			if on[cur] {
+				link = "" // a cycle, reported on its own
+				break
+			}
+			parent, ok := parents[cur]
+			if !ok {
+				break
+			}
+			path = append(path, cur)
+			on[cur] = true
+			if !names[parent] {
+				link, d = cur, -1
+				break
+			}
+			cur = parent
+		}
+		for i := len(path) - 1; i >= 0; i-- {
+			d++
+			done[path[i]] = true
+			if link != "" {
+				links.into[path[i]] = link
+				dist[path[i]] = d
+			}
+		}
+	}
+	for _, n := range starts {
+		link := links.into[n]
+		if link == "" || links.chains[link] != nil && dist[n] < len(links.chains[link]) {
+			continue
+		}
+		var chain []string
+		for cur := n; cur != link; cur = parents[cur] {
+			chain = append(chain, cur)
+		}
+		links.chains[link] = append(chain, link)
+	}
+	return links
+}
+
 // chain returns the bottles from the root to name, or reports why there
 // is none.
-func (l *loader) chain(name string, bottles map[string]*rawBottle, names, reported map[string]bool) ([]*rawBottle, bool) {
+func (l *loader) chain(name string, bottles, broken map[string]*rawBottle, names, reported map[string]bool) ([]*rawBottle, bool) {
 	var rev []*rawBottle
 	seen := map[string]int{}
 	cur := name
@@ -137,7 +229,7 @@ func (l *loader) chain(name string, bottles map[string]*rawBottle, names, report
 		}
 		if !names[parent] {
 			if cur == name {
-				l.missingParent(cur, parent, names)
+				l.missingParent(cur, parent, names, bottles, broken)
 			}
 			return nil, false
 		}

@@ -103,7 +103,7 @@ func (l *loader) fastLoad(data []byte) (*Manifest, bool) {
 		names[name] = true
 	}
 	l.checkSubnets(bottles)
-	for name, b := range l.resolve(bottles, names, m.Defaults) {
+	for name, b := range l.resolve(bottles, nil, names, m.Defaults) {
 		m.Bottles[name] = b
 	}
 	for name, ra := range agents {

@@ -112,21 +112,36 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	}
 	if tops != nil {
 		if len(files) > 1 && l.conflicts() {
-			return nil, sortErrors(l.errs)
+			return nil, l.failure()
 		}
 	} else if len(files) > 1 || hasCUE(files) {
 		// Conflicts between files, and errors in CUE files, show in the
 		// data alone; report them before they cascade into schema errors.
 		if err := data.Validate(); err != nil {
 			l.cueErrors(err, nil, data)
-			return nil, sortErrors(l.errs)
+			return nil, l.failure()
 		}
 	}
 	m := l.load()
-	if len(l.errs) > 0 {
-		return nil, sortErrors(l.errs)
+	if len(l.errs) > 0 || len(l.dropped) > 0 {
+		return nil, l.failure()
 	}
 	return m, nil
+}
+
+// failure is the error of a Load that found problems: every error
+// reported, sorted. It is never empty: when every evaluator error was
+// dropped as covered by another yet none was reported, the dropped ones
+// are; failing that, one error names the manifest's first file.
+func (l *loader) failure() Errors {
+	errs := l.errs
+	if len(errs) == 0 {
+		errs = l.dropped
+	}
+	if len(errs) == 0 {
+		errs = Errors{{File: l.first, Message: "the manifest is not valid, but no check said why: please report this as a bottleplan bug, with the manifest"}}
+	}
+	return sortErrors(errs)
 }
 
 func hasCUE(files []srcFile) bool {
@@ -147,6 +162,15 @@ type loader struct {
 	dirs  map[string]string
 	first string
 	errs  Errors
+	// dropped holds the evaluator errors that were not reported because
+	// another error covers them (see cueErrors and failure).
+	dropped Errors
+	// links is found on the first missing extends parent (see
+	// missingParent).
+	links *missingLinks
+	// errPaths holds the paths of l.errs[:indexed] (see reportedAt).
+	errPaths map[string]bool
+	indexed  int
 	// entries and order hold the bottles and agents in entry mode (see
 	// entries.go); nil on the whole-value path.
 	entries map[string]map[string]*entry
@@ -201,6 +225,11 @@ func (l *loader) keyPos(path []cue.Selector) token.Pos {
 		}
 	}
 	v := l.lookup(path)
+	if !v.Exists() && len(path) > 0 && path[len(path)-1].LabelType() == cue.StringLabel {
+		// A field written as required (name!: type) is found only
+		// through a required selector.
+		v = l.lookup(with(path[:len(path)-1], path[len(path)-1].Required()))
+	}
 	if f, ok := v.Source().(*ast.Field); ok {
 		return f.Label.Pos()
 	}
@@ -273,7 +302,7 @@ func (l *loader) load() *Manifest {
 	})
 	l.checkSubnets(bottles)
 	l.checkBroken(broken, bottles, names, m.Defaults)
-	resolved := l.resolve(bottles, names, m.Defaults)
+	resolved := l.resolve(bottles, broken, names, m.Defaults)
 	for name, b := range resolved {
 		m.Bottles[name] = b
 	}

@@ -181,3 +181,24 @@ func writeFile(t *testing.T, dir, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// TestFailureNeverEmpty: a failed Load always says something. Evaluator
+// errors dropped as covered by another are reported when nothing else
+// was, and with nothing at all one error names the manifest.
+func TestFailureNeverEmpty(t *testing.T) {
+	l := &loader{first: "m.yaml"}
+	want := Errors{{File: "m.yaml", Message: "the manifest is not valid, but no check said why: please report this as a bottleplan bug, with the manifest"}}
+	if d := cmp.Diff(want, l.failure()); d != "" {
+		t.Errorf("nothing reported (-want +got):\n%s", d)
+	}
+	dropped := Error{File: "m.cue", Line: 2, Column: 3, Path: "bottles.b", Message: "field not allowed"}
+	l.dropped = Errors{dropped}
+	if d := cmp.Diff(Errors{dropped}, l.failure()); d != "" {
+		t.Errorf("only dropped errors (-want +got):\n%s", d)
+	}
+	reported := Error{File: "m.cue", Line: 1, Column: 1, Path: "version", Message: "x"}
+	l.errs = Errors{reported}
+	if d := cmp.Diff(Errors{reported}, l.failure()); d != "" {
+		t.Errorf("reported beside dropped (-want +got):\n%s", d)
+	}
+}

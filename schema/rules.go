@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"path"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -153,6 +155,11 @@ func (l *loader) checkRepo(p []cue.Selector, r Repo) {
 		l.errorf(l.valuePos(with(p, "key", "token_ref")), with(p, "key", "token_ref"), "token_ref belongs to provider token; a static key has only path")
 	case r.Key.Provider == "token" && r.Key.Path != "":
 		l.errorf(l.valuePos(with(p, "key", "path")), with(p, "key", "path"), "path belongs to provider static; a token key has only token_ref")
+	case r.Key.Provider == "static" && (path.IsAbs(r.Key.Path) || filepath.IsAbs(r.Key.Path)):
+		// The plan carries the path as written and holds no absolute
+		// host paths; apply expands ~/ and resolves the rest against
+		// the manifest root.
+		l.errorf(l.valuePos(with(p, "key", "path")), with(p, "key", "path"), "%q is absolute: write it as ~/... (the home directory at apply) or relative to the manifest root, so the plan holds no host path", r.Key.Path)
 	}
 }
 
@@ -196,7 +203,7 @@ func repoURL(u string) (kind, problem string) {
 // hostProblem says what is wrong with an egress host, or "".
 func hostProblem(h string) string {
 	name := strings.TrimPrefix(h, "*.")
-	if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+	if ipLiteral(name) {
 		return fmt.Sprintf("%q is an IP literal: egress names DNS hosts only (metadata and host services stay unreachable)", h)
 	}
 	if h != strings.ToLower(h) {
@@ -217,6 +224,37 @@ func hostProblem(h string) string {
 		}
 	}
 	return ""
+}
+
+// ipLiteral reports whether a resolver or URL parser would take name as
+// an IP address: a standard IPv4 or IPv6 literal (bracketed or not), or
+// a name ending in a number. inet_aton reads "127.1", "2130706433",
+// "0x7f000001", "0177.0.0.1" and "1.2.3" as IPv4 addresses, and the URL
+// standard treats any host whose last label (after one trailing dot) is
+// all digits or 0x followed by hex digits as one; no DNS top-level name
+// is numeric.
+func ipLiteral(name string) bool {
+	if _, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+		return true
+	}
+	labels := strings.Split(name, ".")
+	if len(labels) > 1 && labels[len(labels)-1] == "" {
+		labels = labels[:len(labels)-1]
+	}
+	last := strings.ToLower(labels[len(labels)-1])
+	if last == "" {
+		return false
+	}
+	digits, base := last, "0123456789"
+	if rest, ok := strings.CutPrefix(last, "0x"); ok {
+		digits, base = rest, "0123456789abcdef"
+	}
+	for _, c := range digits {
+		if !strings.ContainsRune(base, c) {
+			return false
+		}
+	}
+	return true
 }
 
 var privateNets = []netip.Prefix{

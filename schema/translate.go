@@ -17,9 +17,13 @@ import (
 // the names of the first fields under d that hold errors ("" for d).
 //
 // CUE reports a failed choice as a header plus one "conflicting values"
-// line per alternative; those are folded into one "is not one of". "field
-// not allowed" is dropped: the loader's own key walk reports unknown
-// fields with a hint, even in structs that have other errors.
+// line per alternative; those are folded into one "is not one of". A
+// "field not allowed" or "field is required but not present" is dropped
+// only when another error was already reported at its path (the loader's
+// own key walk reports unknown fields with a hint, and missing required
+// fields, even in structs that have other errors) or sits beside it in
+// its group; otherwise it comes from closedness or a required field the
+// manifest wrote itself and is reported (see closedWords, requiredWords).
 func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[string]bool {
 	type group struct {
 		rel  []cue.Selector
@@ -45,9 +49,48 @@ func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[st
 		full := with(parent, anySels(g.rel)...)
 		if e, ok := l.translate(g.errs, full, g.rel, d); ok {
 			l.errs = append(l.errs, e)
+		} else {
+			l.dropped = append(l.dropped, l.raw(g.errs, full))
 		}
 	}
 	return bad
+}
+
+// raw is the evaluator's own message for a group of errors that translate
+// dropped, positioned at the first place in the manifest it names. Load
+// reports these only when nothing else was reported (see failure), so a
+// failed check is never silent.
+func (l *loader) raw(errs []errors.Error, full []cue.Selector) Error {
+	pos := token.NoPos
+	msg := ""
+	for _, e := range errs {
+		format, args := e.Msg()
+		if msg == "" || strings.Contains(msg, "errors in empty disjunction") {
+			msg = fmt.Sprintf(format, args...)
+		}
+		for _, p := range errors.Positions(e) {
+			if !pos.IsValid() && p.IsValid() && !l.sc.files[p.Filename()] {
+				pos = p
+			}
+		}
+	}
+	if !pos.IsValid() {
+		pos = l.keyPos(full)
+	}
+	return posError(pos, renderPath(full), stripDefs(msg))
+}
+
+// reportedAt reports whether an error was already reported at path. It
+// indexes l.errs as they grow, so asking stays cheap on manifests with
+// many errors.
+func (l *loader) reportedAt(path string) bool {
+	if l.errPaths == nil {
+		l.errPaths = map[string]bool{}
+	}
+	for ; l.indexed < len(l.errs); l.indexed++ {
+		l.errPaths[l.errs[l.indexed].Path] = true
+	}
+	return l.errPaths[path]
 }
 
 // markBad records where an error sits, for decodePartial: "" for the
@@ -108,12 +151,16 @@ var (
 // translate words one group of errors about one path.
 func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.Value) (Error, bool) {
 	type item struct {
-		msg     string
-		user    token.Pos
-		schema  token.Pos
-		header  bool
-		nUser   int
-		allowed bool
+		msg    string
+		user   token.Pos
+		schema token.Pos
+		header bool
+		nUser  int
+		// covered is set for "field not allowed" and "field is required
+		// but not present": the key walk reports those the schema
+		// causes; closed tells the first.
+		covered bool
+		closed  bool
 	}
 	var items []item
 	for _, e := range errs {
@@ -122,8 +169,11 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 		if strings.Contains(format, "errors in empty disjunction") {
 			it.header = true
 		}
-		if format == "field not allowed" || strings.HasPrefix(it.msg, "field not allowed") || it.msg == "field is required but not present" {
-			it.allowed = true
+		if format == "field not allowed" || strings.HasPrefix(it.msg, "field not allowed") {
+			it.covered, it.closed = true, true
+		}
+		if it.msg == "field is required but not present" {
+			it.covered = true
 		}
 		for _, p := range errors.Positions(e) {
 			if l.sc.files[p.Filename()] {
@@ -139,18 +189,33 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 	}
 	// Keep what is not a header or an unknown field.
 	var body []item
+	var covered *item
 	header := false
-	for _, it := range items {
+	for i, it := range items {
 		switch {
 		case it.header:
 			header = true
-		case it.allowed:
+		case it.covered:
+			if covered == nil {
+				covered = &items[i]
+			}
 		default:
 			body = append(body, it)
 		}
 	}
+	path := renderPath(full)
 	if len(body) == 0 {
-		return Error{}, false
+		if covered == nil || l.reportedAt(path) {
+			return Error{}, false
+		}
+		pos := covered.user
+		if !pos.IsValid() {
+			pos = l.keyPos(full)
+		}
+		if covered.closed {
+			return posError(pos, path, closedWords(full)), true
+		}
+		return posError(pos, path, requiredWords(full)), true
 	}
 	dv := d.LookupPath(cue.MakePath(rel...))
 	user := ""
@@ -167,7 +232,6 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 	if !pos.IsValid() {
 		pos = l.valuePos(full)
 	}
-	path := renderPath(full)
 	mk := func(msg string) (Error, bool) { return posError(pos, path, msg), true }
 
 	// A failed choice: prefer a non-conflict reason (a bound), else list
@@ -225,6 +289,31 @@ func (l *loader) translate(errs []errors.Error, full, rel []cue.Selector, d cue.
 		return mk(msg)
 	}
 	return mk(l.plain(it.msg, user, dv))
+}
+
+// closedWords explains a "field not allowed" that no other error covers.
+// The schema's own closedness never gets here: the key walk runs before
+// the schema is checked and reports each field the schema does not know
+// at the same path. So a closed struct the manifest wrote itself left
+// the field out.
+func closedWords(full []cue.Selector) string {
+	name := "the field"
+	if len(full) > 0 {
+		name = fmt.Sprintf("%q", selName(full[len(full)-1]))
+	}
+	return fmt.Sprintf("field %s is not allowed by a closed struct written in the manifest (a #definition or close()): add it to that struct or leave it out", name)
+}
+
+// requiredWords explains a "field is required but not present" that no
+// other error covers: the schema's own required fields are reported by
+// the key walk ("missing required field"), so the manifest marked the
+// field required itself (name!: type) and never gave it a value.
+func requiredWords(full []cue.Selector) string {
+	name := "the field"
+	if len(full) > 0 {
+		name = fmt.Sprintf("%q", selName(full[len(full)-1]))
+	}
+	return fmt.Sprintf("field %s is marked required (!) but never given a value: give it one, or write it without the !", name)
 }
 
 // plain rewords one evaluator message.

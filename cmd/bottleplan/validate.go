@@ -34,6 +34,11 @@ func runValidate(e *env, files []string, asJSON bool) error {
 	if err != nil {
 		var errs schema.Errors
 		if asJSON && errors.As(err, &errs) {
+			if len(errs) == 0 {
+				// schema.Load never fails without a problem; should it,
+				// print a list, never null.
+				errs = schema.Errors{{Message: "the manifest is not valid"}}
+			}
 			enc := json.NewEncoder(e.stdout)
 			enc.SetEscapeHTML(false)
 			enc.SetIndent("", "  ")
