@@ -106,7 +106,12 @@ func (l *loader) checkBottle(b *rawBottle) bool {
 	}
 	if gg := b.GitGate; gg != nil {
 		for _, name := range slices.Sorted(maps.Keys(gg.Repos)) {
-			l.checkRepo(with(base, "git_gate", "repos", name), gg.Repos[name])
+			rp := with(base, "git_gate", "repos", name)
+			l.checkRepo(rp, gg.Repos[name])
+			if r := gg.Repos[name]; r.Key.Provider == "static" && r.Key.Path != "" {
+				r.Key.Path = l.keyPath(with(rp, "key", "path"), r.Key.Path)
+				gg.Repos[name] = r
+			}
 		}
 	}
 	if eg := b.Egress; eg != nil {
@@ -156,11 +161,30 @@ func (l *loader) checkRepo(p []cue.Selector, r Repo) {
 	case r.Key.Provider == "token" && r.Key.Path != "":
 		l.errorf(l.valuePos(with(p, "key", "path")), with(p, "key", "path"), "path belongs to provider static; a token key has only token_ref")
 	case r.Key.Provider == "static" && (path.IsAbs(r.Key.Path) || filepath.IsAbs(r.Key.Path)):
-		// The plan carries the path as written and holds no absolute
-		// host paths; apply expands ~/ and resolves the rest against
-		// the manifest root.
-		l.errorf(l.valuePos(with(p, "key", "path")), with(p, "key", "path"), "%q is absolute: write it as ~/... (the home directory at apply) or relative to the manifest root, so the plan holds no host path", r.Key.Path)
+		// The plan holds no absolute host paths (see keyPath).
+		l.errorf(l.valuePos(with(p, "key", "path")), with(p, "key", "path"), "%q is absolute: write it as ~/... (the home directory at apply) or relative to the manifest file, so the plan holds no host path", r.Key.Path)
 	}
+}
+
+// keyPath returns a static key path as the plan holds it: "~/..." as
+// written (apply expands it to the home directory), a relative path
+// rebased from the directory of the file that writes it onto the
+// manifest root, as dockerfile and prompt_file paths are; apply resolves
+// it against the manifest root. So a key path means the same file
+// whichever file of a split manifest writes it.
+func (l *loader) keyPath(p []cue.Selector, kp string) string {
+	if kp == "~" || strings.HasPrefix(kp, "~/") || filepath.IsAbs(filepath.FromSlash(kp)) {
+		return kp
+	}
+	dir, ok := l.dirs[l.valuePos(p).Filename()]
+	if !ok {
+		dir = l.root
+	}
+	rel, err := filepath.Rel(l.root, filepath.Join(dir, filepath.FromSlash(kp)))
+	if err != nil {
+		return kp
+	}
+	return filepath.ToSlash(rel)
 }
 
 var (
