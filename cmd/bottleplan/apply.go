@@ -77,7 +77,14 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err != nil {
 		return err
 	}
-	b, err := backendFor(e, p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: docker.HostRootsFile(),
+	roots := docker.HostRootsFile()
+	if roots == "" {
+		// Every compiled route is intercepted: the bundle makes the
+		// upstream TLS connection itself and verifies it against the
+		// roots copied into its image.
+		fmt.Fprintln(e.stderr, "warning: no system root certificates found on this host (install ca-certificates); the bundle will not be able to verify any upstream, so intercepted routes will fail")
+	}
+	b, err := backendFor(e, p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: roots,
 		Log: func(msg string) { fmt.Fprintln(e.stdout, msg) }})
 	if err != nil {
 		return err
