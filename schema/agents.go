@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/token"
 )
 
 // MaxPromptBytes bounds a prompt_file.
@@ -85,11 +86,7 @@ func (l *loader) readRelFile(p []cue.Selector, name string, limit int) (string, 
 		l.errorf(pos, p, "%q is absolute: write it relative to the manifest file", name)
 		return "", nil, false
 	}
-	dir, ok := l.dirs[pos.Filename()]
-	if !ok {
-		dir = l.root
-	}
-	abs := filepath.Join(dir, filepath.FromSlash(name))
+	abs, rel := l.fromFile(pos, name)
 	kind := "dockerfile"
 	if limit > 0 {
 		kind = "prompt file"
@@ -115,11 +112,24 @@ func (l *loader) readRelFile(p []cue.Selector, name string, limit int) (string, 
 		l.errorf(pos, p, "%s %q is larger than %d KiB", kind, name, limit>>10)
 		return "", nil, false
 	}
-	rel, err := filepath.Rel(l.root, abs)
-	if err != nil {
-		rel = abs
+	return rel, data, true
+}
+
+// fromFile resolves name, a relative path written in the file of pos,
+// to its absolute host path and to the slash-separated path relative to
+// the manifest root that plans hold (the absolute path when it has no
+// relative form).
+func (l *loader) fromFile(pos token.Pos, name string) (abs, rel string) {
+	dir, ok := l.dirs[pos.Filename()]
+	if !ok {
+		dir = l.root
 	}
-	return filepath.ToSlash(rel), data, true
+	abs = filepath.Join(dir, filepath.FromSlash(name))
+	r, err := filepath.Rel(l.root, abs)
+	if err != nil {
+		return abs, filepath.ToSlash(abs)
+	}
+	return abs, filepath.ToSlash(r)
 }
 
 // digest is "sha256:<hex>" of data.

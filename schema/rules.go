@@ -176,15 +176,8 @@ func (l *loader) keyPath(p []cue.Selector, kp string) string {
 	if kp == "~" || strings.HasPrefix(kp, "~/") || filepath.IsAbs(filepath.FromSlash(kp)) {
 		return kp
 	}
-	dir, ok := l.dirs[l.valuePos(p).Filename()]
-	if !ok {
-		dir = l.root
-	}
-	rel, err := filepath.Rel(l.root, filepath.Join(dir, filepath.FromSlash(kp)))
-	if err != nil {
-		return kp
-	}
-	return filepath.ToSlash(rel)
+	_, rel := l.fromFile(l.valuePos(p), kp)
+	return rel
 }
 
 var (

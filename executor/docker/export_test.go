@@ -7,3 +7,6 @@ func SetObserveByInspect(v bool) (restore func()) {
 	observeByInspect = v
 	return func() { observeByInspect = old }
 }
+
+// BuildContext is buildContext, for tests that build local images.
+var BuildContext = buildContext

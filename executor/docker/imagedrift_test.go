@@ -4,15 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bottleplan/bottleplan/executor"
@@ -122,7 +118,7 @@ func imageID(t *testing.T, eng docker.Engine, ref string) string {
 
 // buildOnTop builds `FROM base` plus a label, tags it tag and returns its
 // ID: another image under the same reference, from local images only.
-func buildOnTop(t *testing.T, eng *client.Client, base, tag string) string {
+func buildOnTop(t *testing.T, eng docker.Engine, base, tag string) string {
 	t.Helper()
 	var ctxTar bytes.Buffer
 	tw := tar.NewWriter(&ctxTar)
@@ -132,24 +128,8 @@ func buildOnTop(t *testing.T, eng *client.Client, base, tag string) string {
 	}
 	tw.Write(df)
 	tw.Close()
-	resp, err := eng.ImageBuild(context.Background(), &ctxTar, build.ImageBuildOptions{Tags: []string{tag}, Remove: true, ForceRemove: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var msg struct {
-			Error string `json:"error"`
-		}
-		if err := dec.Decode(&msg); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if msg.Error != "" {
-			t.Fatalf("build %s: %s", tag, msg.Error)
-		}
+	if err := docker.BuildContext(context.Background(), eng, &ctxTar, tag, "Dockerfile"); err != nil {
+		t.Fatalf("build %s: %v", tag, err)
 	}
 	return imageID(t, eng, tag)
 }
