@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -39,9 +40,8 @@ import (
 // maxInspectBody is refused on an intercepted route because it cannot be
 // inspected.
 const (
-	minSecretLen   = 8
-	maxInspectBody = 16 << 20
-	redactedMark   = "[REDACTED]"
+	minSecretLen = 8
+	redactedMark = "[REDACTED]"
 )
 
 // DLP actions (plan.Route.DLP).
@@ -117,6 +117,19 @@ func (s *secretSet) scan(r *http.Request, body []byte) []string {
 	names := make([]string, 0, len(found))
 	for n := range found {
 		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// scanBytes returns the sorted, unique names of secrets found in b, a
+// message that is not an HTTP request (a WebSocket frame's payload).
+func (s *secretSet) scanBytes(b []byte) []string {
+	var names []string
+	for _, f := range s.forms {
+		if bytes.Contains(b, f.value) && !slices.Contains(names, f.name) {
+			names = append(names, f.name)
+		}
 	}
 	sort.Strings(names)
 	return names

@@ -174,6 +174,11 @@ type Route struct {
 	// is served as a blind tunnel, where DLP cannot act, and its review
 	// says so.
 	Intercept bool `json:"intercept"`
+	// Websocket is true when the route lets the agent upgrade a request
+	// to a WebSocket (manifest egress.routes[].websocket). Without it
+	// every protocol upgrade is refused; with it the handshake is checked
+	// against Matches and every frame the agent sends is scanned by DLP.
+	Websocket bool `json:"websocket,omitempty"`
 }
 
 // RouteAuth names the token the proxy injects.
