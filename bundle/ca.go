@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"container/list"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -23,8 +24,8 @@ const leafLifetime = 24 * time.Hour
 
 // CA is the instance certificate authority the proxy intercepts TLS with.
 // Its key never leaves the bundle container; leaf certificates are minted
-// per host on first use and cached in memory, all sharing one P-256 key
-// generated at start.
+// per host on first use and cached in memory (the maxLeafCerts most
+// recently used), all sharing one P-256 key generated at start.
 type CA struct {
 	cert    *x509.Certificate
 	certDER []byte
@@ -32,8 +33,8 @@ type CA struct {
 	leafKey *ecdsa.PrivateKey
 	now     func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]*tls.Certificate
+	mu     sync.Mutex
+	leaves leafCache
 }
 
 // LoadCA parses a PEM certificate and a PEM private key (PKCS#8, EC or
@@ -64,7 +65,7 @@ func LoadCA(certPEM, keyPEM []byte) (*CA, error) {
 	}
 	return &CA{
 		cert: cert, certDER: cb.Bytes, key: key, leafKey: leafKey,
-		now: time.Now, cache: map[string]*tls.Certificate{},
+		now: time.Now, leaves: newLeafCache(maxLeafCerts),
 	}, nil
 }
 
@@ -90,7 +91,7 @@ func (ca *CA) Leaf(host string) (*tls.Certificate, error) {
 	now := ca.now()
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	if c, ok := ca.cache[host]; ok && c.Leaf.NotAfter.Sub(now) > c.Leaf.NotAfter.Sub(c.Leaf.NotBefore)/4 {
+	if c, ok := ca.leaves.get(host); ok && c.Leaf.NotAfter.Sub(now) > c.Leaf.NotAfter.Sub(c.Leaf.NotBefore)/4 {
 		return c, nil
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
@@ -123,8 +124,52 @@ func (ca *CA) Leaf(host string) (*tls.Certificate, error) {
 		PrivateKey:  ca.leafKey,
 		Leaf:        leaf,
 	}
-	ca.cache[host] = c
+	ca.leaves.put(host, c)
 	return c, nil
+}
+
+// leafCache is a least-recently-used cache of leaf certificates by host,
+// so an agent that asks for ever new host names cannot grow it without
+// bound (every name costs a certificate in memory).
+type leafCache struct {
+	max   int
+	order *list.List // of *leafEntry, least recently used at the front
+	index map[string]*list.Element
+}
+
+type leafEntry struct {
+	host string
+	cert *tls.Certificate
+}
+
+func newLeafCache(max int) leafCache {
+	return leafCache{max: max, order: list.New(), index: map[string]*list.Element{}}
+}
+
+// get returns host's certificate and marks it used.
+func (c *leafCache) get(host string) (*tls.Certificate, bool) {
+	e, ok := c.index[host]
+	if !ok {
+		return nil, false
+	}
+	c.order.MoveToBack(e)
+	return e.Value.(*leafEntry).cert, true
+}
+
+// put stores host's certificate, evicting the least recently used one
+// when full.
+func (c *leafCache) put(host string, cert *tls.Certificate) {
+	if e, ok := c.index[host]; ok {
+		e.Value.(*leafEntry).cert = cert
+		c.order.MoveToBack(e)
+		return
+	}
+	c.index[host] = c.order.PushBack(&leafEntry{host, cert})
+	if c.order.Len() > c.max {
+		oldest := c.order.Front()
+		delete(c.index, oldest.Value.(*leafEntry).host)
+		c.order.Remove(oldest)
+	}
 }
 
 // GenerateCA makes a new self-signed CA valid from now for validity, with

@@ -124,7 +124,7 @@ func smartService(r *http.Request, suffix string) string {
 
 // ServeHTTP routes /<name>.git/<suffix> to the repo's upstream.
 func (g *GitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	d := Decision{Daemon: "git-gate", Method: r.Method, Path: g.secrets.scrub(r.URL.Path)}
+	d := Decision{Daemon: "git-gate", Method: r.Method, Path: r.URL.Path}
 	if r.URL.Path == "/healthz" {
 		io.WriteString(w, "ok\n")
 		return

@@ -86,7 +86,7 @@ func newGateFixture(t *testing.T) *gateFixture {
 		SSHKeyDir:   keyDir,
 		Getenv:      func(k string) string { return env[k] },
 		SecretNames: []string{"GATE_TOKEN"},
-		Recorder:    NewRecorder(f.log, "t1"),
+		Recorder:    NewRecorder(f.log, "t1", newSecretSet([]string{"GATE_TOKEN"}, func(k string) string { return env[k] }).scrub),
 		Dial:        mapDial(map[string]string{"git.example.test:443": f.up.addr(), "git.example.test:22": f.ssh.addr}),
 		RootCAs:     upCA.pool,
 	})

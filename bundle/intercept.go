@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -28,12 +27,14 @@ func (p *Proxy) intercept(conn net.Conn, host string, port int, route *plan.Rout
 		NextProtos: []string{"http/1.1"},
 		MinVersion: tls.VersionTLS12,
 	})
+	to := p.timeouts.withDefaults()
 	srv := &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		Handler: bodyDeadlines(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p.serveInner(w, r, host, port, route)
-		}),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		}), to),
+		ReadHeaderTimeout: to.ReadHeader,
+		ReadTimeout:       to.ReadHeader + to.BodyGrace,
+		IdleTimeout:       to.Idle,
 		ErrorLog:          p.errLog,
 	}
 	srv.Serve(newOneConnListener(tc))

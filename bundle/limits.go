@@ -14,9 +14,66 @@ const (
 	maxInspectBody = 16 << 20
 )
 
-// Timeouts of the servers the agent talks to.
+// Decision log and supervise list (decision.go).
+const (
+	// maxDecisionField is the longest a string field of a decision
+	// (host, method, path, route, reason) is logged or kept, in bytes;
+	// a longer one is cut and marked "…[+N bytes]".
+	maxDecisionField = 512
+	// maxHeld is how many held requests the supervise list keeps; only a
+	// newer held request pushes the oldest out, never a denial.
+	maxHeld = 1000
+	// maxDenied is how many distinct denials (by aggregation key) the
+	// supervise list keeps, least recently seen dropped first.
+	maxDenied = 1000
+	// maxDenialKeys bounds the refusals the log aggregates at once; a
+	// refusal with a new key when the table is full is only counted, in
+	// one overflow summary line per window.
+	maxDenialKeys = 1024
+	// denialWindow is how long repeats of a logged refusal are counted
+	// before one summary line (count, first, last) is written.
+	denialWindow = time.Minute
+)
+
+// Leaf certificates (ca.go).
+const (
+	// maxLeafCerts is how many minted leaf certificates the CA keeps,
+	// least recently used evicted first (re-minted on next use).
+	maxLeafCerts = 1024
+)
+
+// Upstream transport (proxy.go newTransport), shared by the proxy and
+// the git gate.
+const (
+	// upstreamMaxIdleConns bounds idle upstream connections in total.
+	upstreamMaxIdleConns = 256
+	// upstreamMaxIdlePerHost keeps enough idle connections per upstream
+	// host that concurrent keep-alive clients reuse them instead of
+	// making a new TLS handshake each (Go's default is 2).
+	upstreamMaxIdlePerHost = 64
+	// upstreamMaxConnsPerHost bounds the connections open to one upstream
+	// host at once, so the agent cannot make the bundle open thousands.
+	upstreamMaxConnsPerHost = 256
+)
+
+// Timeouts of the servers the agent talks to (timeouts.go); the
+// defaults of Timeouts.
 const (
 	// readHeaderTimeout bounds how long a request's header may take to
 	// arrive.
 	readHeaderTimeout = 30 * time.Second
+	// idleTimeout closes a keep-alive connection with no request for
+	// this long (outer servers and the server inside each intercepted
+	// tunnel).
+	idleTimeout = 2 * time.Minute
+	// bodyGrace is how long a request body may take before the minimum
+	// rate applies: a body must have arrived at minBodyRate on average
+	// after this grace, or the connection is cut.
+	bodyGrace = 30 * time.Second
+	// minBodyRate is the slowest average rate, in bytes per second, a
+	// request body may arrive at (after bodyGrace).
+	minBodyRate = 1024
+	// tunnelIdleTimeout closes a CONNECT tunnel (blind or intercepted,
+	// WebSockets in it too) with no byte either way for this long.
+	tunnelIdleTimeout = 10 * time.Minute
 )

@@ -35,6 +35,9 @@ type Proxy struct {
 	transport *http.Transport
 	supervise bool
 	errLog    *log.Logger
+	// timeouts bound idle tunnels and slow requests (timeouts.go); its
+	// zero value means the defaults.
+	timeouts Timeouts
 }
 
 // ProxyOptions configure NewProxy.
@@ -96,7 +99,9 @@ func newTransport(dial DialFunc, roots *x509.CertPool) *http.Transport {
 		DialContext:           dial,
 		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          64,
+		MaxIdleConns:          upstreamMaxIdleConns,
+		MaxIdleConnsPerHost:   upstreamMaxIdlePerHost,
+		MaxConnsPerHost:       upstreamMaxConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   15 * time.Second,
 		ExpectContinueTimeout: time.Second,
@@ -135,12 +140,9 @@ func writeBlocked(w http.ResponseWriter, reason string) {
 	io.WriteString(w, "blocked: "+reason+"\n")
 }
 
-// record scrubs secret values out of the free-text fields and logs d.
+// record logs d as the proxy's; the Recorder scrubs and caps it.
 func (p *Proxy) record(d Decision) {
 	d.Daemon = "proxy"
-	d.Path = p.secrets.scrub(d.Path)
-	d.Host = p.secrets.scrub(d.Host)
-	d.Reason = p.secrets.scrub(d.Reason)
 	p.rec.Record(d)
 }
 
@@ -201,7 +203,10 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	client := &bufConn{Conn: conn, r: brw.Reader}
+	// Hijacked, the tunnel is out of the server's timeouts: it is closed
+	// once idle both ways (timeouts.go).
+	tun := newIdleTunnel(p.timeouts.withDefaults().TunnelIdle)
+	client := tun.conn(&bufConn{Conn: conn, r: brw.Reader})
 	if _, err := io.WriteString(conn, "HTTP/1.1 200 Connection established\r\n\r\n"); err != nil {
 		conn.Close()
 		if up != nil {
@@ -218,7 +223,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	}
 	d.Reason = "tunnel"
 	p.record(d)
-	splice(client, up)
+	splice(client, tun.conn(up))
 }
 
 // serveAbsolute forwards an absolute-form request ("GET http://h/p").

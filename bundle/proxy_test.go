@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bufio"
+	"fmt"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -491,10 +492,13 @@ func TestProxySuperviseHoldsAndLists(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, d := range sr.Requests {
-		got = append(got, d.Verdict+" "+d.Method+" "+d.Host+d.Path)
+	for _, h := range sr.Held {
+		got = append(got, h.Verdict+" "+h.Method+" "+h.Host+h.Path)
 	}
-	want := []string{"hold GET held.example.test/elsewhere", "hold POST held.example.test/ok/x", "deny GET evil.example.test/"}
+	for _, d := range sr.Denied {
+		got = append(got, fmt.Sprintf("%s %s %s%s x%d", d.Verdict, d.Method, d.Host, d.Path, d.Count))
+	}
+	want := []string{"hold GET held.example.test/elsewhere", "hold POST held.example.test/ok/x", "deny GET evil.example.test/ x1"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("supervise lists\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

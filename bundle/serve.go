@@ -31,12 +31,16 @@ type Options struct {
 	RootCAs *x509.CertPool
 	// SSHKeyDir holds the git gate's ssh keys, one file per repo name.
 	SSHKeyDir string
+	// Timeouts bound idle and slow connections; zero fields take the
+	// defaults in limits.go.
+	Timeouts Timeouts
 }
 
 // Bundle is the set of daemons one bundle container runs, sharing one
 // decision recorder.
 type Bundle struct {
-	inst plan.Instance
+	inst     plan.Instance
+	timeouts Timeouts
 	// Recorder logs and keeps decisions.
 	Recorder *Recorder
 	// Proxy is the egress proxy.
@@ -55,8 +59,15 @@ func New(o Options) (*Bundle, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	b := &Bundle{inst: o.Instance, Recorder: NewRecorder(o.Log, o.Instance.Slug)}
 	cfg := o.Instance.Bundle
+	// One scrubber for every decision of every daemon: the recorder
+	// passes each field through it before writing or keeping it.
+	secrets := newSecretSet(cfg.SecretsFromHost, o.Getenv)
+	b := &Bundle{
+		inst:     o.Instance,
+		timeouts: o.Timeouts.withDefaults(),
+		Recorder: NewRecorder(o.Log, o.Instance.Slug, secrets.scrub),
+	}
 	px, err := NewProxy(ProxyOptions{
 		Routes:      cfg.Proxy.Routes,
 		CA:          o.CA,
@@ -70,6 +81,7 @@ func New(o Options) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
 	}
+	px.timeouts = b.timeouts
 	b.Proxy = px
 	if cfg.GitGate != nil {
 		gg, err := NewGitGate(GitGateOptions{
@@ -114,7 +126,9 @@ func (b *Bundle) Listeners() []Listener {
 }
 
 // Serve listens on every daemon's address and serves until ctx ends or
-// one server fails; then it shuts all of them down. ready, when not nil,
+// one server fails; then it shuts all of them down and flushes the
+// decision log's pending summaries. The servers carry the Timeouts
+// (timeouts.go). ready, when not nil,
 // is called with each daemon's bound address once it listens.
 func (b *Bundle) Serve(ctx context.Context, ready func(name, addr string)) error {
 	ls := b.Listeners()
@@ -142,8 +156,10 @@ func (b *Bundle) Serve(ctx context.Context, ready func(name, addr string)) error
 	var wg sync.WaitGroup
 	for i, l := range ls {
 		srv := &http.Server{
-			Handler:           l.Handler,
-			ReadHeaderTimeout: 30 * time.Second,
+			Handler:           bodyDeadlines(l.Handler, b.timeouts),
+			ReadHeaderTimeout: b.timeouts.ReadHeader,
+			ReadTimeout:       b.timeouts.ReadHeader + b.timeouts.BodyGrace,
+			IdleTimeout:       b.timeouts.Idle,
 			ErrorLog:          log.New(io.Discard, "", 0),
 		}
 		srvs = append(srvs, srv)
@@ -169,5 +185,6 @@ func (b *Bundle) Serve(ctx context.Context, ready func(name, addr string)) error
 		s.Shutdown(sctx)
 	}
 	wg.Wait()
+	b.Recorder.Flush()
 	return err
 }

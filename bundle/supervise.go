@@ -7,22 +7,23 @@ import (
 
 // SuperviseResponse is the body of GET /requests.
 type SuperviseResponse struct {
-	// Requests are the most recent held and denied decisions (at most
-	// maxKept), oldest first.
-	Requests []Decision `json:"requests"`
+	// Held are the requests held for supervision (at most maxHeld),
+	// oldest first. Denials never push one out.
+	Held []HeldRequest `json:"held"`
+	// Denied are the denied requests, one entry per aggregation key with
+	// its count, first and last time (at most maxDenied), least recently
+	// seen first.
+	Denied []Decision `json:"denied"`
 }
 
 // NewSupervise returns the supervise endpoint: GET /requests lists the
-// held and blocked requests the recorder kept, as JSON. It is read-only:
-// held requests have already been answered with 403 (see dlp.go), so
-// there is nothing to release.
+// held and denied requests the recorder kept, as JSON, in two lists. It
+// is read-only: held requests have already been answered with 403 (see
+// dlp.go), so there is nothing to release.
 func NewSupervise(rec *Recorder) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {
-		resp := SuperviseResponse{Requests: rec.Kept()}
-		if resp.Requests == nil {
-			resp.Requests = []Decision{}
-		}
+		resp := SuperviseResponse{Held: rec.Held(), Denied: rec.Denied()}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
