@@ -2,10 +2,10 @@ package bundle
 
 import (
 	"bufio"
-	"fmt"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
