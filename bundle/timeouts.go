@@ -94,7 +94,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	case err == io.EOF:
 		b.rc.SetReadDeadline(time.Time{})
 	case err == nil:
-		earned := time.Duration(b.n/b.t.MinBodyRate) * time.Second
+		earned := time.Duration(float64(b.n) / float64(b.t.MinBodyRate) * float64(time.Second))
 		b.rc.SetReadDeadline(b.start.Add(b.t.BodyGrace + earned))
 	}
 	return n, err
