@@ -16,8 +16,13 @@
 //   - ca.go: the instance CA and per-host leaf certificates.
 //   - gitgate.go: the git smart-HTTP gate (https upstreams).
 //   - gitssh.go: the gate's bridge to ssh upstreams.
-//   - supervise.go: GET /requests, the held and blocked requests.
-//   - decision.go: the decision log (JSON lines) and what supervise lists.
+//   - supervise.go: GET /requests, the held and denied requests.
+//   - decision.go: the decision log (JSON lines), scrubbed and capped in
+//     one place, and the held and denied lists supervise shows.
+//   - aggregate.go: repeated refusals logged as one summary line.
+//   - timeouts.go: idle, slow-header, slow-body and idle-tunnel timeouts.
+//   - limits.go: every bound the bundle puts on the agent
+//     (docs/limits.md).
 //   - dial.go: the upstream dialer, which never connects inward.
 //   - serve.go: wiring the daemons to their listen addresses.
 //   - probe.go: the in-container probe runner `verify` uses (`bottleplan
