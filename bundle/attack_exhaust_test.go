@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,11 +28,12 @@ import (
 // servedFixture is a whole bundle (proxy, git gate, supervise) served by
 // Bundle.Serve, as the bundle container runs it.
 type servedFixture struct {
-	b     *Bundle
-	addrs map[string]string
-	log   *syncBuffer
-	tlsUp *upstream
-	roots *tls.Config // trusts the instance CA
+	b       *Bundle
+	addrs   map[string]string
+	log     *syncBuffer
+	tlsUp   *upstream
+	plainUp *upstream
+	roots   *tls.Config // trusts the instance CA
 }
 
 func newServedFixture(t *testing.T, to Timeouts) *servedFixture {
@@ -40,12 +42,13 @@ func newServedFixture(t *testing.T, to Timeouts) *servedFixture {
 	upCA := newTestCA(t, "upstream test CA")
 	instCA := newTestCA(t, "instance test CA")
 	f.tlsUp = newUpstream(t, upCA, nil)
-	plainUp := newUpstream(t, nil, nil)
+	f.plainUp = newUpstream(t, nil, nil)
 	inst := testInstance()
 	inst.Bundle.GitGate = &plan.GitGate{Listen: "127.0.0.1:0", Repos: []plan.Repo{
 		{Name: "app", Upstream: "https://git.example.test/a/app.git", Access: "read-write", KeyProvider: "token", TokenRef: "API_TOKEN"},
 	}}
-	dialMap := map[string]string{"plain.example.test:80": plainUp.addr(), "git.example.test:443": f.tlsUp.addr()}
+	dialMap := map[string]string{"plain.example.test:80": f.plainUp.addr(), "open.example.test:80": f.plainUp.addr(),
+		"git.example.test:443": f.tlsUp.addr()}
 	for _, h := range []string{"api", "open", "held", "a.files"} {
 		dialMap[h+".example.test:443"] = f.tlsUp.addr()
 	}
@@ -371,5 +374,31 @@ func TestAttackExhaustLeafCacheNeverEvicted(t *testing.T) {
 	}
 	if c, _ := ca.Leaf(host(1)); c == first[host(1)] {
 		t.Fatalf("minting leaf %d kept all of them: the least recently used was not evicted", maxLeafCerts+1)
+	}
+}
+
+func TestAttackExhaustStalledReader(t *testing.T) {
+	f := newServedFixture(t, Timeouts{WriteStall: 200 * time.Millisecond})
+	const size = 64 << 20
+	f.plainUp.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		buf := make([]byte, 1<<20)
+		for i := 0; i < size>>20; i++ {
+			if _, err := w.Write(buf); err != nil {
+				return
+			}
+		}
+	})
+	c := dialT(t, f.addrs["proxy"])
+	fmt.Fprintf(c, "GET http://open.example.test/big HTTP/1.1\r\nHost: open.example.test\r\n\r\n")
+	// The agent stops reading, far longer than the injected stall.
+	time.Sleep(2 * time.Second)
+	c.SetReadDeadline(time.Now().Add(wait))
+	n, err := io.Copy(io.Discard, c)
+	if n >= size {
+		t.Fatalf("the bundle kept waiting on an agent that stopped reading: all %d bytes came through", n)
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("connection still open after %v (%d bytes read)", wait, n)
 	}
 }

@@ -76,4 +76,9 @@ const (
 	// tunnelIdleTimeout closes a CONNECT tunnel (blind or intercepted,
 	// WebSockets in it too) with no byte either way for this long.
 	tunnelIdleTimeout = 10 * time.Minute
+	// writeStallTimeout cuts a connection whose one write to the agent
+	// has waited this long: an agent that stops reading a response
+	// cannot pin the bundle's goroutines, buffers and upstream
+	// connection.
+	writeStallTimeout = 2 * time.Minute
 )

@@ -149,7 +149,7 @@ func (b *Bundle) Serve(ctx context.Context, ready func(name, addr string)) error
 			}
 			return fmt.Errorf("%s: listen on %s: %w", l.Name, l.Addr, err)
 		}
-		lns = append(lns, ln)
+		lns = append(lns, stallListener{ln, b.timeouts.WriteStall})
 	}
 	errc := make(chan error, len(ls))
 	var srvs []*http.Server

@@ -28,16 +28,19 @@ import (
 //     server's timeouts; they are closed after TunnelIdle with no byte
 //     either way. A WebSocket (inside an intercepted tunnel) that pings
 //     more often than that lives as long as it is used.
+//   - There is no write timeout on a whole response, so one that keeps
+//     flowing is never cut; but one write to the agent that waits
+//     longer than WriteStall (the agent stopped reading) drops the
+//     connection, tunnels included.
 //
-// There is no write timeout: a response that keeps flowing is never cut,
-// and a reader that stops reading stalls a tunnel's writes, which
-// TunnelIdle ends.
+// docs/limits.md says the same for operators.
 type Timeouts struct {
 	ReadHeader  time.Duration
 	Idle        time.Duration
 	BodyGrace   time.Duration
 	MinBodyRate int64 // bytes per second
 	TunnelIdle  time.Duration
+	WriteStall  time.Duration
 }
 
 // withDefaults fills the zero fields from limits.go.
@@ -51,6 +54,7 @@ func (t Timeouts) withDefaults() Timeouts {
 	def(&t.Idle, idleTimeout)
 	def(&t.BodyGrace, bodyGrace)
 	def(&t.TunnelIdle, tunnelIdleTimeout)
+	def(&t.WriteStall, writeStallTimeout)
 	if t.MinBodyRate <= 0 {
 		t.MinBodyRate = minBodyRate
 	}
@@ -232,6 +236,65 @@ func (c *idleConn) earlier(t time.Time) time.Time {
 
 // CloseWrite half-closes the wrapped connection when it can (splice).
 func (c *idleConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
+}
+
+// stallListener wraps every accepted connection so that one write to the
+// agent waiting longer than stall fails, and the server drops the
+// connection. Hijacked connections (CONNECT tunnels) keep the wrapper.
+type stallListener struct {
+	net.Listener
+	stall time.Duration
+}
+
+func (l stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &stallConn{Conn: c, stall: l.stall}, nil
+}
+
+// stallConn arms a write deadline of stall before each write, or the
+// user's deadline when that is earlier.
+type stallConn struct {
+	net.Conn
+	stall time.Duration
+
+	mu   sync.Mutex
+	user time.Time // the write deadline its user set
+}
+
+func (c *stallConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	dl := time.Now().Add(c.stall)
+	if !c.user.IsZero() && c.user.Before(dl) {
+		dl = c.user
+	}
+	c.Conn.SetWriteDeadline(dl)
+	c.mu.Unlock()
+	return c.Conn.Write(p)
+}
+
+func (c *stallConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.user = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *stallConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.user = t
+	return c.Conn.SetDeadline(t)
+}
+
+// CloseWrite half-closes the TCP connection (splice).
+func (c *stallConn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}

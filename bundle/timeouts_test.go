@@ -16,7 +16,7 @@ import (
 
 func TestTimeoutsSpareFlowingStreams(t *testing.T) {
 	short := 150 * time.Millisecond
-	f := newServedFixture(t, Timeouts{ReadHeader: short, Idle: short, BodyGrace: short, MinBodyRate: 1000, TunnelIdle: 3 * short})
+	f := newServedFixture(t, Timeouts{ReadHeader: short, Idle: short, BodyGrace: short, MinBodyRate: 1000, TunnelIdle: 3 * short, WriteStall: short})
 	tests := map[string]struct {
 		head string
 		body func(w io.Writer) // nil: none
