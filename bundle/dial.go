@@ -56,16 +56,21 @@ func PublicDialer() DialFunc {
 	d := &net.Dialer{
 		Timeout:   15 * time.Second,
 		KeepAlive: 30 * time.Second,
-		Control: func(network, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("dial %s: %w", address, err)
-			}
-			if !publicAddr(ap.Addr()) {
-				return fmt.Errorf("dial %s: address is not public; the bundle never connects inward", address)
-			}
-			return nil
-		},
+		Control:   dialControl,
 	}
 	return d.DialContext
+}
+
+// dialControl is the dialer's Control func: it runs after name
+// resolution, on the address about to be connected, and refuses it
+// unless it is public.
+func dialControl(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("dial %s: %w", address, err)
+	}
+	if !publicAddr(ap.Addr()) {
+		return fmt.Errorf("dial %s: address is not public; the bundle never connects inward", address)
+	}
+	return nil
 }
