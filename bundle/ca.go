@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"sync"
 	"time"
 )
@@ -86,8 +87,12 @@ func parseKey(der []byte) (crypto.Signer, error) {
 }
 
 // Leaf returns a certificate for host signed by the CA, minting and
-// caching it on first use.
+// caching it on first use. It refuses a host outside the CA's name
+// constraints (see permits).
 func (ca *CA) Leaf(host string) (*tls.Certificate, error) {
+	if err := ca.permits(host); err != nil {
+		return nil, err
+	}
 	now := ca.now()
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
@@ -174,8 +179,11 @@ func (c *leafCache) put(host string, cert *tls.Certificate) {
 
 // GenerateCA makes a new self-signed CA valid from now for validity, with
 // an ECDSA P-256 key. It returns the certificate and the PKCS#8 key, both
-// PEM. The executor calls it once per instance at apply; tests use it too.
-func GenerateCA(commonName string, now time.Time, validity time.Duration) (certPEM, keyPEM []byte, err error) {
+// PEM. With permitted DNS domains (".x" for the strict subdomains of x)
+// the CA carries critical name constraints limited to them and excluding
+// every IP address, as the instance CA apply makes (executor.NewCA) does;
+// without, it is unconstrained. Tests use it.
+func GenerateCA(commonName string, now time.Time, validity time.Duration, permitted ...string) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
@@ -193,6 +201,14 @@ func GenerateCA(commonName string, now time.Time, validity time.Duration) (certP
 		BasicConstraintsValid: true,
 		IsCA:                  true,
 		MaxPathLenZero:        true,
+	}
+	if len(permitted) > 0 {
+		tmpl.PermittedDNSDomainsCritical = true
+		tmpl.PermittedDNSDomains = permitted
+		tmpl.ExcludedIPRanges = []*net.IPNet{
+			{IP: net.IPv4zero.To4(), Mask: net.CIDRMask(0, 32)},
+			{IP: net.IPv6zero, Mask: net.CIDRMask(0, 128)},
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

@@ -143,7 +143,10 @@ func (r instanceRun) run(ctx context.Context) error {
 		}
 		ca = c
 	case CAGenerate:
-		c, err := NewCA(r.p.Project, r.ic.Slug, r.now())
+		if r.in == nil {
+			return fmt.Errorf("instance is not in the plan; no route hosts to make its CA for")
+		}
+		c, err := NewCA(r.p.Project, r.ic.Slug, RouteHosts(r.in), r.now())
 		if err != nil {
 			return err
 		}

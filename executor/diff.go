@@ -40,6 +40,11 @@ type DiffOptions struct {
 //     image than the one it runs (Observed.Images), or when
 //     opts.Replace names the instance; started ("~") when they merely
 //     stopped.
+//   - the instance CA: kept (CAReuse) while the live bundle's CA name
+//     constraints cover every route host of the plan; otherwise a new
+//     one is made (CAGenerate) and the bundle and the agent that trusts
+//     the old one are replaced, the cause naming the host outside it
+//     (or a CA without constraints, made by an older bottleplan).
 //   - live resources of the instance's slug with a role the plan does not
 //     use, or a name other than the planned one, are deleted.
 //
@@ -162,7 +167,7 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 
 	netRecreated := false
 	bundle := found[RoleBundle]
-	newCA := bundle == nil || bundle.CAFingerprint == ""
+	caWhy := newCAReason(in, bundle)
 	containerMade := false
 	for _, w := range ws {
 		old := found[w.role]
@@ -180,7 +185,11 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 		case netRecreated:
 			kind, cause = Replace, "replace: network recreated"
 		default:
-			kind, cause = diffContainer(in, w.role, old, bundle, newCA, images)
+			kind, cause = diffContainer(in, w.role, old, bundle, caWhy, images)
+		}
+		if w.role == RoleBundle && kind == Replace && caWhy != "" && !strings.Contains(cause, caWhy) {
+			// Replaced for another reason; say the CA is new too.
+			cause = fmt.Sprintf("%s; new instance CA (%s)", cause, caWhy)
 		}
 		if forced && !w.role.IsNetwork() && (kind == "" || kind == Update) {
 			kind, cause = Replace, "replace: asked for with --replace"
@@ -201,13 +210,32 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 	}
 	sortOps(ic.Ops)
 	if containerMade {
-		if newCA {
+		if caWhy != "" {
 			ic.CA = CAGenerate
 		} else {
 			ic.CA, ic.CAFrom = CAReuse, bundle
 		}
 	}
 	return ic
+}
+
+// newCAReason says why the instance needs a new CA rather than the one
+// its live bundle holds, or "" when that one is kept. The CA's name constraints permit only
+// the route hosts it was made for, so a CA is kept while it covers every
+// route host of the plan (removing a route keeps it) and replaced when a
+// host falls outside it; a CA without constraints (made by an older
+// bottleplan) is replaced once, so every live CA is constrained.
+func newCAReason(in *plan.Instance, bundle *Resource) string {
+	switch {
+	case bundle == nil, bundle.CAFingerprint == "":
+		return "the bundle had none"
+	case bundle.CADomains == nil:
+		return "the bundle's CA has no name constraints"
+	}
+	if h := Uncovered(bundle.CADomains, RouteHosts(in)); h != "" {
+		return fmt.Sprintf("route host %s is outside the bundle's CA name constraints", h)
+	}
+	return ""
 }
 
 // diffNetwork checks a live network of the right name and hash against
@@ -235,7 +263,8 @@ func diffNetwork(in *plan.Instance, role Role, old *Resource) (Kind, string) {
 }
 
 // diffContainer checks a live container of the right name and hash.
-func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bool, images map[string]string) (Kind, string) {
+// caWhy is why the instance gets a new CA ("" when the bundle's is kept).
+func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, caWhy string, images map[string]string) (Kind, string) {
 	switch old.State {
 	case "created":
 		return Replace, "replace: never started (an earlier apply stopped half way)"
@@ -263,9 +292,12 @@ func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, newCA bo
 		if old.CAFingerprint == "" {
 			return Replace, "replace: no instance CA (an earlier apply stopped half way)"
 		}
+		if caWhy != "" {
+			return Replace, fmt.Sprintf("replace: new instance CA (%s)", caWhy)
+		}
 	case RoleAgent:
-		if newCA {
-			return Replace, "replace: instance CA regenerated (the bundle had none)"
+		if caWhy != "" {
+			return Replace, fmt.Sprintf("replace: instance CA regenerated (%s)", caWhy)
 		}
 		if old.CAFingerprint != bundle.CAFingerprint {
 			return Replace, "replace: trusts a different CA than its bundle"

@@ -28,14 +28,15 @@ func testPlan(ins ...plan.Instance) *plan.Plan {
 	return &plan.Plan{FormatVersion: 1, Project: "p", Instances: ins, PlanDigest: "sha256:plan"}
 }
 
-// live returns the resources an in-sync apply of in leaves behind.
+// live returns the resources an in-sync apply of in leaves behind (its
+// CA made for no routes, as testInstance has none).
 func live(in plan.Instance) []Resource {
 	n := in.Network
 	return []Resource{
 		{Role: RoleNetworkInternal, Instance: in.Slug, Name: n.InternalName, ID: "ni-" + in.Slug, ConfigHash: in.ConfigHash.Network, Subnet: n.Subnet, Gateway: n.Gateway, Internal: true},
 		{Role: RoleNetworkEgress, Instance: in.Slug, Name: n.EgressName, ID: "ne-" + in.Slug, ConfigHash: in.ConfigHash.Network, Subnet: "172.30.0.0/16", Gateway: "172.30.0.1"},
 		{Role: RoleBundle, Instance: in.Slug, Name: in.Bundle.ContainerName, ID: "cb-" + in.Slug, ConfigHash: in.ConfigHash.Bundle, State: "running", CAFingerprint: "sha256:ca-" + in.Slug,
-			Addresses: map[string]string{n.InternalName: n.BundleIP, n.EgressName: "172.30.0.2"}},
+			CADomains: []string{"invalid"}, Addresses: map[string]string{n.InternalName: n.BundleIP, n.EgressName: "172.30.0.2"}},
 		{Role: RoleAgent, Instance: in.Slug, Name: in.Agent.ContainerName, ID: "ca-" + in.Slug, ConfigHash: in.ConfigHash.Agent, State: "running", CAFingerprint: "sha256:ca-" + in.Slug,
 			ImageID: imgOld, Addresses: map[string]string{n.InternalName: n.AgentIP}},
 	}
@@ -287,8 +288,11 @@ func TestDiff(t *testing.T) {
 		"a bundle labelled with its config fields names the part that changed": {
 			plan: testPlan(withRoute(a, "pypi.org")),
 			live: withFields(live(a), a),
-			want: []string{"-/+ a bundle p-a-bundle (replace: config hash changed (bundle: proxy.routes))"},
-			ca:   map[string]CASource{"a": CAReuse},
+			want: []string{
+				"-/+ a bundle p-a-bundle (replace: config hash changed (bundle: proxy.routes); new instance CA (route host pypi.org is outside the bundle's CA name constraints))",
+				"-/+ a agent p-a-agent (replace: instance CA regenerated (route host pypi.org is outside the bundle's CA name constraints))",
+			},
+			ca: map[string]CASource{"a": CAGenerate},
 		},
 		"an agent labelled with its config fields names the part that changed": {
 			plan: testPlan(withAgentImage(a, "img:2")),

@@ -54,6 +54,12 @@ type Resource struct {
 	// for bundles and agents: Diff replaces an agent whose fingerprint
 	// differs from its bundle's.
 	CAFingerprint string
+	// CADomains are the permitted DNS domains of that CA's name
+	// constraints, sorted (CertDomains); nil when it has none or the file
+	// is absent. Backends must report it for bundles: Diff makes a new CA
+	// when the plan's route hosts are not all within the bundle's
+	// (Uncovered).
+	CADomains []string
 	// Addresses maps each network a container is attached to, by name,
 	// to its IPv4 address there (for a stopped container, the address it
 	// was created with; "" when none was pinned). nil means the backend

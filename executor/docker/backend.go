@@ -167,6 +167,14 @@ const observeParallelism = 8
 // existed, are still inspected and read.
 const LabelCAFingerprint = "io.bottleplan.ca-fingerprint"
 
+// LabelCADomains is set beside LabelCAFingerprint when the CA carries
+// name constraints: its permitted DNS domains (executor.CertDomains),
+// comma-separated. Route host names, never secrets. Diff reads them to
+// keep a CA that still covers the plan's route hosts; like the
+// fingerprint, a container without the label that is not running is
+// read from its CA file instead.
+const LabelCADomains = "io.bottleplan.ca-domains"
+
 // observeByInspect makes Observe inspect every container (tests compare
 // the two ways).
 var observeByInspect = false
@@ -181,6 +189,9 @@ func fromList(c container.Summary) (executor.Resource, bool) {
 	}
 	r := resourceFromLabels(c.Labels)
 	r.ID, r.Name, r.State, r.CAFingerprint, r.ImageID = c.ID, strings.TrimPrefix(c.Names[0], "/"), c.State, fp, c.ImageID
+	if d := c.Labels[LabelCADomains]; d != "" {
+		r.CADomains = strings.Split(d, ",")
+	}
 	r.Addresses = map[string]string{}
 	for name, ep := range c.NetworkSettings.Networks {
 		if ep == nil {
@@ -224,6 +235,7 @@ func (b *Backend) observeContainer(ctx context.Context, id string) (executor.Res
 		return executor.Resource{}, err
 	}
 	r.CAFingerprint = executor.Fingerprint(cert)
+	r.CADomains = executor.CertDomains(cert)
 	return r, nil
 }
 

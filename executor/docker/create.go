@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -41,6 +42,9 @@ func labels(req executor.CreateRequest, hash string) map[string]string {
 	l[executor.LabelConfigFields] = executor.ConfigFields(req.Instance, req.Role)
 	if !req.Role.IsNetwork() && req.CA != nil {
 		l[LabelCAFingerprint] = executor.Fingerprint(req.CA.CertPEM)
+		if ds := executor.CertDomains(req.CA.CertPEM); ds != nil {
+			l[LabelCADomains] = strings.Join(ds, ",")
+		}
 	}
 	return l
 }

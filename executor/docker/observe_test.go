@@ -60,6 +60,9 @@ func TestObserveFromListMatchesInspect(t *testing.T) {
 			if r.CAFingerprint == "" {
 				t.Errorf("%s: no CA fingerprint", r.Name)
 			}
+			if r.CADomains == nil {
+				t.Errorf("%s: no CA name constraints observed", r.Name)
+			}
 		}
 	}
 	if len(states) != 4 || states[p.Instances[1].Agent.ContainerName] != "exited" || states[p.Instances[0].Agent.ContainerName] != "running" {
