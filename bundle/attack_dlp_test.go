@@ -348,10 +348,10 @@ func TestAttackDLPTrailersReachUpstream(t *testing.T) {
 	}
 }
 
-// stalledUpload opens an intercepted tunnel, starts a POST whose body
-// never finishes, and returns the connection.
-func stalledUpload(t *testing.T, f *proxyFixture, roots *x509.CertPool) *tls.Conn {
-	c, err := net.Dial("tcp", f.proxyAddr())
+// stalledUpload opens an intercepted tunnel through the proxy at addr,
+// starts a POST whose body never finishes, and returns the connection.
+func stalledUpload(t *testing.T, addr string, roots *x509.CertPool) *tls.Conn {
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Error(err)
 		return nil
@@ -369,38 +369,79 @@ func stalledUpload(t *testing.T, f *proxyFixture, roots *x509.CertPool) *tls.Con
 	return tc
 }
 
+// Concurrent uploads that stall mid-body pinned one body buffer each (149
+// MiB in the issue). Only maxInspectBodies are read at once; the others
+// are refused once they have waited inspectWait.
 func TestAttackDLPStalledConcurrentUploads(t *testing.T) {
-	f := newProxyFixture(t)
+	upCA := newTestCA(t, "upstream test CA")
+	instCA := newTestCA(t, "instance test CA")
+	up := newUpstream(t, upCA, nil)
+	b, err := New(Options{
+		Instance: testInstance(),
+		CA:       instCA.ca,
+		Getenv:   func(k string) string { return map[string]string{"API_TOKEN": canary}[k] },
+		Log:      io.Discard,
+		Dial:     mapDial(map[string]string{"open.example.test:443": up.addr()}),
+		RootCAs:  upCA.pool,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	px := httptest.NewServer(b.Proxy)
+	t.Cleanup(px.Close)
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(f.instCA.pem)
+	roots.AppendCertsFromPEM(instCA.pem)
+
 	const n = 3 * maxInspectBodies
-	var wg sync.WaitGroup
 	answers := make(chan string, n)
+	var mu sync.Mutex
+	var conns []*tls.Conn
 	for i := 0; i < n; i++ {
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
-			tc := stalledUpload(t, f, roots)
+			tc := stalledUpload(t, strings.TrimPrefix(px.URL, "http://"), roots)
 			if tc == nil {
+				answers <- ""
 				return
 			}
-			defer tc.Close()
+			mu.Lock()
+			conns = append(conns, tc)
+			mu.Unlock()
 			tc.SetReadDeadline(time.Now().Add(inspectWait + 10*time.Second))
 			b, _ := io.ReadAll(tc)
 			answers <- string(b)
 		}()
 	}
-	wg.Wait()
-	close(answers)
 	refused := 0
-	for a := range answers {
-		if strings.HasPrefix(a, "HTTP/1.1 403") && strings.Contains(a, "blocked: too many requests being inspected") {
+	for i := 0; i < n && refused < n-maxInspectBodies; i++ {
+		if a := <-answers; strings.HasPrefix(a, "HTTP/1.1 403") && strings.Contains(a, "blocked: too many requests being inspected") {
 			refused++
 		}
 	}
-	// Exactly the uploads over the cap are refused; the others stay
-	// stalled (until the server's read timeout, not this test's concern).
+	slots := b.Proxy.inspect
 	if refused != n-maxInspectBodies {
-		t.Fatalf("%d of %d stalled uploads were refused, want %d (cap %d)", refused, n, n-maxInspectBodies, maxInspectBodies)
+		t.Errorf("%d of %d stalled uploads were refused, want %d (cap %d)", refused, n, n-maxInspectBodies, maxInspectBodies)
+	}
+	if got := slots.active.Load(); got != maxInspectBodies {
+		t.Errorf("%d bodies being read, want the cap %d", got, maxInspectBodies)
+	}
+	if p := slots.peak.Load(); p > maxInspectBodies {
+		t.Errorf("%d bodies were read at once, over the cap %d", p, maxInspectBodies)
+	}
+	if h := slots.peakHeld.Load(); h > maxInspectBodies*maxInspectBody {
+		t.Errorf("%d body bytes were held at once, over cap × maxInspectBody", h)
+	}
+	t.Logf("peak: %d bodies, %d KiB held", slots.peak.Load(), slots.peakHeld.Load()>>10)
+	mu.Lock()
+	for _, c := range conns {
+		c.Close()
+	}
+	mu.Unlock()
+	// Once the stalled uploads are gone, their slots are free again.
+	deadline := time.Now().Add(10 * time.Second)
+	for slots.active.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := slots.active.Load(); got != 0 {
+		t.Errorf("%d slots still held after the uploads ended", got)
 	}
 }

@@ -31,4 +31,8 @@ const (
 	// slot (less if the request ends first) before it is refused with
 	// 403 "blocked: too many requests being inspected".
 	inspectWait = 2 * time.Second
+	// maxDecodedBody is the most a Content-Encoding (gzip, deflate) body
+	// may inflate to for DLP to read it; past it the body is refused as
+	// a decompression bomb.
+	maxDecodedBody = maxInspectBody
 )

@@ -30,6 +30,7 @@ type Proxy struct {
 	ca        *CA
 	getenv    func(string) string
 	secrets   *secretSet
+	inspect   *inspectSlots
 	rec       *Recorder
 	dial      DialFunc
 	transport *http.Transport
@@ -80,6 +81,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		ca:        o.CA,
 		getenv:    o.Getenv,
 		secrets:   newSecretSet(o.SecretNames, o.Getenv),
+		inspect:   newInspectSlots(maxInspectBodies, inspectWait),
 		rec:       o.Recorder,
 		dial:      dial,
 		transport: newTransport(dial, o.RootCAs),
@@ -138,6 +140,7 @@ func writeBlocked(w http.ResponseWriter, reason string) {
 // record scrubs secret values out of the free-text fields and logs d.
 func (p *Proxy) record(d Decision) {
 	d.Daemon = "proxy"
+	d.Method = p.secrets.scrub(d.Method)
 	d.Path = p.secrets.scrub(d.Path)
 	d.Host = p.secrets.scrub(d.Host)
 	d.Reason = p.secrets.scrub(d.Reason)
