@@ -24,6 +24,11 @@ import (
 // escape inside a percent-escape).
 const maxDecodeRounds = 8
 
+// maxDecodedViews bounds the decodings of one byte string decodeViews
+// makes, so an input full of both kinds of escape costs at most this many
+// passes more.
+const maxDecodedViews = 16
+
 // maxContentCodings bounds the stacked Content-Encoding layers a body may
 // declare.
 const maxContentCodings = 4
@@ -152,23 +157,40 @@ func hexN(b []byte, n int) (uint32, bool) {
 	return v, true
 }
 
-// decodeStable percent-decodes and JSON-unescapes b again and again until
-// nothing changes, at most maxDecodeRounds times; nil when nothing did.
-func decodeStable(b []byte, plus bool) []byte {
+// decodeViews calls fn with every distinct decoding of b by percent-
+// decoding and JSON-unescaping applied in any order, again and again while
+// that changes it: at most maxDecodeRounds deep and maxDecodedViews in
+// all. Every intermediate result is a view, so a secret whose own bytes
+// look like an escape is seen in the decoding that reveals it, before a
+// further one mangles it; and since the two decoders are tried in both
+// orders, a secret that holds one kind of escape and was written with
+// the other is seen too. Input with only one kind of escape is a single
+// chain. It returns the deepest result, or nil when nothing decoded.
+// With plus, the first percent-decoding also reads '+' as a space (form
+// encoding).
+func decodeViews(b []byte, plus bool, fn func([]byte)) []byte {
+	type node struct {
+		b     []byte
+		depth int
+	}
 	var last []byte
-	cur := b
-	for i := 0; i < maxDecodeRounds; i++ {
-		changed := false
-		if d := pctDecode(cur, plus && i == 0); d != nil {
-			cur, changed = d, true
+	queue := []node{{b, 0}}
+	views := 0
+	for len(queue) > 0 && views < maxDecodedViews {
+		nd := queue[0]
+		queue = queue[1:]
+		if nd.depth >= maxDecodeRounds {
+			continue
 		}
-		if d := jsonUnescape(cur); d != nil {
-			cur, changed = d, true
+		for _, d := range [2][]byte{pctDecode(nd.b, plus && nd.depth == 0), jsonUnescape(nd.b)} {
+			if d == nil || views >= maxDecodedViews {
+				continue
+			}
+			views++
+			fn(d)
+			last = d
+			queue = append(queue, node{d, nd.depth + 1})
 		}
-		if !changed {
-			break
-		}
-		last = cur
 	}
 	return last
 }

@@ -74,24 +74,20 @@ func checkBodyDecodes(r *http.Request, body []byte) error {
 }
 
 // textViews calls view with b and with each decoding of it that differs:
-// percent- and JSON-decoded until stable (and with '+' as a space first
-// when form), and with white space stripped (line-wrapped base64).
+// percent- and JSON-decoded step by step until stable (decodeViews) (and with '+'
+// as a space first when form), and with white space stripped
+// (line-wrapped base64), raw and fully decoded.
 func textViews(where string, b []byte, form bool, view func(string, []byte)) {
 	view(where, b)
-	d := decodeStable(b, false)
-	if d != nil {
-		view("decoded "+where, d)
-	}
+	last := decodeViews(b, false, func(d []byte) { view("decoded "+where, d) })
 	if form && bytes.IndexByte(b, '+') >= 0 {
-		if fd := decodeStable(b, true); fd != nil {
-			view("form-decoded "+where, fd)
-		}
+		decodeViews(b, true, func(d []byte) { view("form-decoded "+where, d) })
 	}
 	if s := stripSpace(b); s != nil {
 		view(where+" without white space", s)
 	}
-	if d != nil {
-		if s := stripSpace(d); s != nil {
+	if last != nil {
+		if s := stripSpace(last); s != nil {
 			view("decoded "+where+" without white space", s)
 		}
 	}
