@@ -1,10 +1,8 @@
 package bundle
 
 import (
-	"bytes"
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -81,24 +79,33 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 		}
 		return
 	}
-	body, err := readBody(r)
+	body, release, err := p.readBody(r)
 	if err != nil {
 		p.deny(w, d, VerdictDeny, err.Error())
 		return
 	}
+	defer release()
 	if route.Auth != nil {
 		// The agent's own credential never goes upstream.
 		r.Header.Del("Authorization")
 	}
 	d.Verdict = VerdictAllow
-	if found := p.secrets.scan(r, body); len(found) > 0 {
+	found, err := p.secrets.scan(r, body)
+	if err != nil {
+		p.deny(w, d, VerdictDeny, err.Error())
+		return
+	}
+	if len(found) > 0 {
 		reason := "request carries the value of secret " + strings.Join(found, ", ")
 		switch action {
 		case DLPSupervise:
 			p.deny(w, d, VerdictHold, "held for supervision: "+reason)
 			return
 		case DLPRedact:
-			body = p.secrets.redact(r, body)
+			if body, err = p.secrets.redact(r, body); err != nil {
+				p.deny(w, d, VerdictDeny, err.Error())
+				return
+			}
 			d.Verdict, d.Reason = VerdictRedact, reason
 			d.Path = r.URL.Path
 		default:
@@ -131,38 +138,6 @@ func (p *Proxy) dlpAction(route *plan.Route) string {
 		return DLPRedact
 	}
 	return DLPBlock
-}
-
-// readBody reads the whole request body, refusing one over
-// maxInspectBody.
-func readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	defer r.Body.Close()
-	if r.ContentLength > maxInspectBody {
-		return nil, fmt.Errorf("request body of %d bytes is over the %d MiB that can be inspected", r.ContentLength, maxInspectBody>>20)
-	}
-	b, err := io.ReadAll(io.LimitReader(r.Body, maxInspectBody+1))
-	if err != nil {
-		return nil, fmt.Errorf("read request body: %v", err)
-	}
-	if len(b) > maxInspectBody {
-		return nil, fmt.Errorf("request body is over the %d MiB that can be inspected", maxInspectBody>>20)
-	}
-	return b, nil
-}
-
-// setBody makes body the request's body with a matching length.
-func setBody(r *http.Request, body []byte) {
-	r.Header.Del("Transfer-Encoding")
-	r.TransferEncoding = nil
-	if len(body) == 0 && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		r.Body, r.ContentLength = http.NoBody, 0
-		return
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	r.ContentLength = int64(len(body))
 }
 
 // oneConnListener hands out one connection, then blocks Accept until that

@@ -82,3 +82,19 @@ const (
 	// connection.
 	writeStallTimeout = 2 * time.Minute
 )
+
+// DLP inspection (dlp.go, body.go).
+const (
+	// maxInspectBodies is how many request bodies the proxy reads and
+	// inspects at once; with maxInspectBody and maxDecodedBody it bounds
+	// the memory stalled or concurrent uploads can pin.
+	maxInspectBodies = 4
+	// inspectWait is the longest a request body waits for an inspection
+	// slot (less if the request ends first) before it is refused with
+	// 403 "blocked: too many requests being inspected".
+	inspectWait = 2 * time.Second
+	// maxDecodedBody is the most a Content-Encoding (gzip, deflate) body
+	// may inflate to for DLP to read it; past it the body is refused as
+	// a decompression bomb.
+	maxDecodedBody = maxInspectBody
+)

@@ -30,6 +30,7 @@ type Proxy struct {
 	ca        *CA
 	getenv    func(string) string
 	secrets   *secretSet
+	inspect   *inspectSlots
 	rec       *Recorder
 	dial      DialFunc
 	transport *http.Transport
@@ -83,6 +84,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		ca:        o.CA,
 		getenv:    o.Getenv,
 		secrets:   newSecretSet(o.SecretNames, o.Getenv),
+		inspect:   newInspectSlots(maxInspectBodies, inspectWait),
 		rec:       o.Recorder,
 		dial:      dial,
 		transport: newTransport(dial, o.RootCAs),
