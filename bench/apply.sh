@@ -46,6 +46,7 @@ mkdir -p "$work/img" "$work/home/.ssh"
 cd "$root"
 echo "building bottleplan, composegen and the agent image" >&2
 CGO_ENABLED=0 go build -o "$work/bottleplan" ./cmd/bottleplan
+CGO_ENABLED=0 go build -o "$work/bottleplan-bundle" ./cmd/bottleplan-bundle # apply finds it beside bottleplan
 go build -o "$work/composegen" ./bench/composegen
 go build -o "$work/genmanifest" ./bench/genmanifest
 CGO_ENABLED=0 go build -o "$work/img/sleeper" ./executor/docker/dockertest/testdata/sleeper

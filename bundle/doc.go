@@ -1,5 +1,5 @@
 // Package bundle holds the sidecar daemons that run inside a bottle's
-// bundle container (`bottleplan bundle serve`): the egress proxy, the git
+// bundle container (`bottleplan-bundle serve`): the egress proxy, the git
 // gate and the supervise endpoint. Their config is the plan Instance; the
 // bundle is the agent's only network peer, so everything here fails
 // closed.
@@ -25,8 +25,8 @@
 //     (docs/limits.md).
 //   - dial.go: the upstream dialer, which never connects inward.
 //   - serve.go: wiring the daemons to their listen addresses.
-//   - probe.go: the in-container probe runner `verify` uses (`bottleplan
-//     bundle probe`, wire types in probewire/): tcp, http, CONNECT, dns
+//   - probe.go: the in-container probe runner `verify` uses (`bottleplan-bundle
+//     probe`, wire types in probewire/): tcp, http, CONNECT, dns
 //     and routes probes reported as facts.
 //   - proberoutes.go: the probe that reads the IPv4 routing table.
 //

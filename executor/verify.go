@@ -15,8 +15,8 @@ import (
 
 // What `bottleplan verify` asks of a bottle, derived from the plan alone
 // (plus the few live facts in VerifyFacts) and judged from the probe
-// runner's raw results. The backend only runs the probes (`bottleplan
-// bundle probe` in a short-lived container at probe_ip on the instance's
+// runner's raw results. The backend only runs the probes (`bottleplan-bundle
+// probe` in a short-lived container at probe_ip on the instance's
 // internal network, with the agent's resolver) and reads the agent's
 // attachments; every decision about what a result means is made here.
 //

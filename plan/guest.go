@@ -39,7 +39,7 @@ const (
 	// each git gate repo with key provider "static", in a file named
 	// after the repo (mode 0600); apply copies it from Repo.KeyPath.
 	BundleSSHKeyDir = "/etc/bottleplan/ssh"
-	// BundleBinary is the path of the static bottleplan binary in the
-	// bundle image; the bundle runs BundleBinary "bundle" "serve".
-	BundleBinary = "/bottleplan"
+	// BundleBinary is the path of the static bottleplan-bundle binary in
+	// the bundle image; the bundle runs BundleBinary "serve".
+	BundleBinary = "/bottleplan-bundle"
 )

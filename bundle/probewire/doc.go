@@ -1,6 +1,6 @@
 // Package probewire is the wire format between `bottleplan verify` (the
 // executor, which decides what results mean) and the probe runner
-// `bottleplan bundle probe` (the bundle, which reports facts from inside
+// `bottleplan-bundle probe` (the bundle, which reports facts from inside
 // a container): verify sends a JSON array of Target and reads back a JSON
 // array of Result.
 //

@@ -31,7 +31,7 @@ func init() {
 			fs.BoolVar(&o.detailed, "detailed-exitcode", false, "with --dry-run, exit 2 when there are changes")
 			fs.StringVar(&o.envFile, "env-file", "", "file of NAME=value lines for the env values asked for at apply")
 			fs.DurationVar(&o.lockTimeout, "lock-timeout", 5*time.Minute, "how long to wait for another apply or destroy of the project (0: do not wait)")
-			fs.StringVar(&o.bundleBinary, "bundle-binary", "", "static bottleplan binary for the bundle image (default: this executable)")
+			fs.StringVar(&o.bundleBinary, "bundle-binary", "", "static bottleplan-bundle binary for the bundle image (default: bottleplan-bundle beside this executable)")
 			return func(e *env, args []string) error { return runApply(e, args, o) }
 		},
 	})
@@ -73,15 +73,12 @@ func runApply(e *env, args []string, o applyOpts) error {
 			return err
 		}
 	}
-	bin, err := bundleBinary(o.bundleBinary)
-	if err != nil {
-		return err
-	}
+	bin, binErr := bundleBinary(o.bundleBinary, os.Executable)
 	roots := docker.HostRootsFile()
 	if roots == "" {
 		// Every compiled route is intercepted: the bundle makes the
 		// upstream TLS connection itself and verifies it against the
-		// roots copied into its image.
+		// roots copied into its container.
 		fmt.Fprintln(e.stderr, "warning: no system root certificates found on this host (install ca-certificates); the bundle will not be able to verify any upstream, so intercepted routes will fail")
 	}
 	b, err := backendFor(e, p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: roots,
@@ -133,6 +130,9 @@ func runApply(e *env, args []string, o applyOpts) error {
 	// Images before the question: a missing one is reported before
 	// anyone confirms, and certainly before anything is created.
 	if err := b.Prepare(e.ctx, p, ch); err != nil {
+		if errors.Is(err, docker.ErrNoBundleBinary) && binErr != nil {
+			return binErr
+		}
 		if errors.Is(err, executor.ErrStale) {
 			return withCode(exitRefused, err)
 		}

@@ -169,16 +169,46 @@ func confirm(e *env, in *bufio.Reader, question string) error {
 	return silent(exitError)
 }
 
-// bundleBinary is the static binary the bundle image is built around:
-// the flag, else this executable (CheckStatic tells when it is not
-// static, and how to build one).
-func bundleBinary(flag string) (string, error) {
+// bundleBinaryName is the bundle's own program (cmd/bottleplan-bundle),
+// which `go install ./cmd/...` puts beside bottleplan.
+const bundleBinaryName = "bottleplan-bundle"
+
+// bundleBinary returns the static bottleplan-bundle binary the bundle
+// image is built around: flag (--bundle-binary) when given, else
+// bottleplan-bundle beside this executable, or beside the file it links
+// to when it is a symlink. When there is none it returns "" and an error
+// that says how to get one. apply reports that error only when it must
+// build the bundle image (docker.ErrNoBundleBinary), so a dry run or an
+// apply that creates no bundle works without the binary, as under
+// `go run ./cmd/bottleplan`, which has no sibling. Whether the binary is
+// static is docker.CheckStatic's to say.
+func bundleBinary(flag string, executable func() (string, error)) (string, error) {
+	build := "CGO_ENABLED=0 go build -o bottleplan-bundle ./cmd/bottleplan-bundle and pass --bundle-binary ./bottleplan-bundle"
 	if flag != "" {
-		return filepath.Abs(flag)
+		path, err := filepath.Abs(flag)
+		if err == nil {
+			_, err = os.Stat(path)
+		}
+		if err != nil {
+			return "", fmt.Errorf("--bundle-binary: %w; build it with: %s", err, build)
+		}
+		return path, nil
 	}
-	exe, err := os.Executable()
+	exe, err := executable()
 	if err != nil {
-		return "", fmt.Errorf("find the bottleplan executable for the bundle image: %w; pass --bundle-binary", err)
+		return "", fmt.Errorf("find the bottleplan executable, to find %s beside it: %w; build it with: %s", bundleBinaryName, err, build)
 	}
-	return exe, nil
+	dirs := []string{filepath.Dir(exe)}
+	if real, err := filepath.EvalSymlinks(exe); err == nil && filepath.Dir(real) != dirs[0] {
+		dirs = append(dirs, filepath.Dir(real))
+	}
+	for _, d := range dirs {
+		path := filepath.Join(d, bundleBinaryName)
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+			return path, nil
+		}
+	}
+	return "", fmt.Errorf("no %s beside this bottleplan (%s), and the bundle image is built around it: "+
+		"in the bottleplan source tree, install both with: CGO_ENABLED=0 go install ./cmd/... "+
+		"(or build it with: %s)", bundleBinaryName, exe, build)
 }

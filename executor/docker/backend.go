@@ -20,15 +20,16 @@ import (
 
 // Options configure a Backend.
 type Options struct {
-	// BundleBinary is the path of the static bottleplan binary the bundle
-	// image is built around (see CheckStatic).
+	// BundleBinary is the path of the static bottleplan-bundle binary the
+	// bundle image is built around (see CheckStatic); "" when there is
+	// none, and Prepare fails with ErrNoBundleBinary if it needs one.
 	BundleBinary string
 	// ManifestRoot is the directory agent.dockerfile paths are relative
 	// to (the manifest's directory, or the plan file's).
 	ManifestRoot string
 	// RootsFile is the host's public root certificate bundle (see
-	// HostRootsFile); "" for none. It goes into the bundle image at
-	// BundleRootsFile, and after the instance CA into the agent's
+	// HostRootsFile); "" for none. It goes into each bundle container at
+	// BundleRootsFile (withRoots), and after the instance CA into the agent's
 	// GuestCAFile: SSL_CERT_FILE points there, so the agent verifies both
 	// intercepted hosts (instance CA) and tunnelled ones (public roots).
 	RootsFile string

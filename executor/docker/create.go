@@ -116,7 +116,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 			config: &container.Config{
 				Image:      bundleImage,
 				Entrypoint: []string{plan.BundleBinary},
-				Cmd:        []string{"bundle", "serve"},
+				Cmd:        bundleServeCmd,
 				Env:        append([]string{"HOME=/tmp"}, req.Env...),
 				User:       fmt.Sprintf("%d:%d", bundleUID, bundleUID),
 				Labels:     labels(req, in.ConfigHash.Bundle),
@@ -135,6 +135,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 		for _, repo := range slices.Sorted(maps.Keys(req.SSHKeys)) {
 			cs.files = append(cs.files, file{path.Join(plan.BundleSSHKeyDir, repo), 0o600, req.SSHKeys[repo]})
 		}
+		cs.withRoots(roots)
 		return cs, nil
 	case executor.RoleAgent:
 		if agentImage == "" {

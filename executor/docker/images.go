@@ -27,7 +27,10 @@ import (
 // so an image that exists is never rebuilt.
 const (
 	// BundleImageRepo is tagged with the first 16 hex digits of the
-	// sha256 of its build context: the bundle binary and the host roots.
+	// sha256 of its build context, which holds the bottleplan-bundle
+	// binary and nothing from the host or the plan besides (see
+	// bundleImageSpec): a new bottleplan CLI with the same bundle binary
+	// keeps the tag, and the bundles keep their image.
 	BundleImageRepo = "bottleplan-bundle"
 	// AgentImageRepo is tagged with the first 16 hex digits of the sha256
 	// of the Dockerfile's build context.
@@ -128,32 +131,58 @@ func pickRuntime(want string, haveRunsc bool) (string, error) {
 // (no PT_INTERP program header), the only kind that runs in a FROM
 // scratch image.
 func CheckStatic(path string) error {
+	build := "CGO_ENABLED=0 go install ./cmd/... (bottleplan and bottleplan-bundle side by side), or CGO_ENABLED=0 go build -o " + path + " ./cmd/bottleplan-bundle"
 	f, err := elf.Open(path)
 	if err != nil {
-		return fmt.Errorf("bundle binary %s is not an ELF executable (%v); build one with: CGO_ENABLED=0 go build -o bottleplan ./cmd/bottleplan", path, err)
+		return fmt.Errorf("bundle binary %s is not an ELF executable (%v); build one with: %s", path, err, build)
 	}
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("bundle binary %s is dynamically linked and cannot run in the bundle's scratch image; build a static one with: CGO_ENABLED=0 go build -o bottleplan ./cmd/bottleplan, then pass --bundle-binary", path)
+			return fmt.Errorf("bundle binary %s is dynamically linked and cannot run in the bundle's FROM scratch image; build a static one with: %s", path, build)
 		}
 	}
 	return nil
 }
 
+// ErrNoBundleBinary is Prepare's error when it must build the bundle
+// image and Options.BundleBinary is empty; the caller knows where the
+// binary should have been and says so.
+var ErrNoBundleBinary = errors.New("no bundle binary given")
+
+// The bundle binary's subcommands (cmd/bottleplan-bundle): the bundle
+// container runs bundleServeCmd, verify's probe container probeCmd and
+// the targets.
+var (
+	bundleServeCmd = []string{"serve"}
+	probeCmd       = "probe"
+)
+
+// bundleImageSpec is the bundle image: the static bottleplan-bundle binary at
+// plan.BundleBinary in a FROM scratch image, running bundleServeCmd.
+//
+// It holds nothing else, so its tag is a digest of the binary alone. The
+// host's root certificates, which the bundle needs to verify upstreams,
+// used to be baked in, which gave every host and every update of the
+// distribution's ca-certificates a bundle image of its own. They are now
+// copied into each bundle container at create, like the instance CA
+// (withRoots), and the container's LabelRootsDigest records which roots
+// it holds. As before, a roots change does not replace a running bundle
+// by itself (apply --replace rolls it out, like a new binary); the label
+// makes the difference visible.
+func (b *Backend) bundleImageSpec() StaticImage {
+	return StaticImage{Repo: BundleImageRepo, Binary: b.opts.BundleBinary, Dest: plan.BundleBinary, Cmd: bundleServeCmd,
+		OnBuild: func(ref string) { b.log("Building the bundle image %s from %s", ref, b.opts.BundleBinary) }}
+}
+
 func (b *Backend) ensureBundleImage(ctx context.Context) (string, error) {
 	if b.opts.BundleBinary == "" {
-		return "", fmt.Errorf("no bundle binary given")
+		return "", ErrNoBundleBinary
 	}
 	if err := CheckStatic(b.opts.BundleBinary); err != nil {
 		return "", err
 	}
-	img := StaticImage{Repo: BundleImageRepo, Binary: b.opts.BundleBinary, Dest: plan.BundleBinary, Cmd: []string{"bundle", "serve"},
-		OnBuild: func(ref string) { b.log("Building the bundle image %s from %s", ref, b.opts.BundleBinary) }}
-	if b.roots != nil {
-		img.Files = map[string][]byte{BundleRootsFile: b.roots}
-	}
-	ref, err := img.Build(ctx, b.eng)
+	ref, err := b.bundleImageSpec().Build(ctx, b.eng)
 	if err != nil {
 		return "", fmt.Errorf("build bundle image: %w", err)
 	}

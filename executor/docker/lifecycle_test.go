@@ -3,6 +3,8 @@ package docker_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"os"
 	"slices"
@@ -53,7 +55,10 @@ func TestLifecycle(t *testing.T) {
 		want, _ := os.ReadFile(roots)
 		bundle, agent := inspect(t, eng, p.Instances[0].Bundle.ContainerName), inspect(t, eng, p.Instances[0].Agent.ContainerName)
 		if got := readFile(t, eng, bundle.ID, docker.BundleRootsFile); !bytes.Equal(got, want) {
-			t.Errorf("bundle image lacks the host roots at %s (%d bytes, want %d)", docker.BundleRootsFile, len(got), len(want))
+			t.Errorf("bundle container lacks the host roots at %s (%d bytes, want %d)", docker.BundleRootsFile, len(got), len(want))
+		}
+		if sum := sha256.Sum256(want); bundle.Config.Labels[docker.LabelRootsDigest] != "sha256:"+hex.EncodeToString(sum[:]) {
+			t.Errorf("bundle label %s = %q, want the digest of the host roots", docker.LabelRootsDigest, bundle.Config.Labels[docker.LabelRootsDigest])
 		}
 		if got := readFile(t, eng, agent.ID, plan.GuestCAFile); !bytes.HasSuffix(got, want) {
 			t.Errorf("agent CA file does not end with the host roots")

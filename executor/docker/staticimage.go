@@ -10,36 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 )
-
-// BundleRootsFile is where the bundle image carries the host's public
-// root certificates, so the proxy and git gate can verify upstreams (a
-// scratch image has none). Go's crypto/x509 looks here first on Linux.
-const BundleRootsFile = "/etc/ssl/certs/ca-certificates.crt"
-
-// hostRootsFiles are where Linux distributions keep the system roots,
-// in the order Go's crypto/x509 tries them.
-var hostRootsFiles = []string{
-	"/etc/ssl/certs/ca-certificates.crt",
-	"/etc/pki/tls/certs/ca-bundle.crt",
-	"/etc/ssl/ca-bundle.pem",
-	"/etc/pki/tls/cacert.pem",
-	"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-	"/etc/ssl/cert.pem",
-}
-
-// HostRootsFile returns the host's system root certificate bundle, or ""
-// when there is none. These are public certificates, not secrets.
-func HostRootsFile() string {
-	for _, f := range hostRootsFiles {
-		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
-			return f
-		}
-	}
-	return ""
-}
 
 // StaticImage is a FROM scratch image around one static binary.
 type StaticImage struct {
@@ -51,8 +23,6 @@ type StaticImage struct {
 	Dest string
 	// Cmd are the default arguments.
 	Cmd []string
-	// Files are extra files (absolute path -> content, mode 0644).
-	Files map[string][]byte
 	// OnBuild, when set, is called with the tag before a build starts
 	// (not when the image exists).
 	OnBuild func(ref string)
@@ -60,9 +30,10 @@ type StaticImage struct {
 
 // Build returns Repo:<first 16 hex digits of the sha256 of the content>,
 // building the image through the Engine when that tag is missing. The
-// image holds the binary, Files, an empty /etc/bottleplan and a
-// world-writable /tmp. The context is an in-memory tar; nothing is
-// pulled.
+// image holds the binary, an empty /etc/bottleplan and a world-writable
+// /tmp, nothing else: the tag changes with the binary (and with Dest and
+// Cmd, which are constants of the caller) and with nothing on the host.
+// The context is an in-memory tar; nothing is pulled.
 func (s StaticImage) Build(ctx context.Context, eng Engine) (string, error) {
 	data, err := os.ReadFile(s.Binary)
 	if err != nil {
@@ -84,24 +55,6 @@ func (s StaticImage) Build(ctx context.Context, eng Engine) (string, error) {
 		{"rootfs/tmp/", 0o1777, tar.TypeDir, nil},
 		{"rootfs/" + strings.TrimPrefix(s.Dest, "/"), 0o755, tar.TypeReg, data},
 	}
-	dirs := map[string]bool{"rootfs/": true, "rootfs/etc/": true, "rootfs/etc/bottleplan/": true, "rootfs/tmp/": true}
-	paths := make([]string, 0, len(s.Files))
-	for p := range s.Files {
-		paths = append(paths, p)
-	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		name := "rootfs/" + strings.TrimPrefix(p, "/")
-		// Parent directories first, so they get a sane mode.
-		for i := len("rootfs/"); i < len(name); i++ {
-			if name[i] == '/' && !dirs[name[:i+1]] {
-				dirs[name[:i+1]] = true
-				entries = append(entries, entry{name[:i+1], 0o755, tar.TypeDir, nil})
-			}
-		}
-		entries = append(entries, entry{name, 0o644, tar.TypeReg, s.Files[p]})
-	}
-
 	// The context is deterministic (no mtimes, sorted), so its hash names
 	// the image exactly. It is hashed as it is written, and only held in
 	// memory when the image must be built: the binary is tens of MB, and

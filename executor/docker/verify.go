@@ -100,7 +100,7 @@ func (b *Backend) Verify(ctx context.Context, p *plan.Plan, slug string) ([]exec
 	return append(out, executor.AgentChecks(in, attached, dns)...), nil
 }
 
-// RunProbes runs targets with `bottleplan bundle probe` in a probe
+// RunProbes runs targets with `bottleplan-bundle probe` in a probe
 // container of instance slug (see runProbes) and returns the raw
 // results. caPEM, when set, is put where the runner trusts it
 // (plan.BundleCAFile), for probes that speak TLS through the instance CA.
@@ -147,7 +147,7 @@ func (b *Backend) liveBundle(ctx context.Context, p *plan.Plan, in *plan.Instanc
 func ProbeContainerName(project, slug string) string { return project + "-" + slug + "-probe" }
 
 // runProbes creates the probe container: the live bundle's image and
-// runtime, `bottleplan bundle probe` on targets, at probe_ip on the
+// runtime, `bottleplan-bundle probe` on targets, at probe_ip on the
 // internal network only, resolving through the bundle like the agent,
 // unprivileged, labelled with role probe. It waits for the JSON results
 // and removes the container whatever happens.
@@ -169,7 +169,7 @@ func (b *Backend) runProbes(ctx context.Context, p *plan.Plan, in *plan.Instance
 	cfg := &container.Config{
 		Image:      bundle.Image,
 		Entrypoint: []string{plan.BundleBinary},
-		Cmd:        []string{"bundle", "probe", string(arg)},
+		Cmd:        []string{probeCmd, string(arg)},
 		Env:        []string{"HOME=/tmp"},
 		User:       fmt.Sprintf("%d:%d", bundleUID, bundleUID),
 		Labels:     executor.Labels(p.Project, in.Slug, executor.RoleProbe, "", p.PlanDigest),

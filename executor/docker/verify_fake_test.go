@@ -146,7 +146,7 @@ func TestProbeContainerSpec(t *testing.T) {
 		t.Fatal(err)
 	}
 	c, hc, nc := f.created, f.createdHC, f.createdNC
-	if c.Image != "sha256:bundleimage" || c.Entrypoint[0] != plan.BundleBinary || strings.Join(c.Cmd[:2], " ") != "bundle probe" || c.User != "65534:65534" {
+	if c.Image != "sha256:bundleimage" || c.Entrypoint[0] != plan.BundleBinary || c.Cmd[0] != "probe" || c.User != "65534:65534" {
 		t.Errorf("config: image %q entrypoint %v cmd %v user %q", c.Image, c.Entrypoint, c.Cmd, c.User)
 	}
 	if c.Labels[executor.LabelRole] != "probe" || c.Labels[executor.LabelProject] != "p" || c.Labels[executor.LabelInstance] != "a" {

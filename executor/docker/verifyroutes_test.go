@@ -17,7 +17,7 @@ import (
 )
 
 // routesOn runs verify's routes-out probe the way verify does (the live
-// bundle's image, `bottleplan bundle probe`, at probe_ip on in's internal
+// bundle's image, `bottleplan-bundle probe`, at probe_ip on in's internal
 // network) in a container also attached to the extra networks, and
 // judges the table it read. It is the bottle verify cannot be made to
 // build itself: a sandbox container with a second network. The probe
@@ -47,7 +47,7 @@ func (f *verifyFixture) routesOn(t *testing.T, in *plan.Instance, extra ...strin
 	resp, err := f.eng.ContainerCreate(ctx, &container.Config{
 		Image:      bi.Image,
 		Entrypoint: []string{plan.BundleBinary},
-		Cmd:        []string{"bundle", "probe", string(arg)},
+		Cmd:        []string{"probe", string(arg)},
 		User:       "65534:65534",
 		Labels:     executor.Labels(f.p.Project, in.Slug, executor.RoleProbe, "", f.p.PlanDigest),
 	}, &container.HostConfig{CapDrop: []string{"ALL"}, SecurityOpt: []string{"no-new-privileges"}},

@@ -91,7 +91,7 @@ func buildAll() {
 		out *string
 		pkg string
 	}{
-		{&bundleBin, "./cmd/bottleplan"},
+		{&bundleBin, "./cmd/bottleplan-bundle"},
 		{&sleeper, "./executor/docker/dockertest/testdata/sleeper"},
 	} {
 		*b.out = filepath.Join(buildDir, filepath.Base(b.pkg))
@@ -105,8 +105,9 @@ func buildAll() {
 	}
 }
 
-// BundleBinary returns a static bottleplan binary, built once per test
-// process with CGO_ENABLED=0.
+// BundleBinary returns a static bottleplan-bundle binary, built from the
+// source tree once per test process with CGO_ENABLED=0 (never one left on
+// the machine).
 func BundleBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(buildAll)
