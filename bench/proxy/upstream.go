@@ -1,0 +1,145 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// routeHost is the one route of the benchmark. "localhost" resolves to
+// loopback everywhere, so mitmdump (which resolves names itself) reaches
+// the upstream with no hosts file; the bundle's injected dialer maps it.
+const routeHost = "localhost"
+
+// Files in the work directory.
+const (
+	upstreamCAFile   = "upstream-ca.pem"
+	upstreamCertFile = "upstream-cert.pem"
+	upstreamKeyFile  = "upstream-key.pem"
+	bundleCAFile     = "bundle-ca.pem"
+)
+
+// getBody is what the upstream answers a GET with: a small JSON
+// document, the size of a typical API status answer.
+var getBody = []byte(`{"id":42,"name":"bench","state":"open","labels":["a","b"]}` + "\n")
+
+// makeUpstreamCert writes a CA and a leaf for routeHost into work, with
+// the standard library only: the upstream stands for a public server and
+// shares nothing with the bundle's own CA code.
+func makeUpstreamCert(work string) error {
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "bench upstream CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	leafTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2),
+		Subject:      pkix.Name{CommonName: routeHost},
+		DNSNames:     []string{routeHost},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return err
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	for name, b := range map[string]*pem.Block{
+		upstreamCAFile:   {Type: "CERTIFICATE", Bytes: caDER},
+		upstreamCertFile: {Type: "CERTIFICATE", Bytes: leafDER},
+		upstreamKeyFile:  {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(filepath.Join(work, name), pem.EncodeToMemory(b), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// serveUpstream serves HTTPS (HTTP/1.1 and h2) for routeHost on
+// 127.0.0.1, and on [::1] at the same port when it can, until stdin
+// closes. GET answers getBody; POST reads the whole body and answers
+// its length.
+func serveUpstream(work string) error {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(work, upstreamCertFile), filepath.Join(work, upstreamKeyFile))
+	if err != nil {
+		return err
+	}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"received":%d}`+"\n", n)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(getBody)
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	lns := []net.Listener{ln}
+	port := ln.Addr().(*net.TCPAddr).Port
+	// mitmdump may try ::1 first for "localhost"; answer there too so it
+	// does not pay a refused connection.
+	if ln6, err := net.Listen("tcp", net.JoinHostPort("::1", strconv.Itoa(port))); err == nil {
+		lns = append(lns, ln6)
+	}
+	for _, l := range lns {
+		srv := &http.Server{
+			Handler:           h,
+			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}},
+			ReadHeaderTimeout: 30 * time.Second,
+			ErrorLog:          log.New(io.Discard, "", 0),
+		}
+		go srv.ServeTLS(l, "", "")
+	}
+	fmt.Printf("ready %s\n", ln.Addr())
+	io.Copy(io.Discard, os.Stdin)
+	return nil
+}
