@@ -90,15 +90,7 @@ func measure(t target, base string, w workload, clients int, warmup, dur time.Du
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tr := &http.Transport{
-				TLSClientConfig:     &tls.Config{RootCAs: t.roots},
-				MaxIdleConnsPerHost: 1,
-				DisableCompression:  true,
-				IdleConnTimeout:     time.Minute,
-			}
-			if t.proxy != nil {
-				tr.Proxy = http.ProxyURL(t.proxy)
-			}
+			tr := transport(t)
 			defer tr.CloseIdleConnections()
 			c := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 			cr := &out[i]
@@ -147,6 +139,21 @@ func measure(t target, base string, w workload, clients int, warmup, dur time.Du
 		r.p99 = all[len(all)*99/100]
 	}
 	return r
+}
+
+// transport is one client's: its own connection (HTTP/1.1, kept alive)
+// and TLS session, through t's proxy when it has one.
+func transport(t target) *http.Transport {
+	tr := &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: t.roots},
+		MaxIdleConnsPerHost: 1,
+		DisableCompression:  true,
+		IdleConnTimeout:     time.Minute,
+	}
+	if t.proxy != nil {
+		tr.Proxy = http.ProxyURL(t.proxy)
+	}
+	return tr
 }
 
 // do sends one request and reads the whole answer, which must be 200.

@@ -106,6 +106,13 @@ func run(cfg runConfig) error {
 		}
 	}
 
+	for _, m := range modes {
+		if err := checkTarget(targets[m], base); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "checked: %s\n", strings.Join(modes, ", "))
+
 	best := map[cellKey]result{}
 	for _, w := range wls {
 		for _, n := range counts {

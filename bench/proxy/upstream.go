@@ -33,6 +33,21 @@ const (
 	bundleCAFile     = "bundle-ca.pem"
 )
 
+// authSeenHeader is the answer header naming the Authorization the
+// upstream received: "none", "route-token" (Bearer and the route's
+// secret) or "other".
+const authSeenHeader = "X-Bench-Auth"
+
+func authSeen(v string) string {
+	switch v {
+	case "":
+		return "none"
+	case "Bearer " + secretValue(0):
+		return "route-token"
+	}
+	return "other"
+}
+
 // getBody is what the upstream answers a GET with: a small JSON
 // document, the size of a typical API status answer.
 var getBody = []byte(`{"id":42,"name":"bench","state":"open","labels":["a","b"]}` + "\n")
@@ -106,6 +121,9 @@ func serveUpstream(work string) error {
 		return err
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Which credential arrived, so the runner can check that the
+		// bundle injected the route's token (never the value itself).
+		w.Header().Set(authSeenHeader, authSeen(r.Header.Get("Authorization")))
 		if r.Method == http.MethodPost {
 			n, err := io.Copy(io.Discard, r.Body)
 			if err != nil {
