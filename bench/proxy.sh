@@ -5,6 +5,7 @@
 #	bench/proxy.sh                               # 3 runs, 5 s per cell
 #	RUNS=1 DURATION=2s CLIENTS=16 bench/proxy.sh
 #	CPUPROFILE=/tmp/bundle.prof MODES=bundle bench/proxy.sh
+#	UPSTREAM_H2=1 bench/proxy.sh
 #
 # It builds bench/proxy and runs it, in a new network namespace that
 # holds nothing but lo when unshare is permitted (so no packet can leave
@@ -17,7 +18,9 @@
 #     "block", BENCH secrets for DLP to scan for;
 #   - through mitmdump (Debian's mitmproxy package: apt-get install
 #     mitmproxy) with an allowlist addon, upstream certificates verified.
-# and prints a markdown table: req/s, p50 and p99 per cell, best of RUNS
+# The upstream speaks HTTP/1.1 only; UPSTREAM_H2=1 lets it offer h2 too
+# (then the bundle's upstream transport multiplexes on one connection).
+# It prints a markdown table: req/s, p50 and p99 per cell, best of RUNS
 # runs, bundle/direct and bundle/mitmdump ratios and the p99 the bundle
 # adds. The whole run is bounded by TIMEOUT seconds. Work files go to
 # $BENCH_DIR/proxy-<pid> and are removed at the end.
@@ -29,6 +32,7 @@ WARMUP=${WARMUP:-1s}
 CLIENTS=${CLIENTS:-1,16,64}
 WORKLOADS=${WORKLOADS:-get,post}
 MODES=${MODES:-direct,bundle,mitmdump}
+UPSTREAM_H2=${UPSTREAM_H2:-0}
 CPUPROFILE=${CPUPROFILE:-}
 TIMEOUT=${TIMEOUT:-1800}
 BENCH_DIR=${BENCH_DIR:-/tmp/bottleplan-bench}
@@ -68,4 +72,5 @@ fi
 timeout --kill-after=10 "$TIMEOUT" "${netns[@]}" "$work/proxy" -work "$work" \
 	-runs "$RUNS" -duration "$DURATION" -warmup "$WARMUP" \
 	-clients "$CLIENTS" -workloads "$WORKLOADS" -modes "$MODES" \
+	-upstream-h2="$([[ $UPSTREAM_H2 == 1 ]] && echo true || echo false)" \
 	${CPUPROFILE:+-cpuprofile "$CPUPROFILE"}

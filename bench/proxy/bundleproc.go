@@ -2,8 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"errors"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log"
@@ -20,7 +20,7 @@ import (
 )
 
 // The bundle's secrets: secretCount names, each with a throwaway
-// 40-character value that no request carries, so DLP scans every request
+// 46-character value that no request carries, so DLP scans every request
 // for all of them (in every form it knows) and finds nothing. The first
 // is the route's token, injected as a Bearer Authorization header.
 const secretCount = 8
@@ -28,7 +28,8 @@ const secretCount = 8
 func secretName(i int) string { return fmt.Sprintf("BENCH_TOKEN_%d", i+1) }
 
 func secretValue(i int) string {
-	return fmt.Sprintf("bench%02d-Zq7xW3vK9pL2mN8rT5yB4cD6fG1hJ0", i+1)
+	sum := sha256.Sum256([]byte(secretName(i)))
+	return "bench_" + hex.EncodeToString(sum[:20])
 }
 
 // benchRoute is the one route: intercepted, with token injection, a
@@ -48,60 +49,49 @@ func benchRoute(port int) plan.Route {
 	}
 }
 
-// serveBundle runs the bundle's egress proxy on 127.0.0.1 until stdin
-// closes. Its upstream dialer sends the route's host:port to
-// upstreamAddr and refuses everything else; upstream TLS is verified
-// against the upstream's CA. The instance CA it makes is written to
-// work/bundle-ca.pem for the clients. Decisions are written to
-// /dev/null: the JSON encoding and the write are paid, nothing is kept.
-func serveBundle(work, upstreamAddr, cpuprofile string) error {
+// newBundleProxy builds the bundle's egress proxy with secrets secrets
+// (at least 1: the route's token). Its upstream dialer sends the route's
+// host:port to upstreamAddr and refuses everything else; upstream TLS is
+// verified against the upstream's CA. The instance CA it makes is
+// written to work/bundle-ca.pem for the clients. Decisions go to log.
+func newBundleProxy(work, upstreamAddr string, secrets int, log io.Writer) (http.Handler, error) {
 	_, portStr, err := net.SplitHostPort(upstreamAddr)
 	if err != nil {
-		return fmt.Errorf("-upstream: %w", err)
+		return nil, fmt.Errorf("-upstream: %w", err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return fmt.Errorf("-upstream: %w", err)
+		return nil, fmt.Errorf("-upstream: %w", err)
 	}
 	certPEM, keyPEM, err := bundle.GenerateCA("bench bundle CA", time.Now(), 24*time.Hour)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ca, err := bundle.LoadCA(certPEM, keyPEM)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(work, bundleCAFile), certPEM, 0o600); err != nil {
-		return err
+		return nil, err
 	}
-	upCA, err := os.ReadFile(filepath.Join(work, upstreamCAFile))
+	roots, err := pool(filepath.Join(work, upstreamCAFile))
 	if err != nil {
-		return err
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(upCA) {
-		return errors.New("bad upstream CA PEM")
+		return nil, err
 	}
 	env := map[string]string{}
 	var names []string
-	for i := 0; i < secretCount; i++ {
+	for i := range max(secrets, 1) {
 		env[secretName(i)] = secretValue(i)
 		names = append(names, secretName(i))
 	}
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer devnull.Close()
-	route := benchRoute(port)
 	target := net.JoinHostPort(routeHost, portStr)
 	var d net.Dialer
-	px, err := bundle.NewProxy(bundle.ProxyOptions{
-		Routes:      []plan.Route{route},
+	return bundle.NewProxy(bundle.ProxyOptions{
+		Routes:      []plan.Route{benchRoute(port)},
 		CA:          ca,
 		Getenv:      func(k string) string { return env[k] },
 		SecretNames: names,
-		Recorder:    bundle.NewRecorder(devnull, "bench"),
+		Recorder:    bundle.NewRecorder(log, "bench"),
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if addr != target {
 				return nil, fmt.Errorf("bench dialer: %s is not the route", addr)
@@ -110,6 +100,19 @@ func serveBundle(work, upstreamAddr, cpuprofile string) error {
 		},
 		RootCAs: roots,
 	})
+}
+
+// serveBundle runs the bundle's egress proxy (newBundleProxy, with
+// secretCount secrets) on 127.0.0.1 until stdin closes. Decisions are
+// written to /dev/null: the JSON encoding and the write are paid,
+// nothing is kept.
+func serveBundle(work, upstreamAddr, cpuprofile string) error {
+	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	px, err := newBundleProxy(work, upstreamAddr, secretCount, devnull)
 	if err != nil {
 		return err
 	}

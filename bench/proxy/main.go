@@ -35,6 +35,7 @@ func main() {
 	work := flag.String("work", "", "work directory for certificates and the mitmdump config (required)")
 	// upstream and bundle roles
 	upstreamAddr := flag.String("upstream", "", "bundle role: the upstream's loopback address")
+	upstreamH2 := flag.Bool("upstream-h2", false, "upstream offers h2 as well as HTTP/1.1")
 	cpuprofile := flag.String("cpuprofile", "", "runner: profile the bundle process into this file; bundle role: write the profile here")
 	// runner
 	clients := flag.String("clients", "1,16,64", "client counts, comma-separated")
@@ -52,7 +53,7 @@ func main() {
 	var err error
 	switch *role {
 	case "upstream":
-		err = serveUpstream(*work)
+		err = serveUpstream(*work, *upstreamH2)
 	case "bundle":
 		err = serveBundle(*work, *upstreamAddr, *cpuprofile)
 	case "runner":
@@ -66,6 +67,7 @@ func main() {
 			duration:   *duration,
 			mitmdump:   *mitmdump,
 			cpuprofile: *cpuprofile,
+			upstreamH2: *upstreamH2,
 		})
 	default:
 		err = fmt.Errorf("unknown role %q", *role)

@@ -25,6 +25,7 @@ type runConfig struct {
 	runs                      int
 	warmup, duration          time.Duration
 	mitmdump, cpuprofile      string
+	upstreamH2                bool
 }
 
 // cellKey names one measured cell.
@@ -62,7 +63,7 @@ func run(cfg runConfig) error {
 	if err != nil {
 		return err
 	}
-	up, upAddr, err := startChild("upstream", "-work", cfg.work)
+	up, upAddr, err := startChild("upstream", "-work", cfg.work, "-upstream-h2="+strconv.FormatBool(cfg.upstreamH2))
 	if err != nil {
 		return err
 	}
@@ -106,10 +107,13 @@ func run(cfg runConfig) error {
 		}
 	}
 
+	var protos []string
 	for _, m := range modes {
-		if err := checkTarget(targets[m], base); err != nil {
+		proto, err := checkTarget(targets[m], base)
+		if err != nil {
 			return err
 		}
+		protos = append(protos, m+" "+proto)
 	}
 	fmt.Fprintf(os.Stderr, "checked: %s\n", strings.Join(modes, ", "))
 
@@ -130,7 +134,8 @@ func run(cfg runConfig) error {
 		}
 	}
 	printTable(os.Stdout, cfg, wls, counts, modes, best)
-	fmt.Printf("\nnetwork: %s\n", netIsolation())
+	fmt.Printf("\nupstream reached with: %s\n", strings.Join(protos, ", "))
+	fmt.Printf("network: %s\n", netIsolation())
 	fmt.Printf("machine: %d cores, %s, %s; load average %s before, %s after\n",
 		runtime.NumCPU(), runtime.Version(), mitmdumpVersion(cfg.mitmdump), loadBefore, loadavg())
 	return nil

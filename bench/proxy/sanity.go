@@ -20,7 +20,9 @@ import (
 //     the allowlist can refuse it);
 //   - through the bundle, a path outside the route's matches and a body
 //     carrying a secret are refused (403).
-func checkTarget(t target, base string) error {
+//
+// It returns the HTTP version the request reached the upstream with.
+func checkTarget(t target, base string) (string, error) {
 	wantAuth := "none"
 	if t.mode == "bundle" {
 		wantAuth = "route-token"
@@ -29,26 +31,27 @@ func checkTarget(t target, base string) error {
 	defer c.CloseIdleConnections()
 	resp, err := c.Get(base + workloads["get"].path)
 	if err != nil {
-		return fmt.Errorf("%s: GET: %w", t.mode, err)
+		return "", fmt.Errorf("%s: GET: %w", t.mode, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: GET: %s", t.mode, resp.Status)
+		return "", fmt.Errorf("%s: GET: %s", t.mode, resp.Status)
 	}
 	if got := resp.Header.Get(authSeenHeader); got != wantAuth {
-		return fmt.Errorf("%s: upstream saw Authorization %q, want %q", t.mode, got, wantAuth)
+		return "", fmt.Errorf("%s: upstream saw Authorization %q, want %q", t.mode, got, wantAuth)
 	}
+	proto := resp.Header.Get(protoSeenHeader)
 	if t.proxy == nil {
-		return nil
+		return proto, nil
 	}
 	_, port, _ := strings.Cut(strings.TrimPrefix(base, "https://"), ":")
 	if status, err := rawConnect(t.proxy.Host, net.JoinHostPort("127.0.0.1", port)); status == "200" {
-		return fmt.Errorf("%s: a CONNECT to a host not on the allowlist was answered 200", t.mode)
+		return "", fmt.Errorf("%s: a CONNECT to a host not on the allowlist was answered 200", t.mode)
 	} else if err == nil && status == "" {
-		return fmt.Errorf("%s: no answer to a CONNECT to a host not on the allowlist", t.mode)
+		return "", fmt.Errorf("%s: no answer to a CONNECT to a host not on the allowlist", t.mode)
 	}
 	if t.mode != "bundle" {
-		return nil
+		return proto, nil
 	}
 	refused := map[string]*http.Request{}
 	refused["path outside matches"], _ = http.NewRequest(http.MethodGet, base+"/admin", nil)
@@ -57,14 +60,14 @@ func checkTarget(t target, base string) error {
 	for name, req := range refused {
 		resp, err := c.Do(req)
 		if err != nil {
-			return fmt.Errorf("bundle: %s: %w", name, err)
+			return "", fmt.Errorf("bundle: %s: %w", name, err)
 		}
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusForbidden {
-			return fmt.Errorf("bundle: %s: %s, want 403", name, resp.Status)
+			return "", fmt.Errorf("bundle: %s: %s, want 403", name, resp.Status)
 		}
 	}
-	return nil
+	return proto, nil
 }
 
 // rawConnect sends a CONNECT for target to the proxy and returns the

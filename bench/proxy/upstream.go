@@ -38,6 +38,10 @@ const (
 // secret) or "other".
 const authSeenHeader = "X-Bench-Auth"
 
+// protoSeenHeader is the answer header naming the HTTP version the
+// request reached the upstream with.
+const protoSeenHeader = "X-Bench-Proto"
+
 func authSeen(v string) string {
 	switch v {
 	case "":
@@ -111,32 +115,54 @@ func makeUpstreamCert(work string) error {
 	return nil
 }
 
-// serveUpstream serves HTTPS (HTTP/1.1 and h2) for routeHost on
-// 127.0.0.1, and on [::1] at the same port when it can, until stdin
-// closes. GET answers getBody; POST reads the whole body and answers
-// its length.
-func serveUpstream(work string) error {
-	cert, err := tls.LoadX509KeyPair(filepath.Join(work, upstreamCertFile), filepath.Join(work, upstreamKeyFile))
-	if err != nil {
-		return err
-	}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// Which credential arrived, so the runner can check that the
-		// bundle injected the route's token (never the value itself).
+// upstreamHandler answers GET with getBody and POST, after reading the
+// whole body, with its length; every answer names the Authorization it
+// saw (authSeenHeader).
+func upstreamHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(authSeenHeader, authSeen(r.Header.Get("Authorization")))
+		w.Header().Set(protoSeenHeader, r.Proto)
+		w.Header().Set("Content-Type", "application/json")
 		if r.Method == http.MethodPost {
 			n, err := io.Copy(io.Discard, r.Body)
 			if err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
-			w.Header().Set("Content-Type", "application/json")
 			fmt.Fprintf(w, `{"received":%d}`+"\n", n)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
 		w.Write(getBody)
 	})
+}
+
+// upstreamServer is the upstream's server with the certificate
+// makeUpstreamCert wrote into work. It speaks HTTP/1.1 only, as the
+// issue's first measurement did, unless h2: then it offers h2 too, and
+// the bundle's transport multiplexes every request on one connection
+// (mitmdump and the direct clients, which offer no ALPN, stay on
+// HTTP/1.1).
+func upstreamServer(work string, h2 bool) (*http.Server, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(work, upstreamCertFile), filepath.Join(work, upstreamKeyFile))
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{
+		Handler:           upstreamHandler(),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}},
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	if !h2 {
+		srv.TLSConfig.NextProtos = []string{"http/1.1"}
+		srv.TLSNextProto = map[string]func(*http.Server, *tls.Conn, http.Handler){}
+	}
+	return srv, nil
+}
+
+// serveUpstream serves HTTPS (upstreamServer) for routeHost on 127.0.0.1, and on [::1]
+// at the same port when it can, until stdin closes.
+func serveUpstream(work string, h2 bool) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -149,11 +175,9 @@ func serveUpstream(work string) error {
 		lns = append(lns, ln6)
 	}
 	for _, l := range lns {
-		srv := &http.Server{
-			Handler:           h,
-			TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}},
-			ReadHeaderTimeout: 30 * time.Second,
-			ErrorLog:          log.New(io.Discard, "", 0),
+		srv, err := upstreamServer(work, h2)
+		if err != nil {
+			return err
 		}
 		go srv.ServeTLS(l, "", "")
 	}
