@@ -91,7 +91,7 @@ func newBundleProxy(work, upstreamAddr string, secrets int, log io.Writer) (http
 		CA:          ca,
 		Getenv:      func(k string) string { return env[k] },
 		SecretNames: names,
-		Recorder:    bundle.NewRecorder(log, "bench"),
+		Recorder:    bundle.NewRecorder(log, "bench", nil),
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if addr != target {
 				return nil, fmt.Errorf("bench dialer: %s is not the route", addr)
