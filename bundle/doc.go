@@ -14,11 +14,14 @@
 //   - dlp.go: what dlp block / supervise / redact do.
 //   - auth.go: how a token becomes an Authorization header.
 //   - ca.go: the instance CA and per-host leaf certificates.
+//   - canames.go: the CA's name constraints, checked before a leaf is
+//     minted.
 //   - gitgate.go: the git smart-HTTP gate (https upstreams).
 //   - gitssh.go: the gate's bridge to ssh upstreams.
 //   - supervise.go: GET /requests, the held and blocked requests.
 //   - decision.go: the decision log (JSON lines) and what supervise lists.
-//   - dial.go: the upstream dialer, which never connects inward.
+//   - dial.go: the upstream dialer, which never connects inward: no
+//     special-purpose (non-global) address, no cloud metadata service.
 //   - serve.go: wiring the daemons to their listen addresses.
 //   - probe.go: the in-container probe runner `verify` uses (`bottleplan
 //     bundle probe`, wire types in probewire/): tcp, http, CONNECT, dns
