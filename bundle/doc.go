@@ -14,6 +14,8 @@
 //   - dlp.go: what dlp block / supervise / redact do.
 //   - auth.go: how a token becomes an Authorization header.
 //   - ca.go: the instance CA and per-host leaf certificates.
+//   - canames.go: the CA's name constraints, checked before a leaf is
+//     minted.
 //   - gitgate.go: the git smart-HTTP gate (https upstreams).
 //   - gitssh.go: the gate's bridge to ssh upstreams.
 //   - supervise.go: GET /requests, the held and denied requests.
@@ -23,7 +25,8 @@
 //   - timeouts.go: idle, slow-header, slow-body and idle-tunnel timeouts.
 //   - limits.go: every bound the bundle puts on the agent
 //     (docs/limits.md).
-//   - dial.go: the upstream dialer, which never connects inward.
+//   - dial.go: the upstream dialer, which never connects inward: no
+//     special-purpose (non-global) address, no cloud metadata service.
 //   - serve.go: wiring the daemons to their listen addresses.
 //   - probe.go: the in-container probe runner `verify` uses (`bottleplan-bundle
 //     probe`, wire types in probewire/): tcp, http, CONNECT, dns

@@ -220,11 +220,12 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 }
 
 // newCAReason says why the instance needs a new CA rather than the one
-// its live bundle holds, or "" when that one is kept. The CA's name constraints permit only
-// the route hosts it was made for, so a CA is kept while it covers every
-// route host of the plan (removing a route keeps it) and replaced when a
-// host falls outside it; a CA without constraints (made by an older
-// bottleplan) is replaced once, so every live CA is constrained.
+// its live bundle holds, or "" when that one is kept. A CA's name
+// constraints permit only the route hosts it was made for, so it is kept
+// while it covers every route host of the plan (removing a route keeps
+// it) and replaced when a host falls outside it; a CA without
+// constraints (made by an older bottleplan) is replaced once, so every
+// live CA is constrained.
 func newCAReason(in *plan.Instance, bundle *Resource) string {
 	switch {
 	case bundle == nil, bundle.CAFingerprint == "":

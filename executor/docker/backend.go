@@ -171,9 +171,10 @@ const LabelCAFingerprint = "io.bottleplan.ca-fingerprint"
 // LabelCADomains is set beside LabelCAFingerprint when the CA carries
 // name constraints: its permitted DNS domains (executor.CertDomains),
 // comma-separated. Route host names, never secrets. Diff reads them to
-// keep a CA that still covers the plan's route hosts; like the
-// fingerprint, a container without the label that is not running is
-// read from its CA file instead.
+// keep a CA that still covers the plan's route hosts. A running container
+// with the fingerprint but not this label holds a CA made before CAs were
+// constrained, so reading no domains from its list entry is right; a
+// container that is not running is read from its CA file.
 const LabelCADomains = "io.bottleplan.ca-domains"
 
 // observeByInspect makes Observe inspect every container (tests compare
