@@ -445,3 +445,65 @@ func TestAttackDLPStalledConcurrentUploads(t *testing.T) {
 		t.Errorf("%d slots still held after the uploads ended", got)
 	}
 }
+
+// On a redact route, a secret that cannot be cut out in place (inside a
+// compressed body, inside a longer base64 blob, behind escapes, as a
+// header name or the method) is not forwarded: the request is denied,
+// with a reason that says why.
+func TestAttackDLPRedactDeniesWhatItCannotCut(t *testing.T) {
+	const u = "https://redact.example.test/upload"
+	tests := map[string]func(t *testing.T) *http.Request{
+		"gzip body": func(t *testing.T) *http.Request {
+			return newReq(t, "POST", u, gzipped(t, []byte("k="+canary)), "Content-Encoding", "gzip")
+		},
+		"base64 offset 1": func(t *testing.T) *http.Request {
+			return newReq(t, "POST", u, []byte(b64At(base64.StdEncoding, "x")))
+		},
+		"json escaped": func(t *testing.T) *http.Request {
+			return newReq(t, "POST", u, []byte(`{"k":"\u0063`+canary[1:]+`"}`))
+		},
+		"percent-encoded query": func(t *testing.T) *http.Request {
+			return newReq(t, "GET", u+"?t=%63"+canary[1:], nil)
+		},
+		"header name": func(t *testing.T) *http.Request {
+			r := newReq(t, "GET", u, nil)
+			r.Header[canary] = []string{"1"}
+			return r
+		},
+	}
+	for name, mk := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newProxyFixture(t)
+			f.sendLeak(t, mk(t), "request carries the value of secret API_TOKEN in the ")
+			if !strings.Contains(f.log.String(), "where it cannot be redacted in place") {
+				t.Errorf("reason does not say why:\n%s", f.log.String())
+			}
+		})
+	}
+}
+
+// Multipart form parts are read raw and as their Content-Transfer-Encoding
+// (base64 line-wrapped at any alignment, quoted-printable with soft line
+// breaks) decodes them.
+func TestAttackDLPMultipartForm(t *testing.T) {
+	file := "some file content, then the token: " + canary + " and more"
+	b64 := base64.StdEncoding.EncodeToString([]byte(file))
+	var wrapped strings.Builder
+	for i := 0; i < len(b64); i += 76 {
+		wrapped.WriteString(b64[i:min(i+76, len(b64))] + "\r\n")
+	}
+	qp := "token: =" + fmt.Sprintf("%02X", canary[0]) + canary[1:6] + "=\r\n" + canary[6:]
+	tests := map[string]struct{ cte, content string }{
+		"base64 part":           {"base64", wrapped.String()},
+		"quoted-printable part": {"quoted-printable", qp},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newProxyFixture(t)
+			body := "--XyZ\r\nContent-Disposition: form-data; name=\"f\"; filename=\"a.txt\"\r\n" +
+				"Content-Transfer-Encoding: " + tc.cte + "\r\n\r\n" + tc.content + "\r\n--XyZ--\r\n"
+			f.sendLeak(t, newReq(t, "POST", "https://open.example.test/upload", []byte(body),
+				"Content-Type", "multipart/form-data; boundary=XyZ"), leakReason)
+		})
+	}
+}

@@ -17,10 +17,14 @@ package bundle
 type matcher struct {
 	class  [256]uint8
 	nclass int
-	next   []int32   // next[state*nclass+class] is the next state
-	hasOut []bool    // hasOut[state]: some pattern ends at this state
-	out    [][]int32 // out[state]: the patterns ending here, suffixes too
-	plen   []int     // plen[pattern]: its length in bytes
+	next   []int32 // next[state*nclass+class] is the next state (while building)
+	// trans is next as run reads it: each entry is the next state's row
+	// offset (state*nclass), bit-inverted (negative) when some pattern
+	// ends at that state, so the hot loop has one look-up, one test and
+	// no multiplication.
+	trans []int32
+	out   [][]int32 // out[state]: the patterns ending here, suffixes too
+	plen  []int     // plen[pattern]: its length in bytes
 }
 
 // foldByte is b in ASCII lower case.
@@ -99,10 +103,15 @@ func newMatcher(pats [][]byte) *matcher {
 			queue = append(queue, nx)
 		}
 	}
-	m.hasOut = make([]bool, len(m.out))
-	for s, o := range m.out {
-		m.hasOut[s] = len(o) > 0
+	m.trans = make([]int32, len(m.next))
+	for i, st := range m.next {
+		off := st * int32(nc)
+		if len(m.out[st]) > 0 {
+			off = ^off
+		}
+		m.trans[i] = off
 	}
+	m.next = nil
 	return m
 }
 
@@ -112,11 +121,12 @@ func (m *matcher) run(b []byte, hit func(end int, pat int32)) {
 	if m == nil {
 		return
 	}
-	s, nc := int32(0), m.nclass
+	off, nc := int32(0), int32(m.nclass)
 	for i, x := range b {
-		s = m.next[int(s)*nc+int(m.class[x])]
-		if m.hasOut[s] {
-			for _, p := range m.out[s] {
+		off = m.trans[off+int32(m.class[x])]
+		if off < 0 {
+			off = ^off
+			for _, p := range m.out[off/nc] {
 				hit(i+1, p)
 			}
 		}

@@ -11,7 +11,14 @@
 //   - intercept.go: TLS interception of the routes the plan marks
 //     intercepted (every route the compiler makes) and the per-request
 //     checks, DLP and token injection.
-//   - dlp.go: what dlp block / supervise / redact do.
+//   - dlp.go: what dlp block / supervise / redact do, the secret forms,
+//     redaction and scrubbing (docs/dlp.md).
+//   - dlp_views.go: what DLP reads of a request (the upstream's view).
+//   - dlp_decode.go: the decoders behind those views (percent, JSON,
+//     quoted-printable, white space, Content-Encoding).
+//   - dlp_match.go: the one-pass multi-pattern matcher (Aho-Corasick).
+//   - body.go: reading request bodies to inspect, under a cap on how
+//     many at once; trailers dropped.
 //   - auth.go: how a token becomes an Authorization header.
 //   - ca.go: the instance CA and per-host leaf certificates.
 //   - canames.go: the CA's name constraints, checked before a leaf is
