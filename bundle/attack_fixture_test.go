@@ -327,4 +327,3 @@ func (u *rawUpstream) seen(t *testing.T) (reqs []*http.Request, text string) {
 	b.WriteString("\n" + strings.Join(u.messages, "\n"))
 	return append([]*http.Request(nil), u.requests...), b.String()
 }
-

@@ -65,6 +65,13 @@ func (p *Proxy) serveInner(w http.ResponseWriter, r *http.Request, host string, 
 // absolute: for intercepted routes the matches, DLP and credential
 // injection; then forwards it.
 func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan.Route, d Decision) {
+	upgrade := upgradeRequested(r)
+	if upgrade {
+		if reason := checkUpgrade(r, route); reason != "" {
+			p.deny(w, d, VerdictDeny, reason)
+			return
+		}
+	}
 	if !route.Intercept {
 		d.Verdict = VerdictAllow
 		p.record(d)
@@ -120,6 +127,10 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 			return
 		}
 		authz = authorization(route.Auth.Scheme, tok)
+	}
+	if upgrade {
+		p.forwardWebSocket(w, r, authz, d)
+		return
 	}
 	p.record(d)
 	p.forward(w, r, authz, d)

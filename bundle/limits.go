@@ -12,6 +12,11 @@ const (
 	// reads to inspect (DLP); a larger one is refused, never passed
 	// unread.
 	maxInspectBody = 16 << 20
+	// maxWebSocketMessage is the largest WebSocket message (all its
+	// fragments) the agent may send on an opted-in route: each is held
+	// whole to be scanned before it is forwarded, and a longer one closes
+	// the socket with 1009.
+	maxWebSocketMessage = 1 << 20
 )
 
 // Timeouts of the servers the agent talks to.
