@@ -16,20 +16,26 @@ func TestAttackGitServiceRepeated(t *testing.T) {
 		method, path string
 		code         int
 		query        string // the query the upstream gets when allowed
+		upgrade      bool   // the request asks for a protocol upgrade
 	}{
-		"repeated service":         {"GET", "/docs.git/info/refs?service=git-upload-pack&service=git-receive-pack", 403, ""},
-		"repeated same service":    {"GET", "/docs.git/info/refs?service=git-upload-pack&service=git-upload-pack", 403, ""},
-		"semicolon separator":      {"GET", "/docs.git/info/refs?service=git-upload-pack;service=git-receive-pack", 403, ""},
-		"service on a post":        {"POST", "/docs.git/git-upload-pack?service=git-receive-pack", 403, ""},
-		"encoded slash in path":    {"GET", "/docs.git/info%2Frefs?service=git-upload-pack", 403, ""},
-		"dot segment in path":      {"GET", "/app.git/x/../info/refs?service=git-upload-pack", 403, ""},
-		"other parameters dropped": {"GET", "/docs.git/info/refs?service=git-upload-pack&x=" + "%73ervice", 200, "service=git-upload-pack"},
-		"one service":              {"GET", "/docs.git/info/refs?service=git-upload-pack", 200, "service=git-upload-pack"},
+		"repeated service":         {"GET", "/docs.git/info/refs?service=git-upload-pack&service=git-receive-pack", 403, "", false},
+		"repeated same service":    {"GET", "/docs.git/info/refs?service=git-upload-pack&service=git-upload-pack", 403, "", false},
+		"semicolon separator":      {"GET", "/docs.git/info/refs?service=git-upload-pack;service=git-receive-pack", 403, "", false},
+		"service on a post":        {"POST", "/docs.git/git-upload-pack?service=git-receive-pack", 403, "", false},
+		"encoded slash in path":    {"GET", "/docs.git/info%2Frefs?service=git-upload-pack", 403, "", false},
+		"dot segment in path":      {"GET", "/app.git/x/../info/refs?service=git-upload-pack", 403, "", false},
+		"other parameters dropped": {"GET", "/docs.git/info/refs?service=git-upload-pack&x=%73ervice", 200, "service=git-upload-pack", false},
+		"one service":              {"GET", "/docs.git/info/refs?service=git-upload-pack", 200, "service=git-upload-pack", false},
+		"protocol upgrade":         {"GET", "/docs.git/info/refs?service=git-upload-pack", 403, "", true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			f := newGateFixture(t)
 			req, _ := http.NewRequest(tc.method, f.gate.URL+tc.path, strings.NewReader(""))
+			if tc.upgrade {
+				req.Header.Set("Connection", "Upgrade")
+				req.Header.Set("Upgrade", "websocket")
+			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -247,3 +247,31 @@ func TestAttackUpgradeWebSocketForbiddenPath(t *testing.T) {
 		})
 	}
 }
+
+// The plain-HTTP proxy relays an opted-in WebSocket the same way: the
+// agent's frames are read before they leave.
+func TestAttackUpgradeWebSocketSecretPlainProxy(t *testing.T) {
+	f := newAttackFixture(t)
+	a := f.plain(t)
+	resp, body := a.roundTrip(t, wsHandshake("ws.example.test", "http://ws.example.test/socket/chat", ""))
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake: %d %q", resp.StatusCode, body)
+	}
+	if fr, err := readTestFrame(a.br); err != nil || string(fr.payload) != "hello" {
+		t.Fatalf("first upstream message: %+v %v", fr, err)
+	}
+	a.Write(clientFrame(true, 1, []byte("clean"), testMask))
+	if fr, err := readTestFrame(a.br); err != nil || string(fr.payload) != "clean" {
+		t.Fatalf("echo: %+v %v", fr, err)
+	}
+	a.Write(clientFrame(true, 1, []byte(canary), testMask))
+	fr, err := readTestFrame(a.br)
+	a.Close()
+	_, seen := f.httpUp.seen(t)
+	if err != nil || fr.opcode != 8 || binary.BigEndian.Uint16(fr.payload) != 1008 {
+		t.Errorf("agent got %+v %v, want a close frame with 1008", fr, err)
+	}
+	if strings.Contains(seen, canary) {
+		t.Errorf("upstream saw the secret:\n%.400s", seen)
+	}
+}

@@ -177,6 +177,10 @@ func (g *GitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d.Host = repo.upstream.Host
 	}
+	if upgradeRequested(r) {
+		g.refuse(w, d, http.StatusForbidden, "git smart-HTTP does not switch protocols; protocol upgrades are refused")
+		return
+	}
 	svc, why := smartService(r, suffix)
 	if svc == "" {
 		g.refuse(w, d, http.StatusForbidden, why)

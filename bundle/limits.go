@@ -24,4 +24,7 @@ const (
 	// readHeaderTimeout bounds how long a request's header may take to
 	// arrive.
 	readHeaderTimeout = 30 * time.Second
+	// webSocketIdleTimeout closes a WebSocket on which the agent has sent
+	// no frame (a ping counts) for this long.
+	webSocketIdleTimeout = 10 * time.Minute
 )

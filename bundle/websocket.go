@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -37,6 +38,8 @@ import (
 //     parse (unmasked, bad opcode, reserved bits) closes with 1002, an
 //     over-long message with 1009.
 //   - upstream to agent: passed through frame by frame, unread.
+//   - a socket on which the agent sends nothing (not even a ping) for
+//     webSocketIdleTimeout is closed.
 //
 // A route that is not intercepted (a blind route of an older plan) gets
 // the upgraded stream spliced as its CONNECT tunnel would be.
@@ -134,6 +137,9 @@ func (p *Proxy) forwardWebSocket(w http.ResponseWriter, r *http.Request, authz s
 		return
 	}
 	defer agent.Close()
+	// The server's deadlines were for one request; the socket's reads
+	// get webSocketIdleTimeout instead (scanFrames), its writes none.
+	agent.SetDeadline(time.Time{})
 	resp.Header.Del("Sec-Websocket-Extensions")
 	io.WriteString(brw, "HTTP/1.1 101 Switching Protocols\r\n")
 	resp.Header.Write(brw)
@@ -160,7 +166,7 @@ func (p *Proxy) relayWebSocket(agent net.Conn, agentR *bufio.Reader, up io.ReadW
 		}
 		clean <- ok
 	}()
-	err := p.scanFrames(agentR, up)
+	err := p.scanFrames(agentR, up, func() { agent.SetReadDeadline(time.Now().Add(webSocketIdleTimeout)) })
 	var ws *wsError
 	isWS := errors.As(err, &ws)
 	refused.Store(isWS)
@@ -204,12 +210,14 @@ func closeFrame(code uint16, reason string) []byte {
 
 // scanFrames reads the agent's frames from r, scans every message and
 // control payload, and writes the frames of each clean one to up as they
-// came. It returns a *wsError when the agent is refused, another error
-// when either side ends.
-func (p *Proxy) scanFrames(r *bufio.Reader, up io.Writer) error {
+// came. renew is called before each frame is read (it moves the idle
+// deadline). It returns a *wsError when the agent is refused, another
+// error when either side ends.
+func (p *Proxy) scanFrames(r *bufio.Reader, up io.Writer, renew func()) error {
 	var msg, pending []byte
 	inMessage := false
 	for {
+		renew()
 		f, err := readClientFrame(r, maxWebSocketMessage-len(msg))
 		if err != nil {
 			return err
