@@ -20,10 +20,16 @@ import (
 //     names only (the manifest rejects IP routes).
 //   - The port must be one of the route's Ports.
 //   - The first route in plan order whose host and port match wins.
-//   - Paths (on intercepted routes) are matched on the decoded path. A path
-//     with dot segments ("/a/../b", also when percent-encoded) or empty
-//     segments is refused outright, so a prefix rule cannot be escaped by
-//     a path the upstream would normalise differently.
+//   - Paths (on intercepted routes with matches) are matched after
+//     normalizePath (path.go): percent-decoded once, ";" parameters and
+//     dot segments resolved, empty segments dropped; a path that has no
+//     single meaning (encoded "/", "\", ";" or "%", NUL, a ".." above
+//     the root, bytes that are not UTF-8) is refused. The normalized path
+//     is also the one sent upstream, so what was matched is what the
+//     upstream reads.
+//   - A prefix matches on a segment boundary: "/repos/acme" matches
+//     "/repos/acme" and "/repos/acme/x", never "/repos/acmeevil"; a prefix
+//     ending in "/" matches the paths that start with it.
 type Policy struct {
 	routes []plan.Route
 }
@@ -109,15 +115,19 @@ func (p *Policy) Match(host string, port int) (route *plan.Route, reason string,
 	return nil, fmt.Sprintf("host %s is not in the plan's egress routes", h), false
 }
 
-// CheckRequest applies route's matches to one request. An empty Matches
+// CheckRequest applies route's matches to one request whose path is
+// already normalized (normalizePath); a path that is not in normal form
+// is refused rather than normalized a second time. An empty Matches
 // allows every method and path; otherwise at least one Match must accept
 // both the method and the path.
 func CheckRequest(route *plan.Route, method, path string) (reason string, ok bool) {
 	if len(route.Matches) == 0 {
 		return "", true
 	}
-	if why, bad := unsafePath(path); bad {
-		return why, false
+	if n, err := normalizePath(path); err != nil {
+		return err.Error(), false
+	} else if n != path {
+		return fmt.Sprintf("path %q is not in normal form (%q)", path, n), false
 	}
 	for _, m := range route.Matches {
 		if methodOK(m.Methods, method) && pathOK(m.Paths, path) {
@@ -150,7 +160,7 @@ func pathOK(paths []plan.PathMatch, path string) bool {
 				return true
 			}
 		case "prefix":
-			if strings.HasPrefix(path, pm.Value) {
+			if prefixMatches(pm.Value, path) {
 				return true
 			}
 		}
@@ -158,24 +168,12 @@ func pathOK(paths []plan.PathMatch, path string) bool {
 	return false
 }
 
-// unsafePath reports a path whose meaning upstream may differ from its
-// text: not absolute, or holding "." / ".." / empty segments.
-func unsafePath(path string) (string, bool) {
-	if !strings.HasPrefix(path, "/") {
-		return fmt.Sprintf("path %q is not absolute", path), true
-	}
-	segs := strings.Split(path[1:], "/")
-	for i, s := range segs {
-		switch {
-		case s == "." || s == "..":
-			return fmt.Sprintf("path %q has dot segments", path), true
-		case s == "" && i != len(segs)-1:
-			return fmt.Sprintf("path %q has empty segments", path), true
-		case strings.ContainsAny(s, "\\\x00"):
-			return fmt.Sprintf("path %q has backslashes or NUL", path), true
-		}
-	}
-	return "", false
+// prefixMatches reports whether path lies under prefix on a segment
+// boundary: prefix itself, or prefix followed by "/" (a prefix that ends
+// in "/" already marks its boundary).
+func prefixMatches(prefix, path string) bool {
+	rest, ok := strings.CutPrefix(path, prefix)
+	return ok && (rest == "" || strings.HasSuffix(prefix, "/") || rest[0] == '/')
 }
 
 // validDNSName reports whether h (normalised) is dot-separated labels of

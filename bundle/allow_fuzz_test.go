@@ -10,8 +10,8 @@ import (
 // FuzzAllow checks the allowlist's invariants on arbitrary routes and
 // requests: an allowed host is a DNS name equal to the route host or a
 // strict subdomain of a wildcard's base, on one of its ports; matching
-// ignores case; an allowed path starts with the rule's prefix and holds
-// no segment that could climb out of it.
+// ignores case; an allowed path starts with the rule's prefix at a
+// segment boundary and holds no segment that could climb out of it.
 func FuzzAllow(f *testing.F) {
 	seeds := []struct {
 		route, host string
@@ -27,6 +27,7 @@ func FuzzAllow(f *testing.F) {
 		{"example.com", "EXAMPLE.com", 80, "get", "/x", "/x/%2e%2e/y"},
 		{"*.example.com", "evilexample.com", 443, "GET", "/", "/"},
 		{"example.com", "127.0.0.1", 443, "GET", "/", "/"},
+		{"example.com", "example.com", 443, "GET", "/repos/acme", "/repos/acmeevil"},
 	}
 	for _, s := range seeds {
 		f.Add(s.route, s.host, s.port, s.method, s.prefix, s.path)
@@ -72,8 +73,9 @@ func FuzzAllow(f *testing.F) {
 			if !strings.EqualFold(method, "GET") {
 				t.Fatalf("method %q allowed by a GET-only rule", method)
 			}
-			if !strings.HasPrefix(path, prefix) {
-				t.Fatalf("path %q allowed outside prefix %q", path, prefix)
+			rest, under := strings.CutPrefix(path, prefix)
+			if !under || !(rest == "" || strings.HasSuffix(prefix, "/") || rest[0] == '/') {
+				t.Fatalf("path %q allowed outside prefix %q or off a segment boundary", path, prefix)
 			}
 			for _, seg := range strings.Split(path, "/") {
 				if seg == ".." || seg == "." {

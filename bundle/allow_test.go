@@ -80,6 +80,7 @@ func TestCheckRequest(t *testing.T) {
 		{Paths: []plan.PathMatch{{Type: "exact", Value: "/user"}}, Methods: []string{"GET"}},
 		{Paths: []plan.PathMatch{{Type: "exact", Value: "/any-method"}}},
 		{Methods: []string{"OPTIONS"}},
+		{Paths: []plan.PathMatch{{Type: "prefix", Value: "/orgs/acme"}}, Methods: []string{"GET"}},
 	}}
 	tests := map[string]struct {
 		method, path string
@@ -107,6 +108,14 @@ func TestCheckRequest(t *testing.T) {
 		"relative path":           {"GET", "repos/acme/app", false},
 		"empty path":              {"GET", "", false},
 		"method only still clean": {"OPTIONS", "/a/../b", false},
+		"boundary prefix itself":  {"GET", "/orgs/acme", true},
+		"boundary prefix child":   {"GET", "/orgs/acme/x", true},
+		"boundary prefix slash":   {"GET", "/orgs/acme/", true},
+		"boundary prefix sibling": {"GET", "/orgs/acmeevil", false},
+		"boundary sibling child":  {"GET", "/orgs/acme-evil/x", false},
+		"not normalized param":    {"GET", "/repos/acme/x;y", false},
+		"not normalized percent":  {"GET", "/repos/acme/%2e%2e", false},
+		"not normalized dot semi": {"GET", "/repos/acme/..;/x", false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -11,6 +11,10 @@
 //   - intercept.go: TLS interception of the routes the plan marks
 //     intercepted (every route the compiler makes) and the per-request
 //     checks, DLP and token injection.
+//   - path.go: the one normal form of a request path that matches are
+//     checked against and the upstream is sent.
+//   - websocket.go: protocol upgrades (refused unless a route opts in to
+//     WebSockets) and the WebSocket relay whose agent side DLP reads.
 //   - dlp.go: what dlp block / supervise / redact do, the secret forms,
 //     redaction and scrubbing (docs/dlp.md).
 //   - dlp_views.go: what DLP reads of a request (the upstream's view).

@@ -108,16 +108,40 @@ func NewGitGate(o GitGateOptions) (*GitGate, error) {
 }
 
 // smartService returns the git service a request is for, or "" when the
-// request is not one of the smart-HTTP endpoints.
-func smartService(r *http.Request, suffix string) string {
+// request is not one of the smart-HTTP endpoints. The gate acts on
+// exactly one service value, and the query it forwards is rebuilt from
+// that value (forwardQuery), never the agent's raw query: git
+// http-backend takes the last of several service= parameters, so a gate
+// that checked the first would let a read repo advertise receive-pack. A
+// query that does not parse (a ";" separator, a bad escape), several
+// service= parameters, or a service= on a POST is refused.
+func smartService(r *http.Request, suffix string) (svc, reason string) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return "", "the query does not parse as name=value&...: " + err.Error()
+	}
 	switch {
 	case suffix == "info/refs" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		svc := r.URL.Query().Get("service")
-		if svc == "git-upload-pack" || svc == "git-receive-pack" {
-			return svc
+		if len(q["service"]) > 1 {
+			return "", "request carries several service parameters"
+		}
+		if svc := q.Get("service"); svc == "git-upload-pack" || svc == "git-receive-pack" {
+			return svc, ""
 		}
 	case (suffix == "git-upload-pack" || suffix == "git-receive-pack") && r.Method == http.MethodPost:
-		return suffix
+		if q.Has("service") {
+			return "", "a service parameter on a POST is not part of git smart-HTTP"
+		}
+		return suffix, ""
+	}
+	return "", "only git smart-HTTP requests are served (info/refs?service=, git-upload-pack, git-receive-pack)"
+}
+
+// forwardQuery is the query the gate sends upstream for svc: the one it
+// checked, and nothing else.
+func forwardQuery(suffix, svc string) string {
+	if suffix == "info/refs" {
+		return "service=" + svc
 	}
 	return ""
 }
@@ -127,6 +151,17 @@ func (g *GitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	d := Decision{Daemon: "git-gate", Method: r.Method, Path: r.URL.Path}
 	if r.URL.Path == "/healthz" {
 		io.WriteString(w, "ok\n")
+		return
+	}
+	// The gate serves a few exact paths: one that is not already in its
+	// normal form (dot segments, ";" parameters, encoded "/" or "%") is
+	// refused rather than read one way here and another upstream.
+	raw := r.URL.RawPath
+	if raw == "" {
+		raw = r.URL.EscapedPath()
+	}
+	if np, err := normalizePath(raw); err != nil || np != r.URL.Path {
+		g.refuse(w, d, http.StatusForbidden, "the path is not in normal form (dot segments, ';' parameters, empty segments or encoded '/', '\\', ';' or '%')")
 		return
 	}
 	first, suffix, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
@@ -142,9 +177,13 @@ func (g *GitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d.Host = repo.upstream.Host
 	}
-	svc := smartService(r, suffix)
+	if upgradeRequested(r) {
+		g.refuse(w, d, http.StatusForbidden, "git smart-HTTP does not switch protocols; protocol upgrades are refused")
+		return
+	}
+	svc, why := smartService(r, suffix)
 	if svc == "" {
-		g.refuse(w, d, http.StatusForbidden, "only git smart-HTTP requests are served (info/refs?service=, git-upload-pack, git-receive-pack)")
+		g.refuse(w, d, http.StatusForbidden, why)
 		return
 	}
 	if svc == "git-receive-pack" && repo.Access != "read-write" {
@@ -163,7 +202,7 @@ func (g *GitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target := *repo.upstream
 	target.Path = repo.upstream.Path + "/" + suffix
 	target.RawPath = ""
-	target.RawQuery = r.URL.RawQuery
+	target.RawQuery = forwardQuery(suffix, svc)
 	authz := authorization("Basic", tok)
 	d.Verdict = VerdictAllow
 	g.rec.Record(d)

@@ -64,14 +64,27 @@ func (p *Proxy) serveInner(w http.ResponseWriter, r *http.Request, host string, 
 // absolute: for intercepted routes the matches, DLP and credential
 // injection; then forwards it.
 func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan.Route, d Decision) {
+	upgrade := upgradeRequested(r)
+	if upgrade {
+		if reason := checkUpgrade(r, route); reason != "" {
+			p.deny(w, d, VerdictDeny, reason)
+			return
+		}
+	}
 	if !route.Intercept {
 		d.Verdict = VerdictAllow
 		p.record(d)
 		p.forward(w, r, "", d)
 		return
 	}
+	stripOverrides(r.Header)
 	action := p.dlpAction(route)
-	if reason, ok := CheckRequest(route, r.Method, r.URL.Path); !ok {
+	reason, ok := p.normalizeRequestPath(r, route)
+	if ok {
+		d.Path = r.URL.Path
+		reason, ok = CheckRequest(route, r.Method, r.URL.Path)
+	}
+	if !ok {
 		if action == DLPSupervise {
 			p.deny(w, d, VerdictHold, "held for supervision: "+reason)
 		} else {
@@ -123,8 +136,73 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 		}
 		authz = authorization(route.Auth.Scheme, tok)
 	}
+	if upgrade {
+		p.forwardWebSocket(w, r, authz, d)
+		return
+	}
 	p.record(d)
 	p.forward(w, r, authz, d)
+}
+
+// normalizeRequestPath makes r's path its normal form (normalizePath)
+// on a route with matches, so that the path matched is the path sent
+// upstream, or says why the path is refused. A route without matches
+// checks no path and forwards it as it came.
+func (p *Proxy) normalizeRequestPath(r *http.Request, route *plan.Route) (string, bool) {
+	if len(route.Matches) == 0 {
+		return "", true
+	}
+	// RawPath is the path as it came whenever it differs from the
+	// default encoding of Path; otherwise that encoding is what came.
+	raw := r.URL.RawPath
+	if raw == "" {
+		raw = r.URL.EscapedPath()
+	}
+	np, err := normalizePath(raw)
+	if err != nil {
+		return err.Error(), false
+	}
+	r.URL.Path, r.URL.RawPath = np, ""
+	return "", true
+}
+
+// overrideHeaders are request headers with which some frameworks,
+// gateways and rewrite modules take the method or the path from the
+// request's headers instead of its request line (method override,
+// IIS/Symfony URL rewrites, nginx auth_request and Envoy originals,
+// forwarded prefixes and hosts). The route's matches checked the request
+// line, so on intercepted routes these never reach the upstream. Names
+// compare case-insensitively with "_" read as "-", as CGI and PHP read
+// them. A method override in the query or a form field (Rails and
+// Laravel "_method") is not a header and is not removed.
+var overrideHeaders = map[string]bool{
+	"x-http-method-override": true,
+	"x-http-method":          true,
+	"x-method-override":      true,
+	"x-original-method":      true,
+	"x-forwarded-method":     true,
+	"x-original-url":         true,
+	"x-original-uri":         true,
+	"x-rewrite-url":          true,
+	"x-override-url":         true,
+	"x-envoy-original-path":  true,
+	"x-forwarded-uri":        true,
+	"x-forwarded-path":       true,
+	"x-forwarded-prefix":     true,
+	"x-forwarded-host":       true,
+	"x-forwarded-server":     true,
+	"x-host":                 true,
+	"x-http-host-override":   true,
+	"forwarded":              true,
+}
+
+// stripOverrides removes every override header from h.
+func stripOverrides(h http.Header) {
+	for k := range h {
+		if overrideHeaders[strings.ReplaceAll(strings.ToLower(k), "_", "-")] {
+			delete(h, k)
+		}
+	}
 }
 
 // dlpAction is the route's DLP action as the bundle applies it.

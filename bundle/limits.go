@@ -12,6 +12,11 @@ const (
 	// reads to inspect (DLP); a larger one is refused, never passed
 	// unread.
 	maxInspectBody = 16 << 20
+	// maxWebSocketMessage is the largest WebSocket message (all its
+	// fragments) the agent may send on an opted-in route: each is held
+	// whole to be scanned before it is forwarded, and a longer one closes
+	// the socket with 1009.
+	maxWebSocketMessage = 1 << 20
 )
 
 // Decision log and supervise list (decision.go).
@@ -97,4 +102,11 @@ const (
 	// may inflate to for DLP to read it; past it the body is refused as
 	// a decompression bomb.
 	maxDecodedBody = maxInspectBody
+)
+
+// WebSockets on opted-in routes (websocket.go).
+const (
+	// webSocketIdleTimeout closes a WebSocket on which the agent has sent
+	// no frame (a ping counts) for this long.
+	webSocketIdleTimeout = 10 * time.Minute
 )
