@@ -113,6 +113,8 @@ func (p *Proxy) forwardWebSocket(w http.ResponseWriter, r *http.Request, authz s
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusSwitchingProtocols {
+		d.Reason = fmt.Sprintf("websocket handshake answered %d", resp.StatusCode)
+		p.record(d)
 		for k, vs := range resp.Header {
 			w.Header()[k] = vs
 		}
