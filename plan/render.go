@@ -273,7 +273,13 @@ func (r *renderer) backend(in *Instance) {
 	}
 	r.field("backend", []string{strings.Join(parts, ", ")}, "")
 	if res := in.Agent.Resources; res != nil && (res.CPUs != 0 || res.MemoryMiB != 0 || res.Pids != 0) {
-		r.field("resources", []string{resourcesString(res)}, "")
+		rs := resourcesString(res)
+		if in.Backend == BackendSmolmachines && res.Pids != 0 {
+			// The machine's processes live under its own kernel: they
+			// take no pids from the host, and smolvm sets no limit.
+			rs += " (pids not enforced in a machine)"
+		}
+		r.field("resources", []string{rs}, "")
 	} else {
 		r.field("resources", nil, "backend defaults")
 	}
