@@ -40,8 +40,10 @@
 //     special-purpose (non-global) address, no cloud metadata service.
 //   - serve.go: wiring the daemons to their listen addresses.
 //   - probe.go: the in-container probe runner `verify` uses (`bottleplan-bundle
-//     probe`, wire types in probewire/): tcp, http, CONNECT, dns
-//     and routes probes reported as facts.
+//     probe`, wire types in probewire/): tcp, http, CONNECT, dns,
+//     routes and raw-socket probes reported as facts.
+//   - proberaw_linux.go: the probe that tries to open a raw IP socket
+//     and a packet socket (and closes them at once, sending nothing).
 //   - proberoutes.go: the probe that reads the IPv4 routing table.
 //
 // What it must not do: write a secret value anywhere (logs, errors,

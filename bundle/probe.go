@@ -73,8 +73,10 @@ func (p *Prober) one(ctx context.Context, t probewire.Target) probewire.Result {
 		r.Addrs, err = probeDNS(ctx, t)
 	case probewire.Routes:
 		r.Routes, err = p.probeRoutes()
+	case probewire.RawSocket:
+		r.Errno, err = probeRawSocket(t.Socket)
 	default:
-		err = fmt.Errorf("unknown probe kind %q (want tcp, http, connect, dns or routes)", t.Kind)
+		err = fmt.Errorf("unknown probe kind %q (want tcp, http, connect, dns, routes or raw-socket)", t.Kind)
 	}
 	r.ElapsedMS = time.Since(start).Milliseconds()
 	if err != nil {

@@ -78,9 +78,8 @@ func compileAgent(base, backend, slug string, a *schema.Agent, b *schema.Bottle)
 	if len(a.Command) > 0 {
 		out.Command = append([]string(nil), a.Command...)
 	}
-	if b.Resources != nil {
-		out.Resources = &plan.Resources{CPUs: b.Resources.CPUs, MemoryMiB: b.Resources.MemoryMiB}
-	}
+	// checkBottle made sure Resources is set, with a pids limit.
+	out.Resources = &plan.Resources{CPUs: b.Resources.CPUs, MemoryMiB: b.Resources.MemoryMiB, Pids: b.Resources.Pids}
 	if backend == plan.BackendDocker {
 		out.ContainerName = base + "-agent"
 	} else {

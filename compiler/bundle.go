@@ -79,6 +79,7 @@ func compileRoutes(b *schema.Bottle) []plan.Route {
 			Matches:   copyMatches(r.Matches),
 			DLP:       orDefault(r.DLP.OutboundOnMatch, defaultDLP(b)),
 			Intercept: true,
+			Websocket: r.Websocket,
 		}
 		if len(pr.Ports) == 0 {
 			pr.Ports = []int{443}

@@ -215,6 +215,11 @@ func checkBottle(name string, b *schema.Bottle, defaultBackend string) error {
 	if t := orDefault(b.AgentProvider.Template, templateClaude); providers[t].command == nil {
 		return fmt.Errorf("bottle %q: agent_provider.template %q is not one of %q, %q", name, t, templateClaude, templateCodex)
 	}
+	if b.Resources == nil || b.Resources.Pids <= 0 {
+		// schema.Load gives every bottle its default pids limit; a plan
+		// must never run an agent without one.
+		return fmt.Errorf("bottle %q: resources.pids is not set (load the manifest with schema.Load, which applies its default)", name)
+	}
 	return nil
 }
 

@@ -134,7 +134,7 @@ func TestCompileInstanceFields(t *testing.T) {
 					ProviderTemplate: "claude",
 					Prompt:           "Implement the PRD.",
 					Skills:           []string{"init-prd", "zeta"},
-					Resources:        &plan.Resources{CPUs: 2, MemoryMiB: 4096},
+					Resources:        &plan.Resources{CPUs: 2, MemoryMiB: 4096, Pids: 4096},
 					ContainerName:    "acme-implementer-agent",
 				}
 				if d := cmp.Diff(want, in.Agent); d != "" {
@@ -421,6 +421,10 @@ func TestCompileErrors(t *testing.T) {
 		"nil manifest": {
 			edit: nil,
 			want: []string{"no manifest"},
+		},
+		"no pids limit": {
+			edit: func(m *schema.Manifest) { m.Bottles["claude"].Resources = nil },
+			want: []string{`bottle "claude": resources.pids is not set`},
 		},
 		"missing bottle": {
 			edit: func(m *schema.Manifest) { m.Agents["plain"].Bottle = "nope" },

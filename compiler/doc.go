@@ -30,5 +30,13 @@
 //   - CA variables are always set; git identity goes into GIT_CONFIG too
 //     (compileEnv);
 //   - a bottle naming neither image nor dockerfile gets the template's
-//     default image (providers).
+//     default image (providers);
+//   - every agent has a pids limit: agent.resources is always set and
+//     carries pids (manifest resources.pids, or its default, which
+//     schema.Load applies to a bottle without a resources block too);
+//     cpus and memory_mib stay 0, no limit, unless the bottle sets
+//     them. A hand-built manifest without pids is refused (checkBottle);
+//   - a route's websocket flag is copied as written (false unless the
+//     manifest opts in); the agent's limits are in its config hash
+//     through agent.resources, so changing them replaces the agent.
 package compiler

@@ -19,9 +19,10 @@ func baseManifest() *schema.Manifest {
 			Template: "claude", AuthToken: "CLAUDE_CODE_OAUTH_TOKEN",
 			Image: "bottleplan/agent-claude:1",
 		},
-		Env:     map[string]schema.EnvValue{},
-		GitGate: schema.GitGate{Repos: map[string]schema.Repo{}},
-		Runtime: "auto", Backend: "docker",
+		Env:       map[string]schema.EnvValue{},
+		GitGate:   schema.GitGate{Repos: map[string]schema.Repo{}},
+		Resources: &schema.Resources{Pids: 4096},
+		Runtime:   "auto", Backend: "docker",
 	}
 	dev := &schema.Bottle{
 		Name:  "dev",
@@ -57,7 +58,7 @@ func baseManifest() *schema.Manifest {
 			{Host: "*.pythonhosted.org", Ports: []int{443, 8443}, DLP: schema.DLP{OutboundOnMatch: "supervise"}},
 		}},
 		Supervise: true,
-		Resources: &schema.Resources{CPUs: 2, MemoryMiB: 4096},
+		Resources: &schema.Resources{CPUs: 2, MemoryMiB: 4096, Pids: 4096},
 		Runtime:   "auto", Backend: "docker",
 	}
 	return &schema.Manifest{

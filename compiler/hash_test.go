@@ -71,6 +71,14 @@ func TestConfigHashCoverage(t *testing.T) {
 			edit: func(m *schema.Manifest) { m.Bottles["dev"].Resources.MemoryMiB = 8192 },
 			want: changed{agent: true},
 		},
+		"pids": {
+			edit: func(m *schema.Manifest) { m.Bottles["dev"].Resources.Pids = 512 },
+			want: changed{agent: true},
+		},
+		"route websocket": {
+			edit: func(m *schema.Manifest) { m.Bottles["dev"].Egress.Routes[1].Websocket = true },
+			want: changed{bundle: true},
+		},
 		"runtime": {
 			edit: func(m *schema.Manifest) { m.Bottles["dev"].Runtime = "runsc" },
 			want: changed{agent: true},

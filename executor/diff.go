@@ -37,7 +37,8 @@ type DiffOptions struct {
 //     were never started (an apply was interrupted), when their addresses
 //     or networks differ from the plan, (agent) when it trusts another
 //     CA than its bundle or its agent.image reference now names another
-//     image than the one it runs (Observed.Images), or when
+//     image than the one it runs (Observed.Images), when the backend
+//     reports it was made with other limits (Resource.LimitsDrift), or when
 //     opts.Replace names the instance; started ("~") when they merely
 //     stopped.
 //   - the instance CA: kept (CAReuse) while the live bundle's CA name
@@ -274,6 +275,9 @@ func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, caWhy st
 		// paused, restarting (crash loop), dead, removing: starting it
 		// would not help; a fresh one might.
 		return Replace, fmt.Sprintf("replace: container is %s", orNone(old.State))
+	}
+	if old.LimitsDrift != "" {
+		return Replace, "replace: " + old.LimitsDrift
 	}
 	wantNets := map[string]string{in.Network.InternalName: in.Network.BundleIP}
 	if role == RoleAgent {

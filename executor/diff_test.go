@@ -249,6 +249,12 @@ func TestDiff(t *testing.T) {
 			live:   edit(live(a), RoleAgent, func(r *Resource) bool { r.ImageID = ""; return true }),
 			images: map[string]string{"img": imgNew},
 		},
+		"a container made with other limits is replaced alone": {
+			plan: testPlan(a),
+			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.LimitsDrift = "container limits changed (made with x, now y)"; return true }),
+			want: []string{"-/+ a agent p-a-agent (replace: container limits changed (made with x, now y))"},
+			ca:   map[string]CASource{"a": CAReuse},
+		},
 		"a smolmachines agent is not compared by image": {
 			plan:   testPlan(smol(a)),
 			live:   smolLive(a),

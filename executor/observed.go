@@ -31,6 +31,12 @@ type Resource struct {
 	// ConfigFields is its LabelConfigFields value ("" when it has none):
 	// Diff names the parts of the plan that changed from it.
 	ConfigFields string
+	// LimitsDrift, when not "", says that the container was made with
+	// other limits than the backend sets now (capabilities, log
+	// rotation, the bundle's memory and pids: constants of the backend's
+	// code, not plan fields, so the config hash cannot see them), in
+	// words for the replace's cause. Diff replaces such a container.
+	LimitsDrift string
 	// ID is the backend's identifier (container or network ID).
 	ID string
 	// Name is the resource's name.

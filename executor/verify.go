@@ -79,14 +79,26 @@ import (
 //         the Engine from the same single attachment the agent must have
 //         (agent-networks checks the agent has no other, which would add
 //         a link route to the agent only), and the agent lacks NET_ADMIN
-//         (Docker's default capabilities) to change its routes. It keeps
-//         NET_RAW, though, so it can put frames on its link that no
-//         routing table governs; where those go is the host side's
-//         business (the Engine drops forwarding to and from an internal
-//         bridge), which no probe reaches.
+//         (Docker's default capabilities) to change its routes. It lacks
+//         NET_RAW too (raw-socket-*), so it cannot put frames on its
+//         link that no routing table governs.
 //       - other tables and families: /proc/net/route is the main IPv4
 //         table only, without policy-routing rules (the Engine adds none)
 //         or IPv6 routes (apply never enables IPv6 on its networks).
+//   - raw-socket-inet, raw-socket-packet: the probe opens
+//     socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) and socket(AF_PACKET,
+//     SOCK_RAW, ETH_P_ALL) and closes them at once, sending nothing. Each
+//     must fail with EPERM: the agent's side cannot write hand-made IP
+//     packets or link-layer frames, which no routing table governs (the
+//     host side of the bridge answers at layer 2, see routes-out). The
+//     probe container runs as root with the agent container's capability
+//     set (the backend derives both from one function), so it proves
+//     that set lacks NET_RAW for any user the agent runs as. It does not
+//     prove the agent container is the one made with that set: the
+//     backend replaces a container made with other limits (its limits
+//     label), and agent-networks checks the rest of the agent's config.
+//     Another errno (EAFNOSUPPORT, EACCES from a security module) fails
+//     too: it says nothing of the capability.
 //   - dns-*: a name under .invalid looked up through the resolver the
 //     agent has (Docker's embedded DNS, which forwards to the bundle),
 //     and straight at bundle_ip:53. Any answer fails, NXDOMAIN too: a
@@ -111,6 +123,8 @@ const (
 	CheckDirectEgressGW  = "direct-egress-gateway"
 	CheckDirectHost      = "direct-host"
 	CheckDirectInstance  = "direct-instance"
+	CheckRawSocketInet   = "raw-socket-inet"
+	CheckRawSocketPacket = "raw-socket-packet"
 	CheckDNSResolver     = "dns-resolver"
 	CheckDNSBundle       = "dns-bundle"
 	CheckAgentNetworks   = "agent-networks"
@@ -140,12 +154,13 @@ const (
 type expectation int
 
 const (
-	expectHealthy   expectation = iota // HTTP 200
-	expectAllowed                      // CONNECT 200, or any answer that is not a "blocked:" 403
-	expectBlocked                      // 403 with a body starting "blocked:"
-	expectNoAnswer                     // tcp: timeout or no route only
-	expectNoDNS                        // dns: no answer at all, not even NXDOMAIN
-	expectRoutesOut                    // routes: only the own subnet's link route and routes via the gateway
+	expectHealthy     expectation = iota // HTTP 200
+	expectAllowed                        // CONNECT 200, or any answer that is not a "blocked:" 403
+	expectBlocked                        // 403 with a body starting "blocked:"
+	expectNoAnswer                       // tcp: timeout or no route only
+	expectNoDNS                          // dns: no answer at all, not even NXDOMAIN
+	expectRoutesOut                      // routes: only the own subnet's link route and routes via the gateway
+	expectNoRawSocket                    // raw-socket: refused with EPERM
 )
 
 // String says the expectation in the report's words.
@@ -163,6 +178,8 @@ func (e expectation) String() string {
 		return "no DNS answer"
 	case expectRoutesOut:
 		return "only the instance's link route and routes via its gateway"
+	case expectNoRawSocket:
+		return "refused: EPERM (no CAP_NET_RAW)"
 	}
 	return "?"
 }
@@ -272,6 +289,11 @@ func VerifyChecks(p *plan.Plan, slug string, facts VerifyFacts) ([]Check, error)
 		}
 		direct(CheckDirectInstance+"/"+o.Slug, o.Network.BundleIP, plan.ProxyPort, expectNoAnswer)
 	}
+
+	add(CheckRawSocketInet, "socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) with the agent's capabilities", expectNoRawSocket,
+		probewire.Target{Kind: probewire.RawSocket, Socket: probewire.SocketInetRaw})
+	add(CheckRawSocketPacket, "socket(AF_PACKET, SOCK_RAW, ETH_P_ALL) with the agent's capabilities", expectNoRawSocket,
+		probewire.Target{Kind: probewire.RawSocket, Socket: probewire.SocketPacket})
 
 	add(CheckDNSResolver, "lookup "+DeniedHost+" (the agent's resolver)", expectNoDNS,
 		probewire.Target{Kind: probewire.DNS, Host: DeniedHost, TimeoutMS: dnsTimeoutMS})

@@ -42,8 +42,8 @@ func TestVerifyChecks(t *testing.T) {
 	var got []string
 	for _, c := range cs {
 		pr := c.Probe
-		got = append(got, fmt.Sprintf("%s | %s | %s | %s %s%s%s%s%s%s %d", pr.Name, c.Target, c.Expected(),
-			pr.Kind, pr.Addr, pr.URL, pr.Proxy, pr.Target, pr.Host, pr.Server, pr.TimeoutMS))
+		got = append(got, fmt.Sprintf("%s | %s | %s | %s %s%s%s%s%s%s%s %d", pr.Name, c.Target, c.Expected(),
+			pr.Kind, pr.Addr, pr.URL, pr.Proxy, pr.Target, pr.Host, pr.Server, pr.Socket, pr.TimeoutMS))
 	}
 	want := []string{
 		"proxy-reachable | GET http://10.9.0.2:3128/healthz | 200 | http http://10.9.0.2:3128/healthz 5000",
@@ -58,6 +58,8 @@ func TestVerifyChecks(t *testing.T) {
 		"direct-host/p-a-egress | tcp 172.30.0.1:22 | no answer (timeout or no route) | tcp 172.30.0.1:22 1500",
 		"direct-instance/b | tcp 10.9.1.2:3128 | no answer (timeout or no route) | tcp 10.9.1.2:3128 1500",
 		"direct-instance/c | tcp 10.9.2.2:3128 | no answer (timeout or no route) | tcp 10.9.2.2:3128 1500",
+		"raw-socket-inet | socket(AF_INET, SOCK_RAW, IPPROTO_ICMP) with the agent's capabilities | refused: EPERM (no CAP_NET_RAW) | raw-socket inet-raw-icmp 0",
+		"raw-socket-packet | socket(AF_PACKET, SOCK_RAW, ETH_P_ALL) with the agent's capabilities | refused: EPERM (no CAP_NET_RAW) | raw-socket packet-raw 0",
 		"dns-resolver | lookup verify.bottleplan.invalid (the agent's resolver) | no DNS answer | dns verify.bottleplan.invalid 2000",
 		"dns-bundle | lookup verify.bottleplan.invalid at 10.9.0.2:53 | no DNS answer | dns verify.bottleplan.invalid10.9.0.2:53 2000",
 	}
@@ -75,7 +77,7 @@ func TestVerifyChecks(t *testing.T) {
 	for _, c := range cs {
 		names = append(names, c.Probe.Name)
 	}
-	wantNames := []string{"proxy-reachable", "proxy-denies-host", "routes-out", "direct-gateway", "direct-instance/a", "direct-instance/c", "dns-resolver", "dns-bundle"}
+	wantNames := []string{"proxy-reachable", "proxy-denies-host", "routes-out", "direct-gateway", "direct-instance/a", "direct-instance/c", "raw-socket-inet", "raw-socket-packet", "dns-resolver", "dns-bundle"}
 	if d := cmp.Diff(wantNames, names); d != "" {
 		t.Errorf("checks of b (-want +got):\n%s", d)
 	}
@@ -196,6 +198,10 @@ func TestJudge(t *testing.T) {
 		"result of another probe":  {check(probewire.TCP, expectNoAnswer), probewire.Result{Name: "other", Kind: probewire.TCP, Error: "i/o timeout"}, false, `no result (the probe runner answered "other"/"tcp")`},
 		"runner did not know kind": {check(probewire.TCP, expectNoAnswer), res(probewire.DNS, probewire.Result{Error: "i/o timeout"}), false, `no result (the probe runner answered "n"/"dns")`},
 		"odd error":                {check(probewire.TCP, expectNoAnswer), res(probewire.TCP, probewire.Result{Error: "unknown probe kind"}), false, "error: unknown probe kind"},
+		"raw socket refused":       {check(probewire.RawSocket, expectNoRawSocket), res(probewire.RawSocket, probewire.Result{Errno: "EPERM", Error: "socket: operation not permitted"}), true, "refused: EPERM"},
+		"raw socket opened":        {check(probewire.RawSocket, expectNoRawSocket), res(probewire.RawSocket, probewire.Result{Reached: true}), false, "opened (the agent's side holds CAP_NET_RAW)"},
+		"raw socket other errno":   {check(probewire.RawSocket, expectNoRawSocket), res(probewire.RawSocket, probewire.Result{Errno: "EAFNOSUPPORT", Error: "socket: address family not supported by protocol"}), false, "refused: EAFNOSUPPORT"},
+		"raw socket old runner":    {check(probewire.RawSocket, expectNoRawSocket), res(probewire.RawSocket, probewire.Result{Error: "unknown probe kind \"raw-socket\""}), false, "error: unknown probe kind \"raw-socket\""},
 		"dns servfail":             {check(probewire.DNS, expectNoDNS), res(probewire.DNS, probewire.Result{Error: "lookup x on 127.0.0.11:53: server misbehaving"}), false, "error: lookup x on 127.0.0.11:53: server misbehaving"},
 	}
 	for name, tt := range tests {

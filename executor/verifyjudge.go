@@ -58,6 +58,10 @@ func Judge(slug string, c Check, r probewire.Result) VerifyResult {
 		if r.Reached {
 			v.Pass, v.Got = judgeRoutes(r.Routes, c.subnet, c.gateway)
 		}
+	case expectNoRawSocket:
+		// Only the capability check's EPERM; an opened socket, or a
+		// refusal for another reason, proves nothing about NET_RAW.
+		v.Pass = !r.Reached && r.Errno == "EPERM"
 	}
 	return v
 }
@@ -125,6 +129,10 @@ func isTimeout(err string) bool {
 // describe says what a probe saw in a few words.
 func describe(r probewire.Result) string {
 	switch {
+	case r.Kind == probewire.RawSocket && r.Reached:
+		return "opened (the agent's side holds CAP_NET_RAW)"
+	case r.Kind == probewire.RawSocket && r.Errno != "":
+		return "refused: " + r.Errno
 	case r.Kind == probewire.DNS && r.Reached:
 		return "resolved to " + strings.Join(r.Addrs, ", ")
 	case r.Kind == probewire.DNS && strings.Contains(r.Error, "no such host"):

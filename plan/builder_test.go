@@ -94,7 +94,7 @@ func devRoutes() []Route {
 		},
 		{Host: "pypi.org", Ports: []int{443}, DLP: "supervise", Intercept: true},
 		{Host: "*.pythonhosted.org", Ports: []int{443}, DLP: "supervise", Intercept: true},
-		{Host: "registry.npmjs.org", Ports: []int{443}, DLP: "supervise", Intercept: true},
+		{Host: "registry.npmjs.org", Ports: []int{443}, DLP: "supervise", Intercept: true, Websocket: true},
 	}
 }
 
@@ -116,7 +116,7 @@ func implementerInstance() Instance {
 			ProviderTemplate: "claude",
 			Prompt:           "# Implementer\n\nPick the next open task in PRD.md, implement it with tests,\nand push a branch for review.\n",
 			Skills:           []string{"init-prd"},
-			Resources:        &Resources{CPUs: 2, MemoryMiB: 4096},
+			Resources:        &Resources{CPUs: 2, MemoryMiB: 4096, Pids: 4096},
 			ContainerName:    "acme-implementer-agent",
 		},
 		GuestEnv:    env,
@@ -163,7 +163,7 @@ func reviewerInstance() Instance {
 			ProviderTemplate: "claude",
 			Prompt:           "Review the open pull requests in app and leave comments.",
 			Skills:           []string{},
-			Resources:        &Resources{CPUs: 2, MemoryMiB: 4096},
+			Resources:        &Resources{CPUs: 2, MemoryMiB: 4096, Pids: 4096},
 			ContainerName:    "acme-reviewer-agent",
 		},
 		GuestEnv:    env,

@@ -43,8 +43,18 @@ func TestDiff(t *testing.T) {
 				p.Instances[0].Bundle.Proxy.Routes = p.Instances[0].Bundle.Proxy.Routes[:3]
 			},
 			want: []Change{
-				{Instance: "implementer", Path: "bundle.proxy.routes[registry.npmjs.org]", Kind: FieldRemoved, Old: `{"dlp":"supervise","host":"registry.npmjs.org","intercept":true,"ports":[443]}`, Security: true},
+				{Instance: "implementer", Path: "bundle.proxy.routes[registry.npmjs.org]", Kind: FieldRemoved, Old: `{"dlp":"supervise","host":"registry.npmjs.org","intercept":true,"ports":[443],"websocket":true}`, Security: true},
 				{Instance: "scout", Path: "bundle.proxy.routes[evil.example.com]", Kind: FieldAdded, New: `{"dlp":"block","host":"evil.example.com","intercept":false,"ports":[443]}`, Security: true},
+			},
+		},
+		"websocket opted in, pids raised": {
+			change: func(p *Plan) {
+				p.Instances[0].Bundle.Proxy.Routes[1].Websocket = true
+				p.Instances[0].Agent.Resources.Pids = 8192
+			},
+			want: []Change{
+				{Instance: "implementer", Path: "bundle.proxy.routes[pypi.org].websocket", Kind: FieldAdded, New: "true", Security: true},
+				{Instance: "implementer", Path: "agent.resources.pids", Kind: FieldChanged, Old: "4096", New: "8192"},
 			},
 		},
 		"route order is not a change": {

@@ -118,7 +118,9 @@ type Agent struct {
 	Prompt string `json:"prompt"`
 	// Skills as declared, sorted.
 	Skills []string `json:"skills"`
-	// Resources; nil means backend defaults.
+	// Resources are the agent's limits. The compiler always sets them,
+	// with Pids; nil (a plan compiled before every agent had a pids
+	// limit) means backend defaults.
 	Resources *Resources `json:"resources"`
 	// ContainerName is the docker agent container ("" on smolmachines).
 	ContainerName string `json:"container_name,omitempty"`
@@ -126,10 +128,15 @@ type Agent struct {
 	MachineName string `json:"machine_name,omitempty"`
 }
 
-// Resources are per-instance limits.
+// Resources are the agent's limits; 0 means no limit of that kind.
 type Resources struct {
-	CPUs      int `json:"cpus,omitempty"`
+	// CPUs is the number of CPUs the agent may use.
+	CPUs int `json:"cpus,omitempty"`
+	// MemoryMiB is the agent's memory limit in MiB.
 	MemoryMiB int `json:"memory_mib,omitempty"`
+	// Pids is the most processes and threads the agent may run at once
+	// (its container's pids limit); set on every plan the compiler makes.
+	Pids int `json:"pids,omitempty"`
 }
 
 // Bundle is the sidecar: its container and its daemons' config.

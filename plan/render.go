@@ -183,7 +183,8 @@ func gitUser(u GitUser) string {
 }
 
 // routeLines renders each route as its host with tags ([auth:scheme],
-// [ports:...] when not just 443, [dlp:mode]) and one indented line per
+// [ports:...] when not just 443, [websocket] when the route lets the
+// agent upgrade to a WebSocket, [dlp:mode]) and one indented line per
 // match rule. A route that is not intercepted (a plan compiled before
 // every route was) is a blind tunnel whose bytes the bundle cannot read,
 // so its DLP mode is shown as not enforced rather than claimed.
@@ -196,6 +197,9 @@ func (r *renderer) routeLines(routes []Route) []string {
 		}
 		if !(len(rt.Ports) == 1 && rt.Ports[0] == 443) {
 			s += " " + r.c.paint(ansiYellow, "[ports:"+ports(rt.Ports)+"]")
+		}
+		if rt.Websocket {
+			s += " " + r.c.paint(ansiYellow, "[websocket]")
 		}
 		switch {
 		case !rt.Intercept:
@@ -268,21 +272,37 @@ func (r *renderer) backend(in *Instance) {
 		parts = append(parts, "machine "+in.Agent.MachineName)
 	}
 	r.field("backend", []string{strings.Join(parts, ", ")}, "")
-	if res := in.Agent.Resources; res != nil && (res.CPUs != 0 || res.MemoryMiB != 0) {
-		var rs []string
-		if res.CPUs != 0 {
-			rs = append(rs, plural(res.CPUs, "cpu", "cpus"))
+	if res := in.Agent.Resources; res != nil && (res.CPUs != 0 || res.MemoryMiB != 0 || res.Pids != 0) {
+		rs := resourcesString(res)
+		if in.Backend == BackendSmolmachines && res.Pids != 0 {
+			// The machine's processes live under its own kernel: they
+			// take no pids from the host, and smolvm sets no limit.
+			rs += " (pids not enforced in a machine)"
 		}
-		if res.MemoryMiB != 0 {
-			rs = append(rs, strconv.Itoa(res.MemoryMiB)+" MiB")
-		}
-		r.field("resources", []string{strings.Join(rs, ", ")}, "")
+		r.field("resources", []string{rs}, "")
 	} else {
 		r.field("resources", nil, "backend defaults")
 	}
 	if in.Endpoints.AssignedAtApply {
 		r.field("endpoints", []string{"assigned at apply"}, "")
 	}
+}
+
+// resourcesString renders the agent's limits, each kind named, "no
+// limit" for a kind the plan leaves at 0: "2 cpus, memory 4096 MiB,
+// pids 4096".
+func resourcesString(res *Resources) string {
+	cpus, mem, pids := "cpus no limit", "memory no limit", "pids no limit"
+	if res.CPUs != 0 {
+		cpus = plural(res.CPUs, "cpu", "cpus")
+	}
+	if res.MemoryMiB != 0 {
+		mem = "memory " + strconv.Itoa(res.MemoryMiB) + " MiB"
+	}
+	if res.Pids != 0 {
+		pids = "pids " + strconv.Itoa(res.Pids)
+	}
+	return cpus + ", " + mem + ", " + pids
 }
 
 // promptSummary is the prompt's first non-empty line, quoted and cut at

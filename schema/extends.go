@@ -30,6 +30,7 @@ func (l *loader) resolve(bottles, broken map[string]*rawBottle, names map[string
 			continue
 		}
 		b := merge(chain, defs)
+		l.defaultResources(b)
 		l.checkDLP(b, chain)
 		out[name] = b
 	}
@@ -317,6 +318,7 @@ func merge(chain []*rawBottle, defs Defaults) *Bottle {
 	if b.Runtime == "" {
 		b.Runtime = "auto"
 	}
+
 	if b.Backend == "" {
 		b.Backend = defs.Backend
 	}
@@ -333,6 +335,18 @@ func merge(chain []*rawBottle, defs Defaults) *Bottle {
 		}
 	}
 	return b
+}
+
+// defaultResources gives b the schema's #ResourcesDefaults for what it
+// leaves out, a missing resources block included, so every agent has a
+// pids limit.
+func (l *loader) defaultResources(b *Bottle) {
+	if b.Resources == nil {
+		b.Resources = &Resources{}
+	}
+	if b.Resources.Pids == 0 {
+		b.Resources.Pids = l.sc.resources.Pids
+	}
 }
 
 // checkDLP reports routes that ask to supervise in a bottle that does not

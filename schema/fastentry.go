@@ -51,6 +51,8 @@ func (d *fdec) bottle(n *yaml.Node, b *rawBottle) {
 					b.Resources.CPUs = d.intIn(v, 1, 64)
 				case "memory_mib":
 					b.Resources.MemoryMiB = d.intIn(v, 256, 262144)
+				case "pids":
+					b.Resources.Pids = d.intIn(v, 64, 65536)
 				default:
 					return false
 				}
@@ -193,6 +195,8 @@ func (d *fdec) route(n *yaml.Node) Route {
 			d.list(v, func(_ int, e *yaml.Node) {
 				r.Matches = append(r.Matches, d.match(e))
 			})
+		case "websocket":
+			r.Websocket = d.boolean(v)
 		case "dlp":
 			d.fields(v, func(k string, v *yaml.Node) bool {
 				if k != "outbound_on_match" {

@@ -135,7 +135,7 @@ agents:
 		GitGate:   GitGate{User: GitUser{Name: "Child", Email: "base@example.com"}, Repos: map[string]Repo{}},
 		Egress:    Egress{Routes: []Route{}},
 		Supervise: false,
-		Resources: &Resources{CPUs: 2},
+		Resources: &Resources{CPUs: 2, Pids: 4096},
 		Runtime:   "runsc",
 		Backend:   "smolmachines",
 	}

@@ -57,7 +57,8 @@ type Bottle struct {
 	Supervise bool `json:"supervise"`
 	// Network carries an optional pinned subnet.
 	Network Network `json:"network"`
-	// Resources are optional limits; nil means the backend default.
+	// Resources are the agent's limits; never nil after Load: a bottle
+	// (and its parents) without resources gets #Resources' defaults.
 	Resources *Resources `json:"resources"`
 	// Runtime is "auto", "runc" or "runsc"; default "auto".
 	Runtime string `json:"runtime"`
@@ -154,6 +155,9 @@ type Route struct {
 	Matches []Match `json:"matches,omitempty"`
 	// DLP is always set after defaulting.
 	DLP DLP `json:"dlp"`
+	// Websocket lets the agent upgrade requests on this route to a
+	// WebSocket; false (the default) refuses every protocol upgrade.
+	Websocket bool `json:"websocket,omitempty"`
 }
 
 // RouteAuth injects Authorization: <Scheme> <value of TokenRef>.
@@ -190,10 +194,14 @@ type Network struct {
 	Subnet string `json:"subnet,omitempty"`
 }
 
-// Resources are per-instance limits.
+// Resources are per-instance limits of the agent. CPUs and MemoryMiB
+// are 0 when not set (the backend's default: no limit).
 type Resources struct {
 	CPUs      int `json:"cpus,omitempty"`
 	MemoryMiB int `json:"memory_mib,omitempty"`
+	// Pids is the agent's pids limit, 64..65536; never 0 after Load
+	// (manifest.cue's default when not set).
+	Pids int `json:"pids,omitempty"`
 }
 
 // Agent is one agent; the compiler makes one plan instance of each.

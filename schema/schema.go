@@ -48,6 +48,9 @@ type compiled struct {
 	tree *node
 	// files are the names of the schema's files as the compiler saw them.
 	files map[string]bool
+	// resources are #ResourcesDefaults, which fill what a bottle's
+	// resources leave out (read from the schema, not restated).
+	resources Resources
 }
 
 var (
@@ -100,6 +103,9 @@ func compileSchema() (*compiled, error) {
 		if !d.Exists() {
 			return nil, fmt.Errorf("embedded schema lacks %s", n)
 		}
+	}
+	if err := v.LookupPath(cue.ParsePath("#ResourcesDefaults")).Decode(&c.resources); err != nil || c.resources.Pids == 0 {
+		return nil, fmt.Errorf("embedded schema: #ResourcesDefaults has no pids: %v", err)
 	}
 	tree, err := buildTree(c.manifest, defs, 0)
 	if err != nil {

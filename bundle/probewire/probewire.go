@@ -14,6 +14,19 @@ const (
 	// Routes reads the container's IPv4 routing table (/proc/net/route)
 	// and reports it in Result.Routes. It sends no packet.
 	Routes = "routes"
+	// RawSocket opens a socket of Target.Socket and closes it at once,
+	// sending nothing; Result.Errno says why it could not.
+	RawSocket = "raw-socket"
+)
+
+// Sockets a raw-socket probe opens.
+const (
+	// SocketInetRaw is socket(AF_INET, SOCK_RAW, IPPROTO_ICMP): hand-made
+	// IP packets.
+	SocketInetRaw = "inet-raw-icmp"
+	// SocketPacket is socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL)):
+	// hand-made link-layer frames.
+	SocketPacket = "packet-raw"
 )
 
 // Route flags (RTF_* in linux/route.h) as /proc/net/route prints them.
@@ -42,6 +55,9 @@ type Target struct {
 	Host string `json:"host,omitempty"`
 	// Server is "ip:port" of the DNS server to ask (dns, optional).
 	Server string `json:"server,omitempty"`
+	// Socket is the socket a raw-socket probe opens (SocketInetRaw,
+	// SocketPacket).
+	Socket string `json:"socket,omitempty"`
 	// TimeoutMS bounds the probe; 0 means the runner's default.
 	TimeoutMS int `json:"timeout_ms,omitempty"`
 }
@@ -51,8 +67,9 @@ type Result struct {
 	Name string `json:"name"`
 	Kind string `json:"kind"`
 	// Reached is true when the tcp connection opened, the http or
-	// connect request got any HTTP answer, the dns name resolved, or the
-	// routing table was read (routes; an empty table is still read).
+	// connect request got any HTTP answer, the dns name resolved, the
+	// routing table was read (routes; an empty table is still read), or
+	// the socket opened (raw-socket).
 	Reached bool `json:"reached"`
 	// Status is the HTTP status (http, connect).
 	Status int `json:"status,omitempty"`
@@ -64,6 +81,9 @@ type Result struct {
 	Routes []Route `json:"routes,omitempty"`
 	// Error says why the target was not reached.
 	Error string `json:"error,omitempty"`
+	// Errno is the errno name ("EPERM") of a socket that could not be
+	// opened (raw-socket).
+	Errno string `json:"errno,omitempty"`
 	// ElapsedMS is how long the probe took.
 	ElapsedMS int64 `json:"elapsed_ms"`
 }

@@ -49,6 +49,11 @@ type Backend struct {
 	bundleImage string
 	agentImages map[string]string // slug -> image reference
 	runtimes    map[string]string // slug -> OCI runtime ("" = Engine default)
+
+	// agentCapAdd is empty outside tests: capabilities added to the
+	// agent's (and so to the verify probe's) set, to show verify failing
+	// on an agent that has them (SetAgentCapAdd in export_test.go).
+	agentCapAdd []string
 }
 
 var _ executor.Backend = (*Backend)(nil)
@@ -87,7 +92,7 @@ func (b *Backend) Observe(ctx context.Context, project string) (*executor.Observ
 		if hn.Project != project {
 			continue
 		}
-		r := resourceFromLabels(n.Labels)
+		r := b.resourceFromLabels(n.Labels)
 		r.ID, r.Name, r.Internal = n.ID, n.Name, n.Internal
 		for _, c := range n.IPAM.Config {
 			if !strings.Contains(c.Subnet, ":") {
@@ -111,7 +116,7 @@ func (b *Backend) Observe(ctx context.Context, project string) (*executor.Observ
 		if c.Labels[executor.LabelProject] != project {
 			continue // the filter already did this; never trust one check
 		}
-		if r, ok := fromList(c); ok && !observeByInspect {
+		if r, ok := b.fromList(c); ok && !observeByInspect {
 			obs.Resources = append(obs.Resources, r)
 			continue
 		}
@@ -184,12 +189,12 @@ var observeByInspect = false
 // fromList builds the Resource of a running container that carries
 // LabelCAFingerprint from its list entry alone; ok is false for any other
 // container.
-func fromList(c container.Summary) (executor.Resource, bool) {
+func (b *Backend) fromList(c container.Summary) (executor.Resource, bool) {
 	fp := c.Labels[LabelCAFingerprint]
 	if c.State != "running" || fp == "" || len(c.Names) == 0 || c.NetworkSettings == nil {
 		return executor.Resource{}, false
 	}
-	r := resourceFromLabels(c.Labels)
+	r := b.resourceFromLabels(c.Labels)
 	r.ID, r.Name, r.State, r.CAFingerprint, r.ImageID = c.ID, strings.TrimPrefix(c.Names[0], "/"), c.State, fp, c.ImageID
 	if d := c.Labels[LabelCADomains]; d != "" {
 		r.CADomains = strings.Split(d, ",")
@@ -213,7 +218,7 @@ func (b *Backend) observeContainer(ctx context.Context, id string) (executor.Res
 	if err != nil {
 		return executor.Resource{}, fmt.Errorf("inspect container %s: %w", id, err)
 	}
-	r := resourceFromLabels(ci.Config.Labels)
+	r := b.resourceFromLabels(ci.Config.Labels)
 	r.ID, r.Name, r.ImageID = ci.ID, strings.TrimPrefix(ci.Name, "/"), ci.Image
 	if ci.State != nil {
 		r.State, r.ExitCode = ci.State.Status, ci.State.ExitCode
@@ -241,13 +246,15 @@ func (b *Backend) observeContainer(ctx context.Context, id string) (executor.Res
 	return r, nil
 }
 
-func resourceFromLabels(l map[string]string) executor.Resource {
+func (b *Backend) resourceFromLabels(l map[string]string) executor.Resource {
+	role := executor.Role(l[executor.LabelRole])
 	return executor.Resource{
-		Role:         executor.Role(l[executor.LabelRole]),
+		Role:         role,
 		Instance:     l[executor.LabelInstance],
 		ConfigHash:   l[executor.LabelConfigHash],
 		PlanDigest:   l[executor.LabelPlanDigest],
 		ConfigFields: l[executor.LabelConfigFields],
+		LimitsDrift:  b.limitsDrift(role, l[LabelLimits]),
 	}
 }
 

@@ -49,6 +49,14 @@ func labels(req executor.CreateRequest, hash string) map[string]string {
 	return l
 }
 
+// containerLabels are labels plus LabelLimits: the limits the container
+// is made with (limits.go).
+func (b *Backend) containerLabels(req executor.CreateRequest, hash string) map[string]string {
+	l := labels(req, hash)
+	l[LabelLimits] = b.limitsDigest(req.Role)
+	return l
+}
+
 func (b *Backend) createNetwork(ctx context.Context, req executor.CreateRequest) error {
 	in := req.Instance
 	opts := network.CreateOptions{Driver: "bridge", Labels: labels(req, in.ConfigHash.Network)}
@@ -97,6 +105,8 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 		// No published ports, no host mounts: the containers talk to each
 		// other over the internal network only.
 	}
+	// Capabilities, log rotation, pids (and the bundle's memory).
+	b.applyLimits(req.Role, in, host)
 	if req.CA == nil {
 		return nil, fmt.Errorf("no instance CA")
 	}
@@ -109,7 +119,6 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode instance: %w", err)
 		}
-		host.CapDrop = []string{"ALL"}
 		host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
 		cs := &containerSpec{
 			name: in.Bundle.ContainerName,
@@ -119,7 +128,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 				Cmd:        bundleServeCmd,
 				Env:        append([]string{"HOME=/tmp"}, req.Env...),
 				User:       fmt.Sprintf("%d:%d", bundleUID, bundleUID),
-				Labels:     labels(req, in.ConfigHash.Bundle),
+				Labels:     b.containerLabels(req, in.ConfigHash.Bundle),
 				Hostname:   "bundle",
 			},
 			host:   host,
@@ -166,7 +175,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 				Image:    agentImage,
 				Cmd:      in.Agent.Command,
 				Env:      env,
-				Labels:   labels(req, in.ConfigHash.Agent),
+				Labels:   b.containerLabels(req, in.ConfigHash.Agent),
 				Hostname: in.Slug,
 			},
 			host: host,

@@ -5,6 +5,13 @@
 // the short-lived probe container (verify.go): the live bundle's image at
 // probe_ip, labelled with role probe and removed whatever happens.
 //
+// Every limit it puts on the containers (the agent's capabilities and
+// pids limit, the bundle's memory and pids limits, log rotation) is named
+// once in limits.go, with what it protects. Those that are constants of
+// the code, not plan fields, are stamped on each container as a digest
+// (LabelLimits); Observe reports a container made with other limits, and
+// Diff replaces it, as it does for a changed config hash.
+//
 // It is the only package that imports github.com/docker/docker/client,
 // and it reaches the Engine only through the narrow Engine interface, so
 // tests can drive error paths with a fake. It decides nothing: which

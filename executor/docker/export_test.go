@@ -10,3 +10,8 @@ func SetObserveByInspect(v bool) (restore func()) {
 
 // BuildContext is buildContext, for tests that build local images.
 var BuildContext = buildContext
+
+// SetAgentCapAdd adds caps to the agent's capabilities, and so to the
+// verify probe's, in containers b makes from now on: the hook that
+// shows verify failing on an agent given NET_RAW back.
+func SetAgentCapAdd(b *Backend, caps ...string) { b.agentCapAdd = caps }

@@ -48,7 +48,7 @@ func TestLifecycle(t *testing.T) {
 	if r := alphaAgent.HostConfig.Resources; r.Memory != 256<<20 || r.NanoCPUs != 1e9 {
 		t.Errorf("alpha agent: memory %d, nano cpus %d; want 256 MiB and 1 cpu", r.Memory, r.NanoCPUs)
 	}
-	if r := alphaBundle.HostConfig.Resources; r.Memory != 0 || r.NanoCPUs != 0 {
+	if r := alphaBundle.HostConfig.Resources; r.Memory == 256<<20 || r.NanoCPUs != 0 {
 		t.Errorf("alpha bundle got the agent's limits: %+v", r)
 	}
 	if roots != "" {

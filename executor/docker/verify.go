@@ -149,8 +149,11 @@ func ProbeContainerName(project, slug string) string { return project + "-" + sl
 // runProbes creates the probe container: the live bundle's image and
 // runtime, `bottleplan-bundle probe` on targets, at probe_ip on the
 // internal network only, resolving through the bundle like the agent,
-// unprivileged, labelled with role probe. It waits for the JSON results
-// and removes the container whatever happens.
+// labelled with role probe. It stands for the agent: root in the
+// container with the agent's capability set (agentCapabilities, the one
+// function both are made from) and no-new-privileges, so what it cannot
+// do (open a raw socket) no process of the agent can. It waits for the
+// JSON results and removes the container whatever happens.
 func (b *Backend) runProbes(ctx context.Context, p *plan.Plan, in *plan.Instance, bundle container.InspectResponse, targets []probewire.Target, caPEM []byte) ([]probewire.Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
@@ -171,16 +174,19 @@ func (b *Backend) runProbes(ctx context.Context, p *plan.Plan, in *plan.Instance
 		Entrypoint: []string{plan.BundleBinary},
 		Cmd:        []string{probeCmd, string(arg)},
 		Env:        []string{"HOME=/tmp"},
-		User:       fmt.Sprintf("%d:%d", bundleUID, bundleUID),
-		Labels:     executor.Labels(p.Project, in.Slug, executor.RoleProbe, "", p.PlanDigest),
-		Hostname:   "probe",
+		// Root, the most the agent's image can run as: capabilities bind
+		// only a root process (an unprivileged one has none effective).
+		User:     "0:0",
+		Labels:   executor.Labels(p.Project, in.Slug, executor.RoleProbe, "", p.PlanDigest),
+		Hostname: "probe",
 	}
 	host := &container.HostConfig{
 		Runtime:     runtime,
 		SecurityOpt: []string{"no-new-privileges"},
-		CapDrop:     []string{"ALL"},
 		DNS:         []string{in.Network.BundleIP},
+		LogConfig:   logConfig(),
 	}
+	host.CapAdd, host.CapDrop = agentCapabilities(b.agentCapAdd)
 	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
 		in.Network.InternalName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: in.Network.ProbeIP}},
 	}}

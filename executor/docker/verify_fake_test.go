@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,22 +139,30 @@ func TestProbeContainerIsRemovedWhateverHappens(t *testing.T) {
 }
 
 // TestProbeContainerSpec: the probe runs the live bundle's image and
-// runtime, unprivileged, at probe_ip on the internal network only, with
-// the agent's resolver and the five labels (role probe).
+// runtime, as root with exactly the agent's capabilities (so it stands
+// for the agent), at probe_ip on the internal network only, with the
+// agent's resolver, log rotation and the five labels (role probe).
 func TestProbeContainerSpec(t *testing.T) {
 	f := &probeFake{project: "p", logs: `[]`}
 	if _, err := New(f, Options{}).RunProbes(context.Background(), probePlan(), "a", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	c, hc, nc := f.created, f.createdHC, f.createdNC
-	if c.Image != "sha256:bundleimage" || c.Entrypoint[0] != plan.BundleBinary || c.Cmd[0] != "probe" || c.User != "65534:65534" {
+	if c.Image != "sha256:bundleimage" || c.Entrypoint[0] != plan.BundleBinary || c.Cmd[0] != "probe" || c.User != "0:0" {
 		t.Errorf("config: image %q entrypoint %v cmd %v user %q", c.Image, c.Entrypoint, c.Cmd, c.User)
 	}
 	if c.Labels[executor.LabelRole] != "probe" || c.Labels[executor.LabelProject] != "p" || c.Labels[executor.LabelInstance] != "a" {
 		t.Errorf("labels: %v", c.Labels)
 	}
-	if hc.Runtime != "runsc" || strings.Join(hc.CapDrop, ",") != "ALL" || strings.Join(hc.DNS, ",") != "10.9.0.2" || len(hc.Binds) != 0 || hc.NetworkMode != "" {
+	if hc.Runtime != "runsc" || strings.Join(hc.DNS, ",") != "10.9.0.2" || len(hc.Binds) != 0 || hc.NetworkMode != "" {
 		t.Errorf("host config: %+v", hc)
+	}
+	capAdd, capDrop := agentCapabilities(nil)
+	if !slices.Equal(hc.CapAdd, capAdd) || !slices.Equal(hc.CapDrop, capDrop) || !slices.Contains(hc.CapDrop, "NET_RAW") || !slices.Contains(hc.SecurityOpt, "no-new-privileges") {
+		t.Errorf("capabilities: add %v drop %v security %v; want the agent's (add %v, drop %v) and no-new-privileges", hc.CapAdd, hc.CapDrop, hc.SecurityOpt, capAdd, capDrop)
+	}
+	if hc.LogConfig.Type != logDriver {
+		t.Errorf("log config %+v, want %s with rotation", hc.LogConfig, logDriver)
 	}
 	if len(nc.EndpointsConfig) != 1 || nc.EndpointsConfig["p-a-int"] == nil || nc.EndpointsConfig["p-a-int"].IPAMConfig.IPv4Address != "10.9.0.4" {
 		t.Errorf("networks: %+v", nc.EndpointsConfig)
