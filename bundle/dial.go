@@ -102,11 +102,19 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 	return ps
 }
 
+// testNet is the one blocked range a test build may dial; it is the
+// zero Prefix (containing nothing) except in a binary built with the
+// bottleplan_testnet tag (dial_testnet.go).
+var testNet netip.Prefix
+
 // publicAddr reports whether a is outside every blocked range.
 func publicAddr(a netip.Addr) bool {
 	a = a.WithZone("").Unmap()
 	if !a.IsValid() {
 		return false
+	}
+	if testNet.Contains(a) {
+		return true
 	}
 	for _, p := range blockedPrefixes {
 		if p.Contains(a) {

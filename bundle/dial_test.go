@@ -140,3 +140,18 @@ func TestPublicDialerRefusesLoopback(t *testing.T) {
 		t.Fatalf("dial loopback: %v", err)
 	}
 }
+
+// TestTestNetIsBlocked: the Docker tests' bundle may dial TEST-NET-3
+// (dial_testnet.go, built only with -tags bottleplan_testnet); any other
+// build, this test's included, must refuse it like every documentation
+// range.
+func TestTestNetIsBlocked(t *testing.T) {
+	if testNet.IsValid() {
+		t.Skip("built with -tags bottleplan_testnet")
+	}
+	for _, a := range []string{"203.0.113.1", "203.0.113.200", "::ffff:203.0.113.5"} {
+		if publicAddr(netip.MustParseAddr(a)) {
+			t.Errorf("%s is dialable in a release build", a)
+		}
+	}
+}

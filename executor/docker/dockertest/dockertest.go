@@ -48,6 +48,7 @@ var (
 	buildDir  string
 	bundleBin string
 	sleeper   string
+	flood     string
 	buildErr  error
 )
 
@@ -88,14 +89,19 @@ func buildAll() {
 		return
 	}
 	for _, b := range []struct {
-		out *string
-		pkg string
+		out  *string
+		pkg  string
+		tags string
 	}{
-		{&bundleBin, "./cmd/bottleplan-bundle"},
-		{&sleeper, "./executor/docker/dockertest/testdata/sleeper"},
+		// The bundle may dial the tests' local upstream in TEST-NET-3
+		// (see PublicEgress and bundle/dial_testnet.go); a release
+		// build never can.
+		{&bundleBin, "./cmd/bottleplan-bundle", "bottleplan_testnet"},
+		{&sleeper, "./executor/docker/dockertest/testdata/sleeper", ""},
+		{&flood, "./executor/docker/dockertest/testdata/flood", ""},
 	} {
 		*b.out = filepath.Join(buildDir, filepath.Base(b.pkg))
-		cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
+		cmd := exec.Command("go", "build", "-tags="+b.tags, "-o", *b.out, b.pkg)
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
