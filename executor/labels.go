@@ -7,7 +7,8 @@ package executor
 // Values never hold secrets: project and instance are names from the plan,
 // role is one of the Role constants, the hashes are "sha256:<hex>" digests
 // of plan fields. Backends may add labels of their own (the docker
-// backend's CA fingerprint, LabelConfigFields); the same rule holds.
+// backend's CA fingerprint and CA domains, LabelConfigFields); the same
+// rule holds.
 const (
 	// LabelProject is the plan's project name. Observe selects by it;
 	// Diff, Apply and destroy touch only resources that carry it with the

@@ -69,9 +69,13 @@ func TestLifecycle(t *testing.T) {
 	}
 	before := containerIDs(t, eng, project)
 
-	// One route changes: only beta's bundle is replaced, its CA kept.
+	// A route changes but not its host: only beta's bundle is replaced,
+	// its CA kept (it still covers the route hosts).
 	beta := &p.Instances[1]
-	beta.Bundle.Proxy.Routes = append(beta.Bundle.Proxy.Routes, plan.Route{Host: "pypi.org", Ports: []int{443}, DLP: "block"})
+	caOf := func(name string) string { return inspect(t, eng, name).Config.Labels[docker.LabelCAFingerprint] }
+	caBefore := caOf(beta.Bundle.ContainerName)
+	beta.Bundle.Proxy.Routes = slices.Clone(beta.Bundle.Proxy.Routes)
+	beta.Bundle.Proxy.Routes[0].DLP = "supervise"
 	beta.ConfigHash.Bundle = "sha256:bundle-beta-2"
 	ch, err = converge(t, b, p, false, executor.ApplyOptions{})
 	if err != nil {
@@ -87,9 +91,43 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("container %s: id %s -> %s; only beta's bundle may change", name, id, after[name])
 		}
 	}
+	if got := caOf(beta.Bundle.ContainerName); got != caBefore {
+		t.Errorf("beta's CA changed (%s -> %s) though it covers the route hosts", caBefore, got)
+	}
 	checkInstance(t, eng, project, *beta)
 	if ops := pending(t, b, p); len(ops) != 0 {
 		t.Fatalf("after the route change: %v", ops)
+	}
+
+	// A new route host is outside the CA's name constraints: a new CA,
+	// and beta's bundle and agent (which trusts the CA) are replaced.
+	before = after
+	beta.Bundle.Proxy.Routes = append(beta.Bundle.Proxy.Routes, plan.Route{Host: "pypi.org", Ports: []int{443}, DLP: "block"})
+	beta.ConfigHash.Bundle = "sha256:bundle-beta-3"
+	ch, err = converge(t, b, p, false, executor.ApplyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := "route host pypi.org is outside the bundle's CA name constraints"
+	want = []string{
+		"-/+ beta bundle " + beta.Bundle.ContainerName + " (replace: config hash changed (bundle: proxy.routes); new instance CA (" + outside + "))",
+		"-/+ beta agent " + beta.Agent.ContainerName + " (replace: instance CA regenerated (" + outside + "))",
+	}
+	if d := cmp.Diff(want, opStrings(ch)); d != "" {
+		t.Fatalf("new route host ops (-want +got):\n%s", d)
+	}
+	after = containerIDs(t, eng, project)
+	for name, id := range before {
+		if (before[name] != after[name]) != (name == beta.Bundle.ContainerName || name == beta.Agent.ContainerName) {
+			t.Errorf("container %s: id %s -> %s; only beta's bundle and agent may change", name, id, after[name])
+		}
+	}
+	if got := caOf(beta.Bundle.ContainerName); got == caBefore {
+		t.Errorf("beta kept its CA (%s) though pypi.org is outside it", got)
+	}
+	checkInstance(t, eng, project, *beta)
+	if ops := pending(t, b, p); len(ops) != 0 {
+		t.Fatalf("after the new route host: %v", ops)
 	}
 
 	// gamma leaves the plan: an orphan until pruned, then only its
@@ -183,6 +221,10 @@ func checkInstance(t *testing.T, eng docker.Engine, project string, in plan.Inst
 	bcert, agentCert := readFile(t, eng, bundle.ID, plan.BundleCAFile), readFile(t, eng, agent.ID, plan.GuestCAFile)
 	if executor.Fingerprint(bcert) == "" || !bytes.HasPrefix(agentCert, bcert) {
 		t.Errorf("%s: agent CA differs from the bundle's", in.Slug)
+	}
+	// Its name constraints cover the plan's route hosts.
+	if h := executor.Uncovered(executor.CertDomains(bcert), executor.RouteHosts(&in)); h != "" {
+		t.Errorf("%s: the instance CA cannot certify route host %s", in.Slug, h)
 	}
 	rc, st, err := eng.CopyFromContainer(context.Background(), bundle.ID, plan.BundleCAKeyFile)
 	if err != nil {
