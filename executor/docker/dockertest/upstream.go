@@ -30,16 +30,16 @@ import (
 // refuses private addresses (bundle.PublicDialer), and Docker numbers
 // egress networks from private ranges, so a test container there could
 // never be an allowed upstream. PublicEgress instead pre-creates each
-// instance's egress network, labelled as apply would, in a /28 of
-// 192.31.196.0/24 (AS112-v4, RFC 7535): globally reachable in the IANA
-// registry, so public to the dialer (which refuses the documentation
-// ranges), and each /28 is a local bridge of this Engine, so its traffic
-// never leaves the machine. The first /28 is never used: it holds
-// 192.31.196.1, the block's one real (anycast DNS) address.
+// instance's egress network, labelled as apply would, in 203.0.113.0/24
+// (TEST-NET-3, RFC 5737), and each /28 is a local bridge of this
+// Engine, so its traffic never leaves the machine. The production dialer
+// refuses every documentation range; the tests' bundle binary is built
+// with -tags bottleplan_testnet (BundleBinary), which lets it dial this
+// one block and nothing else (bundle/dial_testnet.go).
 // Everything the tests reach there is one of the project's own: the
 // upstream container, the bundles' egress addresses, the networks'
 // gateways (verify's probes, which get no answer). An address of
-// 192.31.196.0/24 outside the /28s made here would follow the host's
+// 203.0.113.0/24 outside the /28s made here would follow the host's
 // default route out, so nothing may dial one. Apply
 // adopts the networks (same name, labels and config hash), the bundle
 // joins them, and StartUpstream puts the upstream on them under DNS
@@ -126,9 +126,8 @@ func UpstreamImage(t testing.TB, eng docker.Engine) string {
 }
 
 // PublicEgress creates the egress network of every instance of p in its
-// own /28 of 192.31.196.16-255 (see above), labelled as apply labels it,
-// so apply adopts it. It retries other /28s when one is taken (by a
-// parallel test run).
+// own /28 of 203.0.113.0/24, labelled as apply labels it, so apply adopts
+// it. It retries other /28s when one is taken (by a parallel test run).
 func PublicEgress(t testing.TB, eng *client.Client, p *plan.Plan) {
 	t.Helper()
 	var b [1]byte
@@ -136,8 +135,8 @@ func PublicEgress(t testing.TB, eng *client.Client, p *plan.Plan) {
 	next := int(b[0]) % 16
 	for _, in := range p.Instances {
 		var err error
-		for try := 0; try < 15; try++ {
-			subnet := fmt.Sprintf("192.31.196.%d/28", 16*(1+next%15))
+		for try := 0; try < 16; try++ {
+			subnet := fmt.Sprintf("203.0.113.%d/28", 16*(next%16))
 			next++
 			_, err = eng.NetworkCreate(context.Background(), in.Network.EgressName, network.CreateOptions{
 				Driver: "bridge",
