@@ -35,8 +35,8 @@ import (
 // read: the method, every header name and value (but Proxy-Authorization,
 // which is never forwarded, and the agent's Authorization on a route that
 // replaces it), the path and query raw and percent-decoded until stable,
-// and the body after its Content-Encoding (gzip, deflate, stacked) is
-// undone, raw, percent- and form-decoded, JSON-unescaped,
+// and the body as sent and after its Content-Encoding (gzip, deflate,
+// stacked) is undone, raw, percent- and form-decoded, JSON-unescaped,
 // quoted-printable-decoded in multipart bodies, and with white space
 // stripped. In every one of those views the matcher (dlp_match.go) looks
 // in one pass for each secret literally, percent-escaped, and in base64
