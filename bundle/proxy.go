@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
@@ -160,6 +161,19 @@ func (p *Proxy) admit(w http.ResponseWriter, d *Decision, host string, port int)
 		return nil, false
 	}
 	d.Route = route.Host
+	// A wildcard route lets the agent choose a label; one that carries a
+	// secret would go to the resolver, in the SNI and in the Host header
+	// before any request is read, so the name itself is read by DLP,
+	// on every route, and cannot be redacted.
+	if found := p.secrets.scanBytes([]byte(d.Host)); len(found) > 0 {
+		reason := "host name carries the value of secret " + strings.Join(found, ", ")
+		if p.dlpAction(route) == DLPSupervise {
+			p.deny(w, *d, VerdictHold, "held for supervision: "+reason)
+		} else {
+			p.deny(w, *d, VerdictDeny, reason)
+		}
+		return nil, false
+	}
 	return route, true
 }
 
