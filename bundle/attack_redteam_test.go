@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -139,6 +140,42 @@ func TestAttackDLPSecretInWildcardSubdomain(t *testing.T) {
 			}
 			if got := append(tlsUp.requests(), plainUp.requests()...); len(got) != 0 {
 				t.Errorf("upstream saw %+v", got)
+			}
+		})
+	}
+}
+
+// TestAttackExhaustDenialKeysFromPaths varies what the agent controls in
+// a refused request that is not part of the aggregation key (the path,
+// the Host header): the reason repeated it, so every refusal had a key
+// of its own and was written at once, as if nothing were aggregated.
+func TestAttackExhaustDenialKeysFromPaths(t *testing.T) {
+	const n = 20
+	tests := map[string]func(i int) string{
+		"path not allowed": func(i int) string { return fmt.Sprintf("GET /admin/%d HTTP/1.1\r\nHost: api.example.test\r\n\r\n", i) },
+		"path not normal": func(i int) string {
+			return fmt.Sprintf("GET /repos/acme/a%%2Fb%d HTTP/1.1\r\nHost: api.example.test\r\n\r\n", i)
+		},
+		"Host header fronts": func(i int) string { return fmt.Sprintf("GET /user HTTP/1.1\r\nHost: h%d.example.test\r\n\r\n", i) },
+	}
+	for name, req := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newAttackFixture(t)
+			for i := range n {
+				a := f.tunnel(t, "api.example.test")
+				if resp, body := a.roundTrip(t, req(i)); resp.StatusCode != http.StatusForbidden {
+					t.Fatalf("got %d %q, want 403", resp.StatusCode, body)
+				}
+				a.Close()
+			}
+			var denials []string
+			for _, d := range decisions(t, f.log.String()) {
+				if d.Verdict == VerdictDeny {
+					denials = append(denials, d.Reason)
+				}
+			}
+			if len(denials) != 1 {
+				t.Errorf("%d refusals of one kind wrote %d lines at once, want 1 (the rest counted): %q", n, len(denials), denials[:min(3, len(denials))])
 			}
 		})
 	}
