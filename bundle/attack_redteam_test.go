@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -178,5 +180,51 @@ func TestAttackExhaustDenialKeysFromPaths(t *testing.T) {
 				t.Errorf("%d refusals of one kind wrote %d lines at once, want 1 (the rest counted): %q", n, len(denials), denials[:min(3, len(denials))])
 			}
 		})
+	}
+}
+
+// TestAttackExhaustWebSocketPartialMessages opens many WebSockets and
+// leaves a message of almost maxWebSocketMessage unfinished on each:
+// the relay keeps every unfinished message (twice: payload and frames)
+// until it ends, with no bound across sockets, so memory grew by 2 MiB a
+// socket for as long as the agent pinged. Bodies share a bound
+// (inspectSlots); messages had none.
+func TestAttackExhaustWebSocketPartialMessages(t *testing.T) {
+	const sockets = maxWebSocketBuffered/(maxWebSocketMessage-16) + 4
+	f := newAttackFixture(t)
+	big := clientFrame(false, 2, make([]byte, maxWebSocketMessage-16), testMask)
+	var open []*agentConn
+	for range sockets {
+		a := f.wsAgent(t, "")
+		// A socket refused for its frame's length is closed before the
+		// payload is read, so the write may fail.
+		a.Write(big)
+		open = append(open, a)
+	}
+	last := open[len(open)-1]
+	last.SetReadDeadline(time.Now().Add(3 * time.Second))
+	fr, err := readTestFrame(last.br)
+	if err != nil || fr.opcode != 8 || len(fr.payload) < 2 || binary.BigEndian.Uint16(fr.payload) != wsTryAgainLater {
+		t.Fatalf("socket %d of %d, each holding an unfinished message of %d bytes, got %+v %v; want a close frame with %d",
+			sockets, sockets, maxWebSocketMessage-16, fr, err, wsTryAgainLater)
+	}
+	for _, a := range open {
+		a.Close()
+	}
+	// The bytes are given back when a socket ends: a new one can send a
+	// whole message again.
+	for try := 0; ; try++ {
+		a := f.wsAgent(t, "")
+		a.Write(clientFrame(true, 2, make([]byte, maxWebSocketMessage-16), testMask))
+		a.Write(clientFrame(true, 1, []byte("ok"), testMask))
+		fr, err := readTestFrame(a.br)
+		a.Close()
+		if err == nil && string(fr.payload) == "ok" {
+			break
+		}
+		if try == 20 {
+			t.Fatalf("after the sockets closed, a message still got %+v %v", fr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -32,6 +32,7 @@ type Proxy struct {
 	getenv    func(string) string
 	secrets   *secretSet
 	inspect   *inspectSlots
+	wsBudget  *byteBudget
 	rec       *Recorder
 	dial      DialFunc
 	transport *http.Transport
@@ -86,6 +87,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		getenv:    o.Getenv,
 		secrets:   newSecretSet(o.SecretNames, o.Getenv),
 		inspect:   newInspectSlots(maxInspectBodies, inspectWait),
+		wsBudget:  &byteBudget{max: maxWebSocketBuffered},
 		rec:       o.Recorder,
 		dial:      dial,
 		transport: newTransport(dial, o.RootCAs),
