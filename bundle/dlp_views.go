@@ -83,8 +83,13 @@ func checkBodyDecodes(r *http.Request, body []byte) error {
 // textViews calls view with b and with each decoding of it that differs:
 // percent- and JSON-decoded step by step until stable (decodeViews) (and with '+'
 // as a space first when form), and with white space stripped
-// (line-wrapped base64), raw and fully decoded.
+// (line-wrapped base64), raw and fully decoded. When b holds zero bytes,
+// all of that again with them dropped: ASCII text in UTF-16 or UTF-32,
+// which parsers that detect the encoding (JSON's) read as text.
 func textViews(where string, b []byte, form bool, view func(string, []byte)) {
+	if s := stripZero(b); s != nil {
+		textViews(where+" without zero bytes", s, form, view)
+	}
 	view(where, b)
 	last := decodeViews(b, false, func(d []byte) { view("decoded "+where, d) })
 	if form && bytes.IndexByte(b, '+') >= 0 {
