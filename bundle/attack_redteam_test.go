@@ -262,3 +262,30 @@ func wide(s string, size int, be bool) []byte {
 	}
 	return b
 }
+
+// TestAttackExhaustDenialKeysFromRepoNames is the git gate's form of
+// TestAttackExhaustDenialKeysFromPaths: the refusal of an unknown repo
+// quoted the name the agent chose.
+func TestAttackExhaustDenialKeysFromRepoNames(t *testing.T) {
+	const n = 20
+	f := newGateFixture(t)
+	for i := range n {
+		resp, err := http.Get(fmt.Sprintf("%s/other%d.git/info/refs?service=git-upload-pack", f.gate.URL, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("got %d, want 404", resp.StatusCode)
+		}
+	}
+	var denials []string
+	for _, d := range decisions(t, f.log.String()) {
+		if d.Verdict == VerdictDeny {
+			denials = append(denials, d.Reason)
+		}
+	}
+	if len(denials) != 1 {
+		t.Errorf("%d refusals of one kind wrote %d lines at once, want 1 (the rest counted): %q", n, len(denials), denials[:min(3, len(denials))])
+	}
+}
