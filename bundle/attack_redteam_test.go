@@ -1,16 +1,19 @@
 package bundle
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -307,5 +310,33 @@ func TestAttackDLPSecondDeflateStream(t *testing.T) {
 			f := newProxyFixture(t)
 			f.sendLeak(t, newReq(t, "POST", "https://open.example.test/upload", body, "Content-Encoding", "deflate"), "request body has bytes after its deflate stream")
 		})
+	}
+}
+
+// TestAttackExhaustManyConnections opens more connections to the proxy
+// than maxAgentConns and keeps them: each costs the bundle a file
+// descriptor, goroutines and buffers (an idle intercepted tunnel about
+// 50 KiB), and keeping one is as cheap as a request every Idle, so
+// nothing bounded them. Past the bound a connection waits to be served
+// until another one ends.
+func TestAttackExhaustManyConnections(t *testing.T) {
+	f := newServedFixture(t, Timeouts{})
+	first := dialT(t, f.addrs["proxy"])
+	for range maxAgentConns - 1 {
+		dialT(t, f.addrs["proxy"])
+	}
+	late := dialT(t, f.addrs["proxy"])
+	defer late.Close()
+	io.WriteString(late, "GET /healthz HTTP/1.1\r\nHost: bundle\r\n\r\n")
+	late.SetReadDeadline(time.Now().Add(time.Second))
+	if b, err := io.ReadAll(late); len(b) > 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("connection %d was served (%q, %v) while %d others were open", maxAgentConns+1, b, err, maxAgentConns)
+	}
+	// Once one ends, the waiting connection is served.
+	first.Close()
+	late.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(late), nil)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("after a connection ended, the waiting one got %v %v", resp, err)
 	}
 }

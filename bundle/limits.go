@@ -23,6 +23,10 @@ const (
 	// frame that would pass it closes its socket with 1013 (try again
 	// later).
 	maxWebSocketBuffered = 16 << 20
+	// maxAgentConns bounds the connections each daemon serves at once
+	// (connlimit.go); a connection past it waits in the listen queue
+	// until another ends.
+	maxAgentConns = 1024
 )
 
 // Decision log and supervise list (decision.go).
