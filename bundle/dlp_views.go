@@ -83,11 +83,14 @@ func checkBodyDecodes(r *http.Request, body []byte) error {
 // textViews calls view with b and with each decoding of it that differs:
 // percent- and JSON-decoded step by step until stable (decodeViews) (and with '+'
 // as a space first when form), and with white space stripped
-// (line-wrapped base64), raw and fully decoded. When b holds zero bytes,
-// all of that again with them dropped: ASCII text in UTF-16 or UTF-32,
-// which parsers that detect the encoding (JSON's) read as text.
+// (line-wrapped base64), raw and fully decoded. When at least a third of
+// b is zero bytes, all of that again with them dropped: ASCII text in
+// UTF-16 (half zero bytes) or UTF-32 (three quarters), which parsers
+// that detect the encoding (JSON's) read as text. Binary data with a few
+// zero bytes is not read twice, and what is read again is at most two
+// thirds as long.
 func textViews(where string, b []byte, form bool, view func(string, []byte)) {
-	if s := stripZero(b); s != nil {
+	if s := stripZero(b); s != nil && len(s) <= len(b)*2/3 {
 		textViews(where+" without zero bytes", s, form, view)
 	}
 	view(where, b)
