@@ -18,6 +18,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -240,10 +241,13 @@ func TestAttackExhaustWebSocketPartialMessages(t *testing.T) {
 // interleaved with zero bytes, so no view held the secret.
 func TestAttackDLPUTF16Body(t *testing.T) {
 	doc := `{"note":"` + canary + `"}`
+	// Text that is not ASCII has few zero bytes in UTF-16.
+	cjk := `{"note":"` + strings.Repeat("中文", 200) + canary + strings.Repeat("中文", 200) + `"}`
 	tests := map[string][]byte{
-		"UTF-16LE with BOM": append([]byte{0xff, 0xfe}, wide(doc, 2, false)...),
-		"UTF-16BE":          wide(doc, 2, true),
-		"UTF-32LE":          wide(doc, 4, false),
+		"UTF-16LE with BOM":    append([]byte{0xff, 0xfe}, wide(doc, 2, false)...),
+		"UTF-16BE":             wide(doc, 2, true),
+		"UTF-32LE":             wide(doc, 4, false),
+		"UTF-16LE, mostly CJK": wide(cjk, 2, false),
 	}
 	for name, body := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -253,17 +257,28 @@ func TestAttackDLPUTF16Body(t *testing.T) {
 	}
 }
 
-// wide writes the ASCII text s in units of size bytes, big-endian when be.
+// wide writes s in UTF-16 (size 2) or UTF-32 (size 4), big-endian when
+// be.
 func wide(s string, size int, be bool) []byte {
-	var b []byte
-	for i := 0; i < len(s); i++ {
-		u := make([]byte, size)
-		if be {
-			u[size-1] = s[i]
-		} else {
-			u[0] = s[i]
+	var units []uint32
+	if size == 2 {
+		for _, u := range utf16.Encode([]rune(s)) {
+			units = append(units, uint32(u))
 		}
-		b = append(b, u...)
+	} else {
+		for _, r := range s {
+			units = append(units, uint32(r))
+		}
+	}
+	var b []byte
+	for _, u := range units {
+		for i := range size {
+			shift := 8 * i
+			if be {
+				shift = 8 * (size - 1 - i)
+			}
+			b = append(b, byte(u>>shift))
+		}
 	}
 	return b
 }

@@ -218,20 +218,6 @@ func stripSpace(b []byte) []byte {
 	return out
 }
 
-// stripZero drops every zero byte, or returns nil when there is none.
-func stripZero(b []byte) []byte {
-	if bytes.IndexByte(b, 0) < 0 {
-		return nil
-	}
-	out := make([]byte, 0, len(b))
-	for _, c := range b {
-		if c != 0 {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
 // qpDecode decodes quoted-printable: "=XX" escapes and "=" soft line
 // breaks.
 func qpDecode(b []byte) []byte {

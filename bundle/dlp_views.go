@@ -83,16 +83,8 @@ func checkBodyDecodes(r *http.Request, body []byte) error {
 // textViews calls view with b and with each decoding of it that differs:
 // percent- and JSON-decoded step by step until stable (decodeViews) (and with '+'
 // as a space first when form), and with white space stripped
-// (line-wrapped base64), raw and fully decoded. When at least a third of
-// b is zero bytes, all of that again with them dropped: ASCII text in
-// UTF-16 (half zero bytes) or UTF-32 (three quarters), which parsers
-// that detect the encoding (JSON's) read as text. Binary data with a few
-// zero bytes is not read twice, and what is read again is at most two
-// thirds as long.
+// (line-wrapped base64), raw and fully decoded.
 func textViews(where string, b []byte, form bool, view func(string, []byte)) {
-	if s := stripZero(b); s != nil && len(s) <= len(b)*2/3 {
-		textViews(where+" without zero bytes", s, form, view)
-	}
 	view(where, b)
 	last := decodeViews(b, false, func(d []byte) { view("decoded "+where, d) })
 	if form && bytes.IndexByte(b, '+') >= 0 {
