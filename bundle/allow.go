@@ -127,14 +127,16 @@ func CheckRequest(route *plan.Route, method, path string) (reason string, ok boo
 	if n, err := normalizePath(path); err != nil {
 		return err.Error(), false
 	} else if n != path {
-		return fmt.Sprintf("path %q is not in normal form (%q)", path, n), false
+		return "path is not in normal form", false
 	}
 	for _, m := range route.Matches {
 		if methodOK(m.Methods, method) && pathOK(m.Paths, path) {
 			return "", true
 		}
 	}
-	return fmt.Sprintf("%s %s is not allowed by route %s", method, path, route.Host), false
+	// Not the path: the reason is part of the log's aggregation key
+	// (aggregate.go), and the decision holds the path already.
+	return fmt.Sprintf("%s is not allowed on this path by route %s", method, route.Host), false
 }
 
 func methodOK(methods []string, method string) bool {

@@ -32,16 +32,18 @@ import (
 //     below) and forwards the request.
 //
 // What DLP reads (dlp_views.go, docs/dlp.md) is what the upstream will
-// read: the method, every header name and value (but Proxy-Authorization,
+// read: the host name (in admit, before it is resolved, on every route),
+// the method, every header name and value (but Proxy-Authorization,
 // which is never forwarded, and the agent's Authorization on a route that
 // replaces it), the path and query raw and percent-decoded until stable,
-// and the body after its Content-Encoding (gzip, deflate, stacked) is
-// undone, raw, percent- and form-decoded, JSON-unescaped,
+// and the body as sent and after its Content-Encoding (gzip, deflate,
+// stacked) is undone, raw, percent- and form-decoded, JSON-unescaped,
 // quoted-printable-decoded in multipart bodies, and with white space
 // stripped. In every one of those views the matcher (dlp_match.go) looks
 // in one pass for each secret literally, percent-escaped, and in base64
 // and base64url at each of the three alignments a secret can have inside
-// a longer encoded blob, all ASCII case-insensitively. A body the bundle
+// a longer encoded blob, and in UTF-16 and UTF-32, all ASCII
+// case-insensitively. A body the bundle
 // cannot decode (an unknown Content-Encoding, a corrupt stream, one that
 // inflates past maxDecodedBody) or cannot hold (over maxInspectBody) is
 // refused on every intercepted route, never passed unread; request
@@ -126,6 +128,9 @@ func newSecretSet(names []string, getenv func(string) string) *secretSet {
 		for _, f := range base64Inner(v) {
 			add(owner, f, false)
 		}
+		for _, f := range wideForms(v) {
+			add(owner, f, false)
+		}
 	}
 	if len(bs) > 0 {
 		s.m = newMatcher(bs)
@@ -140,6 +145,31 @@ func wholeForms(v string) []string {
 	b := []byte(v)
 	return []string{v, url.QueryEscape(v), url.PathEscape(v),
 		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b)}
+}
+
+// wideForms are v as UTF-16 and UTF-32 write it when v is ASCII, from
+// its first byte to its last, so one form stands for both byte orders
+// ("s\x00e\x00c" is inside both "s\x00e\x00c\x00" and
+// "\x00s\x00e\x00c"). Parsers that detect the encoding (JSON's) read
+// such text as v; they are patterns, not a view with zero bytes dropped,
+// so non-ASCII text around v (few zero bytes) cannot hide it and binary
+// data is not read twice. They cannot be cut in place.
+func wideForms(v string) []string {
+	var out []string
+	for _, width := range []int{2, 4} {
+		b := make([]byte, 0, len(v)*width)
+		for i := 0; i < len(v); i++ {
+			if v[i] >= 0x80 {
+				return nil
+			}
+			if i > 0 {
+				b = append(b, make([]byte, width-1)...)
+			}
+			b = append(b, v[i])
+		}
+		out = append(out, string(b))
+	}
+	return out
 }
 
 // base64Inner returns, for each of the three alignments v can have in a

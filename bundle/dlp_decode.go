@@ -283,13 +283,13 @@ func decodeContent(codings []string, body []byte) ([]byte, error) {
 			// RFC 9110 says the zlib format; some clients send raw
 			// deflate, which servers commonly accept too.
 			out, err = inflate(func(r io.Reader) (io.Reader, error) { return zlib.NewReader(r) }, body)
-			if err != nil && !errors.Is(err, errInflate) {
+			if err != nil && !errors.Is(err, errInflate) && !errors.Is(err, errAfterStream) {
 				out, err = inflate(func(r io.Reader) (io.Reader, error) { return flate.NewReader(r), nil }, body)
 			}
 		default:
 			return nil, fmt.Errorf("request body has Content-Encoding %q, which the bundle cannot decode to inspect; send it uncompressed, gzip or deflate", c)
 		}
-		if errors.Is(err, errInflate) {
+		if errors.Is(err, errInflate) || errors.Is(err, errAfterStream) {
 			return nil, err
 		}
 		if err != nil {
@@ -300,9 +300,17 @@ func decodeContent(codings []string, body []byte) ([]byte, error) {
 	return body, nil
 }
 
-// inflate reads what open makes of body, up to maxDecodedBody bytes.
+// errAfterStream is the refusal of a body with bytes after the end of
+// its compressed stream: a second stream, or text, that one upstream
+// reads and another ignores.
+var errAfterStream = errors.New("request body has bytes after its deflate stream, which upstreams read differently; send one stream")
+
+// inflate reads what open makes of body, up to maxDecodedBody bytes,
+// and refuses bytes after the end of the stream. (gzip reads every
+// member to the end itself, and refuses what is not one.)
 func inflate(open func(io.Reader) (io.Reader, error), body []byte) ([]byte, error) {
-	rd, err := open(bytes.NewReader(body))
+	br := bytes.NewReader(body)
+	rd, err := open(br)
 	if err != nil {
 		return nil, err
 	}
@@ -312,6 +320,9 @@ func inflate(open func(io.Reader) (io.Reader, error), body []byte) ([]byte, erro
 	}
 	if len(out) > maxDecodedBody {
 		return nil, errInflate
+	}
+	if br.Len() > 0 {
+		return nil, errAfterStream
 	}
 	return out, nil
 }

@@ -41,16 +41,23 @@ func requestViews(r *http.Request, body []byte, view func(where string, b []byte
 	if len(body) == 0 {
 		return nil
 	}
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	form := mt == "application/x-www-form-urlencoded"
 	where := "body"
 	if cs := contentCodings(r.Header.Values("Content-Encoding")); len(cs) > 0 {
+		raw := body
 		var err error
 		if body, err = decodeContent(cs, body); err != nil {
 			return err
 		}
+		// The bytes as sent are read too: an upstream that does not undo
+		// the Content-Encoding keeps them as they are, and decoding skips
+		// some (bytes after the end of a deflate stream, gzip header
+		// fields).
+		textViews("body as sent", raw, form, view)
 		where = strings.Join(cs, "+") + "-decoded body"
 	}
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	textViews(where, body, mt == "application/x-www-form-urlencoded", view)
+	textViews(where, body, form, view)
 	if strings.HasPrefix(mt, "multipart/") && bytes.Contains(bytes.ToLower(body), []byte("quoted-printable")) {
 		if d := qpDecode(body); d != nil {
 			textViews("quoted-printable "+where, d, false, view)

@@ -34,6 +34,8 @@
 //     one place, and the held and denied lists supervise shows.
 //   - aggregate.go: repeated refusals logged as one summary line.
 //   - timeouts.go: idle, slow-header, slow-body and idle-tunnel timeouts.
+//   - connlimit.go: at most maxAgentConns connections served at once
+//     per daemon.
 //   - limits.go: every bound the bundle puts on the agent
 //     (docs/limits.md).
 //   - dial.go: the upstream dialer, which never connects inward: no

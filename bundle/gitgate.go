@@ -168,7 +168,9 @@ func (g *GitGate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimSuffix(first, ".git")
 	repo, ok := g.repos[name]
 	if !ok {
-		g.refuse(w, d, http.StatusNotFound, fmt.Sprintf("no repo %q in the plan's git gate", name))
+		// Not the name: the reason is part of the log's aggregation key,
+		// and the decision's path holds it.
+		g.refuse(w, d, http.StatusNotFound, "no such repo in the plan's git gate")
 		return
 	}
 	d.Route = repo.Name

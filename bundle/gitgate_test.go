@@ -192,7 +192,7 @@ func TestGitGateRefusals(t *testing.T) {
 		"dumb http":        {"GET", "/app.git/HEAD", 403, "blocked: only git smart-HTTP requests are served"},
 		"unknown service":  {"GET", "/app.git/info/refs?service=git-upload-archive", 403, "blocked: only git smart-HTTP"},
 		"get upload-pack":  {"GET", "/app.git/git-upload-pack", 403, "blocked: only git smart-HTTP"},
-		"unknown repo":     {"GET", "/other.git/info/refs?service=git-upload-pack", 404, `blocked: no repo "other"`},
+		"unknown repo":     {"GET", "/other.git/info/refs?service=git-upload-pack", 404, "blocked: no such repo"},
 		"ssh no host key":  {"GET", "/nohostkey.git/info/refs?service=git-upload-pack", 502, "bottleplan git gate: repo nohostkey has no host_key"},
 		"ssh no key":       {"GET", "/nokey.git/info/refs?service=git-upload-pack", 502, "bottleplan git gate: repo nokey: ssh key not found in the bundle"},
 		"ssh wrong host":   {"GET", "/wronghostkey.git/info/refs?service=git-upload-pack", 502, "bottleplan git gate: ssh: handshake failed: ssh: host key mismatch"},

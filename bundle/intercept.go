@@ -45,7 +45,8 @@ func (p *Proxy) serveInner(w http.ResponseWriter, r *http.Request, host string, 
 	d := Decision{Method: r.Method, Host: host, Port: port, Path: r.URL.Path, Route: route.Host}
 	hh, hp, err := splitHostPort(r.Host, port)
 	if err != nil || normalizeHost(hh) != host || hp != port {
-		p.deny(w, d, VerdictDeny, fmt.Sprintf("Host header %q does not match the tunnel to %s:%d", r.Host, host, port))
+		// Not r.Host: the reason is part of the log's aggregation key.
+		p.deny(w, d, VerdictDeny, fmt.Sprintf("the Host header does not match the tunnel to %s:%d", host, port))
 		return
 	}
 	if r.URL.IsAbs() || r.Method == http.MethodConnect {

@@ -17,6 +17,16 @@ const (
 	// whole to be scanned before it is forwarded, and a longer one closes
 	// the socket with 1009.
 	maxWebSocketMessage = 1 << 20
+	// maxWebSocketBuffered bounds the bytes of unfinished WebSocket
+	// messages held across all sockets at once (each is held about twice:
+	// payload and frames as they came), as inspectSlots bounds bodies; a
+	// frame that would pass it closes its socket with 1013 (try again
+	// later).
+	maxWebSocketBuffered = 16 << 20
+	// maxAgentConns bounds the connections each daemon serves at once
+	// (connlimit.go); a connection past it waits in the listen queue
+	// until another ends.
+	maxAgentConns = 1024
 )
 
 // Decision log and supervise list (decision.go).

@@ -9,7 +9,9 @@ import (
 
 // normalizePath returns the one spelling of a request path that the
 // route's matches are checked against and that the upstream is sent,
-// or an error saying why the path has no single meaning.
+// or an error saying why the path has no single meaning. The error does
+// not repeat the path: it becomes a decision's reason, which is part of
+// the log's aggregation key, and the decision holds the path already.
 //
 // escaped is the path as it arrived on the wire (URL.EscapedPath()); the
 // result is decoded, like the manifest's path values. Each segment:
@@ -32,7 +34,7 @@ import (
 // again gives it back unchanged.
 func normalizePath(escaped string) (string, error) {
 	if !strings.HasPrefix(escaped, "/") {
-		return "", fmt.Errorf("path %q is not absolute", escaped)
+		return "", errors.New("path is not absolute")
 	}
 	raw := strings.Split(escaped[1:], "/")
 	out := make([]string, 0, len(raw))
@@ -44,7 +46,7 @@ func normalizePath(escaped string) (string, error) {
 		}
 		dec, err := decodeSegment(seg)
 		if err != nil {
-			return "", fmt.Errorf("path %q: %v", escaped, err)
+			return "", fmt.Errorf("path refused: %v", err)
 		}
 		trailing = false
 		switch dec {
@@ -54,7 +56,7 @@ func normalizePath(escaped string) (string, error) {
 			trailing = last
 		case "..":
 			if len(out) == 0 {
-				return "", fmt.Errorf("path %q climbs above the root", escaped)
+				return "", errors.New("path climbs above the root")
 			}
 			out = out[:len(out)-1]
 			trailing = last

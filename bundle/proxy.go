@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
@@ -31,6 +32,7 @@ type Proxy struct {
 	getenv    func(string) string
 	secrets   *secretSet
 	inspect   *inspectSlots
+	wsBudget  *byteBudget
 	rec       *Recorder
 	dial      DialFunc
 	transport *http.Transport
@@ -85,6 +87,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		getenv:    o.Getenv,
 		secrets:   newSecretSet(o.SecretNames, o.Getenv),
 		inspect:   newInspectSlots(maxInspectBodies, inspectWait),
+		wsBudget:  &byteBudget{max: maxWebSocketBuffered},
 		rec:       o.Recorder,
 		dial:      dial,
 		transport: newTransport(dial, o.RootCAs),
@@ -160,6 +163,19 @@ func (p *Proxy) admit(w http.ResponseWriter, d *Decision, host string, port int)
 		return nil, false
 	}
 	d.Route = route.Host
+	// A wildcard route lets the agent choose a label; one that carries a
+	// secret would go to the resolver, in the SNI and in the Host header
+	// before any request is read, so the name itself is read by DLP,
+	// on every route, and cannot be redacted.
+	if found := p.secrets.scanBytes([]byte(d.Host)); len(found) > 0 {
+		reason := "host name carries the value of secret " + strings.Join(found, ", ")
+		if p.dlpAction(route) == DLPSupervise {
+			p.deny(w, *d, VerdictHold, "held for supervision: "+reason)
+		} else {
+			p.deny(w, *d, VerdictDeny, reason)
+		}
+		return nil, false
+	}
 	return route, true
 }
 

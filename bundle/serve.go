@@ -149,7 +149,7 @@ func (b *Bundle) Serve(ctx context.Context, ready func(name, addr string)) error
 			}
 			return fmt.Errorf("%s: listen on %s: %w", l.Name, l.Addr, err)
 		}
-		lns = append(lns, stallListener{ln, b.timeouts.WriteStall})
+		lns = append(lns, stallListener{newLimitListener(ln, maxAgentConns), b.timeouts.WriteStall})
 	}
 	errc := make(chan error, len(ls))
 	var srvs []*http.Server

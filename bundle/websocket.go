@@ -36,7 +36,9 @@ import (
 //     decision names the secret. Whatever the route's dlp action, a frame
 //     is never held or redacted, only refused. A frame the reader cannot
 //     parse (unmasked, bad opcode, reserved bits) closes with 1002, an
-//     over-long message with 1009.
+//     over-long message with 1009. Unfinished messages across all
+//     sockets hold at most maxWebSocketBuffered bytes (wsBudget); a
+//     frame that would pass that closes its socket with 1013.
 //   - upstream to agent: passed through frame by frame, unread.
 //   - a socket on which the agent sends nothing (not even a ping) for
 //     webSocketIdleTimeout is closed.
@@ -199,6 +201,7 @@ const (
 	wsProtocolError   = 1002
 	wsPolicyViolation = 1008
 	wsMessageTooBig   = 1009
+	wsTryAgainLater   = 1013
 )
 
 // closeFrame is an unmasked (server) close frame.
@@ -218,9 +221,18 @@ func closeFrame(code uint16, reason string) []byte {
 func (p *Proxy) scanFrames(r *bufio.Reader, up io.Writer, renew func()) error {
 	var msg, pending []byte
 	inMessage := false
+	var held int64 // bytes of p.wsBudget this socket holds
+	defer func() { p.wsBudget.give(held) }()
+	reserve := func(n int) error {
+		if !p.wsBudget.take(int64(n)) {
+			return &wsError{wsTryAgainLater, fmt.Sprintf("too many WebSocket message bytes being inspected (%d MiB at once); retry later", maxWebSocketBuffered>>20)}
+		}
+		held += int64(n)
+		return nil
+	}
 	for {
 		renew()
-		f, err := readClientFrame(r, maxWebSocketMessage-len(msg))
+		f, err := readClientFrame(r, maxWebSocketMessage-len(msg), reserve)
 		if err != nil {
 			return err
 		}
@@ -249,6 +261,8 @@ func (p *Proxy) scanFrames(r *bufio.Reader, up io.Writer, renew func()) error {
 			return err
 		}
 		msg, pending = msg[:0], pending[:0]
+		p.wsBudget.give(held)
+		held = 0
 	}
 }
 
@@ -264,8 +278,9 @@ type wsFrame struct {
 // readClientFrame reads one client frame of at most max payload bytes
 // (RFC 6455 section 5.2): masked, no reserved bits (no extension is
 // negotiated), a known opcode, control frames unfragmented and at most
-// 125 bytes.
-func readClientFrame(r *bufio.Reader, max int) (wsFrame, error) {
+// 125 bytes. A data frame's length is passed to reserve before its
+// payload is read.
+func readClientFrame(r *bufio.Reader, max int, reserve func(int) error) (wsFrame, error) {
 	var f wsFrame
 	var h [14]byte
 	if _, err := io.ReadFull(r, h[:2]); err != nil {
@@ -303,6 +318,11 @@ func readClientFrame(r *bufio.Reader, max int) (wsFrame, error) {
 	if n > uint64(max) {
 		return f, &wsError{wsMessageTooBig, fmt.Sprintf("message over the %d bytes that can be inspected", maxWebSocketMessage)}
 	}
+	if f.opcode < 8 && n > 0 {
+		if err := reserve(int(n)); err != nil {
+			return f, err
+		}
+	}
 	f.raw = make([]byte, hl+4+int(n))
 	copy(f.raw, h[:hl+4])
 	if _, err := io.ReadFull(r, f.raw[hl+4:]); err != nil {
@@ -315,6 +335,23 @@ func readClientFrame(r *bufio.Reader, max int) (wsFrame, error) {
 	}
 	return f, nil
 }
+
+// byteBudget bounds bytes held across goroutines.
+type byteBudget struct {
+	used atomic.Int64
+	max  int64
+}
+
+// take reserves n bytes, or reports false when that would pass max.
+func (b *byteBudget) take(n int64) bool {
+	if b.used.Add(n) > b.max {
+		b.used.Add(-n)
+		return false
+	}
+	return true
+}
+
+func (b *byteBudget) give(n int64) { b.used.Add(-n) }
 
 // passFrames copies the upstream's frames to the agent without reading
 // their payload, and reports whether it stopped between two frames.
