@@ -1,5 +1,7 @@
 package docker
 
+import units "github.com/docker/go-units"
+
 // SetObserveByInspect makes Observe inspect every container until the
 // returned func is called.
 func SetObserveByInspect(v bool) (restore func()) {
@@ -15,3 +17,13 @@ var BuildContext = buildContext
 // verify probe's, in containers b makes from now on: the hook that
 // shows verify failing on an agent given NET_RAW back.
 func SetAgentCapAdd(b *Backend, caps ...string) { b.agentCapAdd = caps }
+
+// LogCapBytes is the most a container's log keeps on disk: logMaxFiles
+// files of logMaxSize.
+func LogCapBytes() int64 {
+	n, err := units.RAMInBytes(logMaxSize)
+	if err != nil {
+		panic(err)
+	}
+	return n * logMaxFiles
+}

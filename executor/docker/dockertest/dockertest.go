@@ -143,6 +143,26 @@ func AgentImage(t testing.TB, eng docker.Engine) string {
 	return imageRef
 }
 
+var (
+	floodOnce sync.Once
+	floodRef  string
+	floodErr  error
+)
+
+// FloodImage returns a FROM scratch image of the flood attacker
+// (testdata/flood), built once per test process.
+func FloodImage(t testing.TB, eng docker.Engine) string {
+	t.Helper()
+	BundleBinary(t)
+	floodOnce.Do(func() {
+		floodRef, floodErr = docker.StaticImage{Repo: "bottleplan-test-flood", Binary: flood, Dest: "/flood"}.Build(context.Background(), eng)
+	})
+	if floodErr != nil {
+		t.Fatal(floodErr)
+	}
+	return floodRef
+}
+
 // Project returns a unique project name and removes everything labelled
 // with it when the test ends, whatever the outcome.
 func Project(t testing.TB, eng *client.Client) string {

@@ -1,0 +1,146 @@
+package docker_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/bottleplan/bottleplan/bundle"
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// floodRequests is how many denied requests the flood attacker sends.
+const floodRequests = 100_000
+
+// TestAttackFloodDenials is the attack "the agent fills the host's disk
+// and pushes held requests out of the supervise list by flooding the
+// bundle with requests it denies": from the agent's side of the internal
+// network (the probe address, capabilities as the agent's), one request
+// a supervise rule holds, then 100k denied requests, each to its own host
+// with a 2 KiB path. Afterwards the bundle's log, as the Engine keeps it,
+// is under the container's log cap, and the supervise list still shows
+// the held request. Nothing leaves the machine: every denied request is
+// answered by the bundle before any name is resolved.
+func TestAttackFloodDenials(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods a bundle with 100k requests")
+	}
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "a")
+	in := &p.Instances[0]
+	bundleIP := in.Network.BundleIP
+	in.Bundle.Supervise = &plan.Supervise{Listen: fmt.Sprintf("%s:%d", bundleIP, plan.SupervisePort)}
+	in.Endpoints.SuperviseURL = fmt.Sprintf("http://%s:%d", bundleIP, plan.SupervisePort)
+	in.Bundle.Proxy.Routes = append(in.Bundle.Proxy.Routes, plan.Route{
+		Host: "held.test", Ports: []int{80}, DLP: bundle.DLPSupervise, Intercept: true,
+		Matches: []plan.Match{{Paths: []plan.PathMatch{{Type: "prefix", Value: "/allowed"}}}},
+	})
+	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t)})
+	if _, err := converge(t, b, p, false, executor.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	cfg := &container.Config{
+		Image: dockertest.FloodImage(t, eng),
+		Cmd: []string{
+			"-proxy", in.Endpoints.ProxyURL,
+			"-held", "http://held.test/forbidden",
+			"-supervise", in.Endpoints.SuperviseURL + "/requests",
+			"-n", fmt.Sprint(floodRequests), "-c", "16", "-path", "2048"},
+		Labels: executor.Labels(project, in.Slug, executor.RoleProbe, "", p.PlanDigest),
+	}
+	host := &container.HostConfig{SecurityOpt: []string{"no-new-privileges"}, CapDrop: []string{"ALL"}, DNS: []string{bundleIP}}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		in.Network.InternalName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: in.Network.ProbeIP}},
+	}}
+	c, err := eng.ContainerCreate(ctx, cfg, host, nc, nil, project+"-flood")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitc, errc := eng.ContainerWait(ctx, c.ID, container.WaitConditionNextExit)
+	if err := eng.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case w := <-waitc:
+		if w.StatusCode != 0 {
+			stdout, stderr := logs(t, eng, c.ID)
+			t.Fatalf("flood exited %d: %s %s", w.StatusCode, stdout, stderr)
+		}
+	case err := <-errc:
+		t.Fatal(err)
+	}
+	stdout, _ := logs(t, eng, c.ID)
+	var rep struct {
+		HeldStatus int                      `json:"held_status"`
+		Sent       int                      `json:"sent"`
+		Statuses   map[string]int           `json:"statuses"`
+		Seconds    float64                  `json:"seconds"`
+		Supervise  bundle.SuperviseResponse `json:"supervise"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Fatalf("flood report: %v: %.500s", err, stdout)
+	}
+	t.Logf("flood: %d requests in %.1f s, answers %v", rep.Sent, rep.Seconds, rep.Statuses)
+	if rep.HeldStatus != 403 {
+		t.Errorf("the held request got %d, want 403", rep.HeldStatus)
+	}
+	if rep.Sent != floodRequests || rep.Statuses["403"] != floodRequests {
+		t.Errorf("sent %d, answers %v; want %d answered 403", rep.Sent, rep.Statuses, floodRequests)
+	}
+	held := 0
+	for _, h := range rep.Supervise.Held {
+		if h.Host == "held.test" && h.Path == "/forbidden" {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Errorf("after the flood the supervise list holds the held request %d times, want once (held %d, denied %d entries)", held, len(rep.Supervise.Held), len(rep.Supervise.Denied))
+	}
+
+	bundleLog, bundleErr := logs(t, eng, in.Bundle.ContainerName)
+	size := int64(len(bundleLog) + len(bundleErr))
+	t.Logf("bundle log after the flood: %d bytes (%d lines), cap %d", size, strings.Count(bundleLog, "\n"), docker.LogCapBytes())
+	if size > docker.LogCapBytes() {
+		t.Errorf("bundle log is %d bytes after the flood, over its cap of %d", size, docker.LogCapBytes())
+	}
+	insp, err := eng.ContainerInspect(ctx, in.Bundle.ContainerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lc := insp.HostConfig.LogConfig; lc.Config["max-size"] == "" || lc.Config["max-file"] == "" {
+		t.Errorf("bundle log config %+v has no rotation", lc)
+	}
+}
+
+// logs returns a container's stdout and stderr as the Engine keeps them.
+func logs(t *testing.T, eng interface {
+	ContainerLogs(context.Context, string, container.LogsOptions) (io.ReadCloser, error)
+}, id string) (string, string) {
+	t.Helper()
+	rc, err := eng.ContainerLogs(context.Background(), id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var out, errb bytes.Buffer
+	if _, err := stdcopy.StdCopy(&out, &errb, rc); err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String()
+}
