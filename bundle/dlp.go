@@ -245,7 +245,7 @@ func (s *secretSet) scanBytes(b []byte) []string {
 		return nil
 	}
 	f := found{}
-	textViews("message", b, false, s.look(f, false))
+	textViews("message", b, false, nil, s.look(f, false))
 	return s.list(f)
 }
 
@@ -342,7 +342,7 @@ func (s *secretSet) scrub(text string) string {
 	}
 	text = s.cut(text, redactedMark)
 	f := found{}
-	textViews("field", []byte(text), true, s.look(f, false))
+	textViews("field", []byte(text), true, nil, s.look(f, false))
 	if len(f) > 0 {
 		return redactedMark
 	}

@@ -168,7 +168,11 @@ func hexN(b []byte, n int) (uint32, bool) {
 // chain. It returns the deepest result, or nil when nothing decoded.
 // With plus, the first percent-decoding also reads '+' as a space (form
 // encoding).
-func decodeViews(b []byte, plus bool, fn func([]byte)) []byte {
+//
+// Each decoding is charged to budget as it is made, and none is kept or
+// made once budget is spent: the views of one request cost at most its
+// budget, plus the one step (two decodings) that spent it, in memory.
+func decodeViews(b []byte, plus bool, budget *scanBudget, fn func([]byte)) []byte {
 	type node struct {
 		b     []byte
 		depth int
@@ -186,6 +190,9 @@ func decodeViews(b []byte, plus bool, fn func([]byte)) []byte {
 			if d == nil || views >= maxDecodedViews {
 				continue
 			}
+			if !budget.take(len(d)) {
+				return last
+			}
 			views++
 			fn(d)
 			last = d
@@ -198,6 +205,28 @@ func decodeViews(b []byte, plus bool, fn func([]byte)) []byte {
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
 }
+
+// scanBudget is how many bytes of decoded views one request may still
+// make (maxScanViews); nil means no budget (a WebSocket message or a log
+// field, bounded by their own caps).
+type scanBudget struct{ left int }
+
+// take spends n bytes, or reports false, and marks the budget spent,
+// when fewer are left.
+func (b *scanBudget) take(n int) bool {
+	if b == nil {
+		return true
+	}
+	if n > b.left {
+		b.left = -1
+		return false
+	}
+	b.left -= n
+	return true
+}
+
+// spent reports whether a take was refused.
+func (b *scanBudget) spent() bool { return b != nil && b.left < 0 }
 
 // stripSpace drops every ASCII white-space byte (line-wrapped base64).
 func stripSpace(b []byte) []byte {

@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -23,11 +24,28 @@ func skipHeader(name string) bool { return name == "Proxy-Authorization" }
 // requestViews calls view with each view of r and its (raw) body. It
 // fails, without reading the body, when the body's Content-Encoding
 // cannot be decoded within maxDecodedBody.
+//
+// The decodings of all its views together may take at most maxScanViews
+// bytes: a request that needs more (a large body dense with escapes of
+// both kinds) is refused, since DLP could not read it all, rather than
+// let one request make the bundle hold many copies of a large body.
 func requestViews(r *http.Request, body []byte, view func(where string, b []byte)) error {
+	budget := &scanBudget{left: maxScanViews}
+	if err := requestViewsWithin(r, body, budget, view); err != nil {
+		return err
+	}
+	if budget.spent() {
+		return fmt.Errorf("request needs more than the %d MiB of decoding DLP reads a request with; send it with fewer escapes or in smaller parts", maxScanViews>>20)
+	}
+	return nil
+}
+
+// requestViewsWithin is requestViews spending budget.
+func requestViewsWithin(r *http.Request, body []byte, budget *scanBudget, view func(where string, b []byte)) error {
 	view("method", []byte(r.Method))
-	textViews("path", []byte(r.URL.EscapedPath()), false, view)
+	textViews("path", []byte(r.URL.EscapedPath()), false, budget, view)
 	if r.URL.RawQuery != "" {
-		textViews("query", []byte(r.URL.RawQuery), true, view)
+		textViews("query", []byte(r.URL.RawQuery), true, budget, view)
 	}
 	for k, vs := range r.Header {
 		if skipHeader(k) {
@@ -35,7 +53,7 @@ func requestViews(r *http.Request, body []byte, view func(where string, b []byte
 		}
 		view("header name", []byte(k))
 		for _, v := range vs {
-			textViews("header value", []byte(v), false, view)
+			textViews("header value", []byte(v), false, budget, view)
 		}
 	}
 	if len(body) == 0 {
@@ -54,13 +72,13 @@ func requestViews(r *http.Request, body []byte, view func(where string, b []byte
 		// the Content-Encoding keeps them as they are, and decoding skips
 		// some (bytes after the end of a deflate stream, gzip header
 		// fields).
-		textViews("body as sent", raw, form, view)
+		textViews("body as sent", raw, form, budget, view)
 		where = strings.Join(cs, "+") + "-decoded body"
 	}
-	textViews(where, body, form, view)
+	textViews(where, body, form, budget, view)
 	if strings.HasPrefix(mt, "multipart/") && bytes.Contains(bytes.ToLower(body), []byte("quoted-printable")) {
-		if d := qpDecode(body); d != nil {
-			textViews("quoted-printable "+where, d, false, view)
+		if d := qpDecode(body); d != nil && budget.take(len(d)) {
+			textViews("quoted-printable "+where, d, false, budget, view)
 		}
 	}
 	return nil
@@ -84,17 +102,17 @@ func checkBodyDecodes(r *http.Request, body []byte) error {
 // percent- and JSON-decoded step by step until stable (decodeViews) (and with '+'
 // as a space first when form), and with white space stripped
 // (line-wrapped base64), raw and fully decoded.
-func textViews(where string, b []byte, form bool, view func(string, []byte)) {
+func textViews(where string, b []byte, form bool, budget *scanBudget, view func(string, []byte)) {
 	view(where, b)
-	last := decodeViews(b, false, func(d []byte) { view("decoded "+where, d) })
+	last := decodeViews(b, false, budget, func(d []byte) { view("decoded "+where, d) })
 	if form && bytes.IndexByte(b, '+') >= 0 {
-		decodeViews(b, true, func(d []byte) { view("form-decoded "+where, d) })
+		decodeViews(b, true, budget, func(d []byte) { view("form-decoded "+where, d) })
 	}
-	if s := stripSpace(b); s != nil {
+	if s := stripSpace(b); s != nil && budget.take(len(s)) {
 		view(where+" without white space", s)
 	}
 	if last != nil {
-		if s := stripSpace(last); s != nil {
+		if s := stripSpace(last); s != nil && budget.take(len(s)) {
 			view("decoded "+where+" without white space", s)
 		}
 	}

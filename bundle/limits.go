@@ -112,6 +112,20 @@ const (
 	// may inflate to for DLP to read it; past it the body is refused as
 	// a decompression bomb.
 	maxDecodedBody = maxInspectBody
+	// maxScanViews is the most memory the decoded views of one request
+	// (percent-, JSON-, form-decoded, white space stripped; all of its
+	// parts together) may take; a request that needs more is refused.
+	// Without it one 16 MiB body dense with escapes of both kinds made
+	// 19 views and 272 MiB of allocations, and four at once (the
+	// inspection slots) could exceed the bundle container's memory.
+	// Per slot the bundle holds at most the body, its Content-Encoding
+	// decoding, this, and the one decoding step that spent it (two views
+	// of at most maxInspectBody): 4 slots * 112 MiB = 448 MiB, under the
+	// container's limit (executor/docker/limits.go), which also sets
+	// GOMEMLIMIT so the collector keeps the heap there. A 16 MiB JSON
+	// body with escapes and white space needs 48 MiB (its unescaped view
+	// and both white-space-stripped ones).
+	maxScanViews = 48 << 20
 )
 
 // WebSockets on opted-in routes (websocket.go).

@@ -126,7 +126,7 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 				Image:      bundleImage,
 				Entrypoint: []string{plan.BundleBinary},
 				Cmd:        bundleServeCmd,
-				Env:        append([]string{"HOME=/tmp"}, req.Env...),
+				Env:        append(append([]string{"HOME=/tmp"}, bundleEnv()...), req.Env...),
 				User:       fmt.Sprintf("%d:%d", bundleUID, bundleUID),
 				Labels:     b.containerLabels(req, in.ConfigHash.Bundle),
 				Hostname:   "bundle",

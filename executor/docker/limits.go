@@ -74,7 +74,17 @@ const (
 	// bundlePids bounds the bundle's processes and threads: Go's threads
 	// plus the git gate's git processes.
 	bundlePids = 1024
+	// bundleGoMemLimit is the bundle process's GOMEMLIMIT, 7/8 of
+	// bundleMemory: Go's collector works harder as the heap nears it,
+	// so garbage from inspected bodies (bundle/limits.go maxScanViews)
+	// does not push the container over its limit.
+	bundleGoMemLimit = bundleMemory / 8 * 7
 )
+
+// bundleEnv is the environment the bundle process gets from its limits.
+func bundleEnv() []string {
+	return []string{"GOMEMLIMIT=" + strconv.Itoa(bundleGoMemLimit)}
+}
 
 // agentPids is the agent's pids limit: the plan's (manifest
 // resources.pids, which every plan the compiler makes carries); 0 (no
@@ -124,6 +134,7 @@ type limitsInput struct {
 	Memory     int64               `json:"memory"`
 	MemorySwap int64               `json:"memory_swap"`
 	PidsLimit  *int64              `json:"pids_limit"`
+	Env        []string            `json:"env,omitempty"`
 }
 
 // limitsDigest is the first 12 hex digits of the sha256 of role's
@@ -134,10 +145,14 @@ func (b *Backend) limitsDigest(role executor.Role) string {
 	}
 	var h container.HostConfig
 	b.applyLimits(role, &plan.Instance{}, &h)
-	raw, _ := json.Marshal(limitsInput{ // plain data: cannot fail
+	in := limitsInput{
 		Role: string(role), CapAdd: h.CapAdd, CapDrop: h.CapDrop, LogConfig: h.LogConfig,
 		Memory: h.Resources.Memory, MemorySwap: h.Resources.MemorySwap, PidsLimit: h.Resources.PidsLimit,
-	})
+	}
+	if role == executor.RoleBundle {
+		in.Env = bundleEnv()
+	}
+	raw, _ := json.Marshal(in) // plain data: cannot fail
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:6])
 }
