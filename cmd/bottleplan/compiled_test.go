@@ -89,7 +89,13 @@ func TestCompiledPlanRouteChange(t *testing.T) {
 	run(exitOK, "plan", "-f", manifest, "-o", planPath)
 	out := run(exitChanges, "apply", planPath, "-f", manifest, "--dry-run", "--detailed-exitcode")
 	ops := opLinesOf(out)
-	want := []string{"-/+ beta bundle " + project + "-beta-bundle replace: config hash changed (bundle: proxy.routes)"}
+	// A new route host is outside the instance CA's name constraints:
+	// a new CA, so the agent, which trusts the CA, is replaced too.
+	uncovered := "route host registry.npmjs.org is outside the bundle's CA name constraints"
+	want := []string{
+		"-/+ beta bundle " + project + "-beta-bundle replace: config hash changed (bundle: proxy.routes); new instance CA (" + uncovered + ")",
+		"-/+ beta agent " + project + "-beta-agent replace: instance CA regenerated (" + uncovered + ")",
+	}
 	if strings.Join(ops, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("a route change of bottle b: ops\n%s\nwant\n%s", strings.Join(ops, "\n"), strings.Join(want, "\n"))
 	}
