@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -49,12 +48,15 @@ func benchRoute(port int) plan.Route {
 	}
 }
 
-// newBundleProxy builds the bundle's egress proxy with secrets secrets
-// (at least 1: the route's token). Its upstream dialer sends the route's
-// host:port to upstreamAddr and refuses everything else; upstream TLS is
-// verified against the upstream's CA. The instance CA it makes is
-// written to work/bundle-ca.pem for the clients. Decisions go to log.
-func newBundleProxy(work, upstreamAddr string, secrets int, log io.Writer) (http.Handler, error) {
+// newBundle builds the bundle as `bottleplan-bundle serve` does
+// (bundle.New: its proxy, recorder, timeouts and connection cap), for
+// one instance whose only route is benchRoute, with secrets secrets (at
+// least 1: the route's token) and the proxy listening on 127.0.0.1. Its
+// upstream dialer sends the route's host:port to upstreamAddr and
+// refuses everything else; upstream TLS is verified against the
+// upstream's CA. The instance CA it makes is written to
+// work/bundle-ca.pem for the clients. Decisions go to log.
+func newBundle(work, upstreamAddr string, secrets int, log io.Writer) (*bundle.Bundle, error) {
 	_, portStr, err := net.SplitHostPort(upstreamAddr)
 	if err != nil {
 		return nil, fmt.Errorf("-upstream: %w", err)
@@ -86,12 +88,15 @@ func newBundleProxy(work, upstreamAddr string, secrets int, log io.Writer) (http
 	}
 	target := net.JoinHostPort(routeHost, portStr)
 	var d net.Dialer
-	return bundle.NewProxy(bundle.ProxyOptions{
-		Routes:      []plan.Route{benchRoute(port)},
-		CA:          ca,
-		Getenv:      func(k string) string { return env[k] },
-		SecretNames: names,
-		Recorder:    bundle.NewRecorder(log, "bench", nil),
+	inst := plan.Instance{Slug: "bench", Bundle: plan.Bundle{
+		Proxy:           plan.Proxy{Listen: "127.0.0.1:0", Routes: []plan.Route{benchRoute(port)}},
+		SecretsFromHost: names,
+	}}
+	return bundle.New(bundle.Options{
+		Instance: inst,
+		CA:       ca,
+		Getenv:   func(k string) string { return env[k] },
+		Log:      log,
 		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			if addr != target {
 				return nil, fmt.Errorf("bench dialer: %s is not the route", addr)
@@ -102,8 +107,19 @@ func newBundleProxy(work, upstreamAddr string, secrets int, log io.Writer) (http
 	})
 }
 
-// serveBundle runs the bundle's egress proxy (newBundleProxy, with
-// secretCount secrets) on 127.0.0.1 until stdin closes. Decisions are
+// newBundleProxy is newBundle's egress proxy alone, for the in-process
+// go test benchmark.
+func newBundleProxy(work, upstreamAddr string, secrets int, log io.Writer) (http.Handler, error) {
+	b, err := newBundle(work, upstreamAddr, secrets, log)
+	if err != nil {
+		return nil, err
+	}
+	return b.Proxy, nil
+}
+
+// serveBundle serves the bundle (newBundle, with secretCount secrets)
+// on 127.0.0.1 until stdin closes, through bundle.Bundle.Serve, so the
+// servers' timeouts and connection caps are the production ones. Decisions are
 // written to /dev/null: the JSON encoding and the write are paid,
 // nothing is kept.
 func serveBundle(work, upstreamAddr, cpuprofile string) error {
@@ -112,21 +128,23 @@ func serveBundle(work, upstreamAddr, cpuprofile string) error {
 		return err
 	}
 	defer devnull.Close()
-	px, err := newBundleProxy(work, upstreamAddr, secretCount, devnull)
+	b, err := newBundle(work, upstreamAddr, secretCount, devnull)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addrc := make(chan string, 1)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- b.Serve(ctx, func(_, addr string) { addrc <- addr })
+	}()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case err := <-errc:
 		return err
 	}
-	// The outer server as bundle.Bundle.Serve sets it up.
-	srv := &http.Server{
-		Handler:           px,
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go srv.Serve(ln)
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -138,7 +156,7 @@ func serveBundle(work, upstreamAddr, cpuprofile string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	fmt.Printf("ready %s\n", ln.Addr())
+	fmt.Printf("ready %s\n", addr)
 	io.Copy(io.Discard, os.Stdin)
 	return nil
 }
