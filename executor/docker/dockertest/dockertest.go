@@ -47,8 +47,6 @@ var (
 	buildOnce sync.Once
 	buildDir  string
 	bundleBin string
-	sleeper   string
-	flood     string
 	buildErr  error
 )
 
@@ -79,37 +77,65 @@ func moduleRoot() (string, error) {
 }
 
 func buildAll() {
-	root, err := moduleRoot()
-	if err != nil {
-		buildErr = err
-		return
-	}
+	var err error
 	if buildDir, err = os.MkdirTemp("", "bottleplan-dockertest-"); err != nil {
 		buildErr = err
 		return
 	}
-	for _, b := range []struct {
-		out  *string
-		pkg  string
-		tags string
-	}{
-		// The bundle may dial the tests' local upstream in TEST-NET-3
-		// (see PublicEgress and bundle/dial_testnet.go); a release
-		// build never can.
-		{&bundleBin, "./cmd/bottleplan-bundle", "bottleplan_testnet"},
-		{&sleeper, "./executor/docker/dockertest/testdata/sleeper", ""},
-		{&flood, "./executor/docker/dockertest/testdata/flood", ""},
-	} {
-		*b.out = filepath.Join(buildDir, filepath.Base(b.pkg))
-		cmd := exec.Command("go", "build", "-tags="+b.tags, "-o", *b.out, b.pkg)
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+	// The bundle may dial the tests' local upstream in TEST-NET-3 (see
+	// PublicEgress and bundle/dial_testnet.go); a release build never
+	// can.
+	bundleBin = filepath.Join(buildDir, "bottleplan-bundle")
+	buildErr = goBuild("./cmd/bottleplan-bundle", bundleBin, "bottleplan_testnet")
+}
+
+// goBuild builds the module's package pkg, static, with tags, into out.
+func goBuild(pkg, out, tags string) error {
+	root, err := moduleRoot()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-tags="+tags, "-o", out, pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+	}
+	return nil
+}
+
+// testImage is a FROM scratch image around one of the test programs in
+// testdata/, at /<name>; the program and the image are built once per
+// test process, when a test first asks for it.
+type testImage struct {
+	name string
+	once sync.Once
+	ref  string
+	err  error
+}
+
+// get returns the image's reference, building it on first use.
+func (i *testImage) get(t testing.TB, eng docker.Engine) string {
+	t.Helper()
+	BundleBinary(t) // makes buildDir
+	i.once.Do(func() {
+		bin := filepath.Join(buildDir, i.name)
+		if i.err = goBuild("./executor/docker/dockertest/testdata/"+i.name, bin, ""); i.err != nil {
 			return
 		}
+		i.ref, i.err = docker.StaticImage{Repo: "bottleplan-test-" + i.name, Binary: bin, Dest: "/" + i.name}.Build(context.Background(), eng)
+	})
+	if i.err != nil {
+		t.Fatal(i.err)
 	}
+	return i.ref
 }
+
+var (
+	sleeperImage  = &testImage{name: "sleeper"}
+	floodImage    = &testImage{name: "flood"}
+	upstreamImage = &testImage{name: "upstream"}
+)
 
 // BundleBinary returns a static bottleplan-bundle binary, built from the
 // source tree once per test process with CGO_ENABLED=0 (never one left on
@@ -123,45 +149,13 @@ func BundleBinary(t testing.TB) string {
 	return bundleBin
 }
 
-var (
-	imageOnce sync.Once
-	imageRef  string
-	imageErr  error
-)
-
 // AgentImage returns a FROM scratch image whose entrypoint waits until it
-// is stopped, built once per test process.
-func AgentImage(t testing.TB, eng docker.Engine) string {
-	t.Helper()
-	BundleBinary(t)
-	imageOnce.Do(func() {
-		imageRef, imageErr = docker.StaticImage{Repo: "bottleplan-test-sleeper", Binary: sleeper, Dest: "/sleeper"}.Build(context.Background(), eng)
-	})
-	if imageErr != nil {
-		t.Fatal(imageErr)
-	}
-	return imageRef
-}
-
-var (
-	floodOnce sync.Once
-	floodRef  string
-	floodErr  error
-)
+// is stopped (testdata/sleeper).
+func AgentImage(t testing.TB, eng docker.Engine) string { return sleeperImage.get(t, eng) }
 
 // FloodImage returns a FROM scratch image of the flood attacker
-// (testdata/flood), built once per test process.
-func FloodImage(t testing.TB, eng docker.Engine) string {
-	t.Helper()
-	BundleBinary(t)
-	floodOnce.Do(func() {
-		floodRef, floodErr = docker.StaticImage{Repo: "bottleplan-test-flood", Binary: flood, Dest: "/flood"}.Build(context.Background(), eng)
-	})
-	if floodErr != nil {
-		t.Fatal(floodErr)
-	}
-	return floodRef
-}
+// (testdata/flood).
+func FloodImage(t testing.TB, eng docker.Engine) string { return floodImage.get(t, eng) }
 
 // Project returns a unique project name and removes everything labelled
 // with it when the test ends, whatever the outcome.

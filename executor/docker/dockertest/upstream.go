@@ -10,10 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"math/big"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,38 +89,8 @@ func NewUpstreamCerts(t testing.TB, hosts ...string) UpstreamCerts {
 	}
 }
 
-var (
-	upstreamOnce sync.Once
-	upstreamRef  string
-	upstreamErr  error
-)
-
-// UpstreamImage returns a FROM scratch image of testdata/upstream, built
-// once per test process.
-func UpstreamImage(t testing.TB, eng docker.Engine) string {
-	t.Helper()
-	BundleBinary(t) // makes buildDir
-	upstreamOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			upstreamErr = err
-			return
-		}
-		bin := filepath.Join(buildDir, "upstream")
-		cmd := exec.Command("go", "build", "-o", bin, "./executor/docker/dockertest/testdata/upstream")
-		cmd.Dir = root
-		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			upstreamErr = fmt.Errorf("go build upstream: %v\n%s", err, out)
-			return
-		}
-		upstreamRef, upstreamErr = docker.StaticImage{Repo: "bottleplan-test-upstream", Binary: bin, Dest: "/upstream"}.Build(context.Background(), eng)
-	})
-	if upstreamErr != nil {
-		t.Fatal(upstreamErr)
-	}
-	return upstreamRef
-}
+// UpstreamImage returns a FROM scratch image of testdata/upstream.
+func UpstreamImage(t testing.TB, eng docker.Engine) string { return upstreamImage.get(t, eng) }
 
 // PublicEgress creates the egress network of every instance of p in its
 // own /28 of 203.0.113.0/24, labelled as apply labels it, so apply adopts
