@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+func init() {
+	register(&command{
+		name:  "logs",
+		usage: "logs plan.json [--instance S] [--decisions] [--since D] [-f] [--json]",
+		short: "show what the agents wrote, or what their bundles decided",
+		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
+			var o logsOptions
+			fs.StringVar(&o.instance, "instance", "", "show only this instance (its slug)")
+			fs.BoolVar(&o.decisions, "decisions", false, "show the bundle's decision log instead of the agent's output")
+			since := fs.String("since", "", "leave out what was written before this: a duration (10m) or an RFC 3339 time")
+			fs.BoolVarP(&o.follow, "follow", "f", false, "keep printing new lines until interrupted (Ctrl-C)")
+			fs.BoolVar(&o.json, "json", false, "with --decisions: print the decision log's JSON lines as the bundle wrote them")
+			return func(e *env, args []string) error {
+				var err error
+				if o.since, err = parseSince(*since, time.Now()); err != nil {
+					return err
+				}
+				return runLogs(e, args, o)
+			}
+		},
+	})
+}
+
+// logsOptions are the flags of logs.
+type logsOptions struct {
+	instance  string
+	decisions bool
+	since     time.Time
+	follow    bool
+	json      bool
+}
+
+// parseSince reads --since as docker does: a Go duration back from now
+// ("10m", "1h30m") or an RFC 3339 time ("2026-01-02T15:04:05Z"); "" is
+// no limit.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, usagef("--since %q: a duration counts back from now and cannot be negative", s)
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, usagef("--since %q: want a duration (10m, 1h30m) or an RFC 3339 time (2026-01-02T15:04:05Z)", s)
+}
+
+// runLogs prints, for every instance of the plan (or the one --instance
+// names), what its agent container wrote, or with --decisions its
+// bundle's decision log. It reads only.
+//
+// Agent output: the agent's stdout to stdout, its stderr to stderr, each
+// line prefixed with the instance slug when more than one instance is
+// shown (as `docker compose logs` does); instances one after the other
+// in plan order, or as lines arrive with -f. On a terminal, control
+// characters other than tab are shown escaped: the agent is not trusted
+// with the operator's terminal.
+//
+// Decisions (decisionview.go): the JSON lines of the bundles' stdout,
+// merged in decision-time order (as they arrive with -f), as a table or,
+// with --json, verbatim. The bundle's stderr is not part of the log and
+// is left out; so is every stdout line that is not a decision, counted
+// on stderr at the end.
+//
+// -f ends when interrupted (exit 0) or when every container stopped. An
+// instance that cannot be read (not applied, a smolvm agent without
+// --decisions) is an error, exit 1, after the others were printed; an
+// instance left out because its agent is a smolvm machine is only noted
+// on stderr when --instance did not name it.
+func runLogs(e *env, args []string, o logsOptions) error {
+	if o.json && !o.decisions {
+		return usagef("--json prints the decision log; use it with --decisions")
+	}
+	p, err := readPlanArg(args)
+	if err != nil {
+		return err
+	}
+	todo, err := selectInstances(p, o.instance)
+	if err != nil {
+		return err
+	}
+	b, err := backendFor(e, p, docker.Options{})
+	if err != nil {
+		return err
+	}
+	lr, ok := b.(executor.LogReader)
+	if !ok {
+		return errors.New("this backend cannot read logs yet")
+	}
+	return showLogs(e, lr, p, todo, o)
+}
+
+// selectInstances returns the instances --instance names (all when
+// only is ""), or an error listing the plan's instances.
+func selectInstances(p *plan.Plan, only string) ([]*plan.Instance, error) {
+	var todo, all []*plan.Instance
+	var slugs []string
+	for i := range p.Instances {
+		in := &p.Instances[i]
+		all = append(all, in)
+		slugs = append(slugs, in.Slug)
+		if in.Slug == only {
+			todo = append(todo, in)
+		}
+	}
+	if only == "" {
+		return all, nil
+	}
+	if len(todo) == 0 {
+		return nil, fmt.Errorf("no instance %q in the plan (it has: %s)", only, strings.Join(slugs, ", "))
+	}
+	return todo, nil
+}
+
+// showLogs reads the instances' logs through lr and prints them.
+func showLogs(e *env, lr executor.LogReader, p *plan.Plan, todo []*plan.Instance, o logsOptions) error {
+	role := executor.RoleAgent
+	if o.decisions {
+		role = executor.RoleBundle
+	}
+	out := newLogPrinter(e, todo, o)
+	read := func(in *plan.Instance) error {
+		req := executor.LogRequest{Project: p.Project, Instance: in, Role: role, Since: o.since, Follow: o.follow}
+		stdout, stderr := out.writers(in.Slug)
+		err := lr.Logs(e.ctx, req, stdout, stderr)
+		stdout.Close()
+		stderr.Close()
+		return err
+	}
+	var (
+		mu   sync.Mutex
+		errs = map[string]error{}
+	)
+	if o.follow {
+		var wg sync.WaitGroup
+		for _, in := range todo {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := read(in); err != nil {
+					mu.Lock()
+					errs[in.Slug] = err
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+	} else {
+		for _, in := range todo {
+			if err := read(in); err != nil {
+				errs[in.Slug] = err
+			}
+		}
+	}
+	out.finish()
+
+	var failed []error
+	for _, in := range todo {
+		err := errs[in.Slug]
+		switch {
+		case err == nil:
+		case o.follow && e.ctx.Err() != nil && errors.Is(err, e.ctx.Err()):
+			// Interrupted while following: the normal end of -f.
+		case errors.Is(err, executor.ErrLogsUnsupported) && o.instance == "":
+			fmt.Fprintf(e.stderr, "bottleplan logs: skipped: %v\n", err)
+		default:
+			failed = append(failed, err)
+		}
+	}
+	return errors.Join(failed...)
+}
+
+// logPrinter turns the demultiplexed streams of every instance into
+// lines and prints them: agent lines as they come, decisions as they
+// come with -f and sorted by time at the end without it.
+type logPrinter struct {
+	e     *env
+	o     logsOptions
+	color bool
+	// prefixes maps a slug to its line prefix ("" for one instance).
+	prefixes map[string]string
+
+	mu        sync.Mutex
+	decisions []decisionLine // without -f, printed by finish
+	skipped   int            // bundle stdout lines that are not decisions
+	header    bool           // the table header was printed (-f)
+	widths    []int          // column widths of the table with -f
+}
+
+func newLogPrinter(e *env, todo []*plan.Instance, o logsOptions) *logPrinter {
+	lp := &logPrinter{e: e, o: o, color: e.isTTY && e.getenv("NO_COLOR") == "", prefixes: map[string]string{}}
+	width := 0
+	for _, in := range todo {
+		width = max(width, len(in.Slug))
+	}
+	for i, in := range todo {
+		if len(todo) > 1 {
+			lp.prefixes[in.Slug] = paint(lp.color, instanceColors[i%len(instanceColors)], fmt.Sprintf("%-*s", width, in.Slug)) + " | "
+		}
+	}
+	lp.widths = followWidths(width)
+	return lp
+}
+
+// writers returns the line writers for slug's stdout and stderr.
+func (lp *logPrinter) writers(slug string) (stdout, stderr *lineWriter) {
+	if lp.o.decisions {
+		// The decision log is the bundle's stdout; its stderr is not.
+		return &lineWriter{line: func(b []byte) { lp.decision(b) }}, &lineWriter{line: func([]byte) {}}
+	}
+	return &lineWriter{line: func(b []byte) { lp.agentLine(lp.e.stdout, slug, b) }},
+		&lineWriter{line: func(b []byte) { lp.agentLine(lp.e.stderr, slug, b) }}
+}
+
+// agentLine prints one line of an agent's output to w.
+func (lp *logPrinter) agentLine(w io.Writer, slug string, b []byte) {
+	s := string(b)
+	if lp.e.isTTY {
+		s = printable(s)
+	}
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	fmt.Fprintf(w, "%s%s\n", lp.prefixes[slug], s)
+}
+
+// decision handles one line of a bundle's stdout.
+func (lp *logPrinter) decision(b []byte) {
+	d, ok := parseDecision(b)
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if !ok {
+		lp.skipped++
+		return
+	}
+	if !lp.o.follow {
+		lp.decisions = append(lp.decisions, d)
+		return
+	}
+	if lp.o.json {
+		fmt.Fprintf(lp.e.stdout, "%s\n", d.raw)
+		return
+	}
+	if !lp.header {
+		lp.header = true
+		writeRow(lp.e.stdout, decisionHeader, lp.widths, nil)
+	}
+	writeRow(lp.e.stdout, d.cells(), lp.widths, lp.paints(d))
+}
+
+// finish prints what was kept for the end: the sorted decisions without
+// -f, and the count of skipped lines.
+func (lp *logPrinter) finish() {
+	lp.mu.Lock()
+	defer lp.mu.Unlock()
+	if !lp.o.follow && lp.o.decisions {
+		sort.SliceStable(lp.decisions, func(i, j int) bool { return lp.decisions[i].Time.Before(lp.decisions[j].Time) })
+		if lp.o.json {
+			for _, d := range lp.decisions {
+				fmt.Fprintf(lp.e.stdout, "%s\n", d.raw)
+			}
+		} else if len(lp.decisions) > 0 {
+			rows := [][]string{decisionHeader}
+			for _, d := range lp.decisions {
+				rows = append(rows, d.cells())
+			}
+			widths := columnWidths(rows)
+			writeRow(lp.e.stdout, decisionHeader, widths, nil)
+			for _, d := range lp.decisions {
+				writeRow(lp.e.stdout, d.cells(), widths, lp.paints(d))
+			}
+		}
+	}
+	if lp.skipped > 0 {
+		fmt.Fprintf(lp.e.stderr, "bottleplan logs: skipped %d line(s) of the bundle's stdout that are not decisions\n", lp.skipped)
+	}
+}
+
+// maxLogLine bounds one line kept in memory: a longer one is printed in
+// pieces of this size (the Engine's json-file driver splits at 16 KiB
+// already; this holds whatever a backend gives).
+const maxLogLine = 1 << 20
+
+// lineWriter cuts what is written to it into lines (without their
+// newline) and hands each to line; Close hands over the last, unended
+// one.
+type lineWriter struct {
+	line func([]byte)
+	buf  []byte
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			w.buf = append(w.buf, p...)
+			for len(w.buf) >= maxLogLine {
+				w.line(w.buf[:maxLogLine])
+				w.buf = append(w.buf[:0], w.buf[maxLogLine:]...)
+			}
+			break
+		}
+		w.buf = append(w.buf, p[:i]...)
+		w.line(w.buf)
+		w.buf = w.buf[:0]
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Close hands over a last line that had no newline.
+func (w *lineWriter) Close() error {
+	if len(w.buf) > 0 {
+		w.line(w.buf)
+		w.buf = nil
+	}
+	return nil
+}
