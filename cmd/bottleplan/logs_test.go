@@ -180,7 +180,7 @@ func TestLogsAgentOutput(t *testing.T) {
 			wantStderr: "a  | warn a\n",
 		},
 		"one instance": {only: "a", wantStdout: "hello from a\nno newline\n", wantStderr: "warn a\n"},
-		"terminal": {only: "bb", tty: true, wantStdout: "title\\x1b]0;pwned\\a\n"},
+		"terminal":     {only: "bb", tty: true, wantStdout: "title\\x1b]0;pwned\\a\n"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
