@@ -86,10 +86,11 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 // on stderr at the end.
 //
 // -f ends when interrupted (exit 0) or when every container stopped. An
-// instance that cannot be read (not applied, a smolvm agent without
-// --decisions) is an error, exit 1, after the others were printed; an
-// instance left out because its agent is a smolvm machine is only noted
-// on stderr when --instance did not name it.
+// instance that cannot be read (not applied: the message says to run
+// apply) is an error on stderr, after the others were printed (as it
+// happens with -f, while the others go on), and the exit is 1. A smolvm
+// agent, whose output cannot be read yet, is an error when --instance
+// names it, and otherwise only noted on stderr.
 func runLogs(e *env, args []string, o logsOptions) error {
 	if o.json && !o.decisions {
 		return usagef("--json prints the decision log; use it with --decisions")
@@ -150,47 +151,50 @@ func showLogs(e *env, lr executor.LogReader, p *plan.Plan, todo []*plan.Instance
 		stderr.Close()
 		return err
 	}
-	var (
-		mu   sync.Mutex
-		errs = map[string]error{}
-	)
+	// report says what became of one instance's read: nothing (read to
+	// the end, or interrupted while following: the normal end of -f), a
+	// note (left out: nobody asked for it by name) or a failure. With -f
+	// it is printed as it happens, while the other instances go on.
+	failed := false
+	report := func(err error) {
+		switch {
+		case err == nil:
+		case o.follow && e.ctx.Err() != nil && errors.Is(err, e.ctx.Err()):
+		case errors.Is(err, executor.ErrLogsUnsupported) && o.instance == "":
+			out.note("skipped: %v", err)
+		default:
+			failed = true
+			out.note("%v", err)
+		}
+	}
 	if o.follow {
 		var wg sync.WaitGroup
 		for _, in := range todo {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := read(in); err != nil {
-					mu.Lock()
-					errs[in.Slug] = err
-					mu.Unlock()
-				}
+				err := read(in)
+				out.mu.Lock()
+				defer out.mu.Unlock()
+				report(err)
 			}()
 		}
 		wg.Wait()
+		out.finish()
 	} else {
-		for _, in := range todo {
-			if err := read(in); err != nil {
-				errs[in.Slug] = err
-			}
+		errs := make([]error, len(todo))
+		for i, in := range todo {
+			errs[i] = read(in)
+		}
+		out.finish()
+		for _, err := range errs {
+			report(err)
 		}
 	}
-	out.finish()
-
-	var failed []error
-	for _, in := range todo {
-		err := errs[in.Slug]
-		switch {
-		case err == nil:
-		case o.follow && e.ctx.Err() != nil && errors.Is(err, e.ctx.Err()):
-			// Interrupted while following: the normal end of -f.
-		case errors.Is(err, executor.ErrLogsUnsupported) && o.instance == "":
-			fmt.Fprintf(e.stderr, "bottleplan logs: skipped: %v\n", err)
-		default:
-			failed = append(failed, err)
-		}
+	if failed {
+		return silent(exitError)
 	}
-	return errors.Join(failed...)
+	return nil
 }
 
 // logPrinter turns the demultiplexed streams of every instance into
@@ -268,6 +272,12 @@ func (lp *logPrinter) decision(b []byte) {
 		writeRow(lp.e.stdout, decisionHeader, lp.widths, nil)
 	}
 	writeRow(lp.e.stdout, d.cells(), lp.widths, lp.paints(d))
+}
+
+// note prints one line about the run on stderr; the caller holds
+// lp.mu, or no other goroutine prints.
+func (lp *logPrinter) note(format string, args ...any) {
+	fmt.Fprintf(lp.e.stderr, "bottleplan logs: "+format+"\n", args...)
 }
 
 // finish prints what was kept for the end: the sorted decisions without
