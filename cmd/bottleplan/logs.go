@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -288,19 +289,24 @@ func (lp *logPrinter) finish() {
 	if !lp.o.follow && lp.o.decisions {
 		sort.SliceStable(lp.decisions, func(i, j int) bool { return lp.decisions[i].Time.Before(lp.decisions[j].Time) })
 		if lp.o.json {
+			w := bufio.NewWriter(lp.e.stdout)
 			for _, d := range lp.decisions {
-				fmt.Fprintf(lp.e.stdout, "%s\n", d.raw)
+				w.Write(d.raw)
+				w.WriteByte('\n')
 			}
+			w.Flush()
 		} else if len(lp.decisions) > 0 {
 			rows := [][]string{decisionHeader}
 			for _, d := range lp.decisions {
 				rows = append(rows, d.cells())
 			}
 			widths := columnWidths(rows)
-			writeRow(lp.e.stdout, decisionHeader, widths, nil)
-			for _, d := range lp.decisions {
-				writeRow(lp.e.stdout, d.cells(), widths, lp.paints(d))
+			w := bufio.NewWriter(lp.e.stdout)
+			writeRow(w, decisionHeader, widths, nil)
+			for i, d := range lp.decisions {
+				writeRow(w, rows[i+1], widths, lp.paints(d))
 			}
+			w.Flush()
 		}
 	}
 	if lp.skipped > 0 {

@@ -258,3 +258,24 @@ func (n *notifyWriter) Write(p []byte) (int, error) {
 	}()
 	return n.w.Write(p)
 }
+
+// BenchmarkLogsDecisionsFullLog renders a decision log as large as the
+// Engine keeps for one bundle (the log rotation's 30 MiB) as a table.
+func BenchmarkLogsDecisionsFullLog(b *testing.B) {
+	var log bytes.Buffer
+	rec := bundle.NewRecorder(&log, "a", nil)
+	for i := 0; log.Len() < 30<<20; i++ {
+		rec.Record(bundle.Decision{Daemon: "proxy", Host: fmt.Sprintf("h%d.example.com", i), Port: 443, Method: "GET",
+			Path: "/v1/" + strings.Repeat("p", 200), Verdict: bundle.VerdictAllow, Route: "h.example.com"})
+	}
+	f := &fakeLogs{out: map[string]fakeOutput{"a/bundle": {stdout: log.String()}}}
+	p := &plan.Plan{Project: "p", Instances: []plan.Instance{{Slug: "a"}}}
+	b.SetBytes(int64(log.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		e := &env{ctx: context.Background(), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}
+		if err := showLogs(e, f, p, []*plan.Instance{&p.Instances[0]}, logsOptions{decisions: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
