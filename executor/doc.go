@@ -11,6 +11,10 @@
 // each must see; a backend only runs them and reads the agent's
 // attachments.
 //
+// LogReader (logs.go) is how `logs` reads what an instance's containers
+// wrote, the bundle's decision log among it, without the CLI talking to
+// a backend's engine.
+//
 // This package owns the decisions: which resources to create, start,
 // replace or delete and why, where an instance's CA comes from, which
 // secrets an apply needs. It must not talk to Docker or smolvm (backends

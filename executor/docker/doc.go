@@ -3,7 +3,9 @@
 // egress network, bundle container and agent container, and builds the
 // images they run, all through the Engine API. For `verify` it also runs
 // the short-lived probe container (verify.go): the live bundle's image at
-// probe_ip, labelled with role probe and removed whatever happens.
+// probe_ip, labelled with role probe and removed whatever happens. For
+// `logs` it reads what a bundle or agent container wrote, as the Engine
+// kept it (logs.go; the bundle's stdout is its decision log).
 //
 // Every limit it puts on the containers (the agent's capabilities and
 // pids limit, the bundle's memory and pids limits, log rotation) is named

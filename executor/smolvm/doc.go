@@ -18,7 +18,9 @@
 //     placeholders, for `apply --dry-run` (command.go);
 //   - Hybrid, the executor.Backend of plans with smolmachines instances:
 //     networks and bundles on the Docker backend, agents here
-//     (hybrid.go).
+//     (hybrid.go); its executor.LogReader reads bundles' output (the
+//     decision log) on the Docker side and answers ErrLogsUnsupported
+//     for a machine's (logs.go).
 //
 // What it must not do: read the process environment or prompt (secret
 // values arrive from the caller), talk to Docker (the Docker backend does,
