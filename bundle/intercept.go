@@ -80,24 +80,29 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 	}
 	stripOverrides(r.Header)
 	action := p.dlpAction(route)
+	// held collects what a "supervise" action caught: the request is
+	// read and scanned whole first, so the operator decides on all of it
+	// at once (hold.go).
+	var held []string
 	reason, ok := p.normalizeRequestPath(r, route)
 	if ok {
 		d.Path = r.URL.Path
 		reason, ok = CheckRequest(route, r.Method, r.URL.Path)
 	}
 	if !ok {
-		if action == DLPSupervise {
-			p.deny(w, d, VerdictHold, "held for supervision: "+reason)
-		} else {
+		if action != DLPSupervise {
 			p.deny(w, d, VerdictDeny, reason)
+			return
 		}
-		return
+		held = append(held, reason)
 	}
 	body, release, err := p.readBody(r)
 	if err != nil {
 		p.deny(w, d, VerdictDeny, err.Error())
 		return
 	}
+	var once sync.Once
+	release = func(f func()) func() { return func() { once.Do(f) } }(release)
 	defer release()
 	if route.Auth != nil {
 		// The agent's own credential never goes upstream.
@@ -113,8 +118,7 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 		reason := "request carries the value of secret " + strings.Join(found, ", ")
 		switch action {
 		case DLPSupervise:
-			p.deny(w, d, VerdictHold, "held for supervision: "+reason)
-			return
+			held = append(held, reason)
 		case DLPRedact:
 			if body, err = p.secrets.redact(r, body); err != nil {
 				p.deny(w, d, VerdictDeny, err.Error())
@@ -124,6 +128,14 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 			d.Path = r.URL.Path
 		default:
 			p.deny(w, d, VerdictDeny, reason)
+			return
+		}
+	}
+	if len(held) > 0 {
+		// A held request gives its inspection slot back: it may wait
+		// for hours, and must not starve other uploads.
+		release()
+		if !p.holdRequest(w, r, &d, strings.Join(held, "; "), len(body)) {
 			return
 		}
 	}

@@ -244,6 +244,11 @@ type Repo struct {
 type Supervise struct {
 	// Listen is "bundle_ip:port".
 	Listen string `json:"listen"`
+	// HoldTimeout is how long a request a supervise rule holds waits for
+	// the operator before it is refused: a Go duration in its canonical
+	// form (time.Duration.String, "5m0s"), 10s..24h. Empty (plans
+	// written before it existed) means 5m.
+	HoldTimeout string `json:"hold_timeout,omitempty"`
 }
 
 // Endpoints are the URLs the agent dials.
