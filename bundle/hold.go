@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bottleplan/bottleplan/plan"
 )
 
 // Held means held: a request that a "supervise" DLP action catches (a
@@ -32,8 +34,8 @@ import (
 // then "client hung up").
 
 // DefaultHoldTimeout is how long a request is held when the plan names
-// no hold timeout (supervise.hold_timeout in the manifest).
-const DefaultHoldTimeout = 5 * time.Minute
+// no hold timeout (a plan older than supervise.hold_timeout).
+const DefaultHoldTimeout = plan.OlderPlanHoldTimeout
 
 // PendingRequest is a request held open for the operator, as the
 // operator API lists it: scrubbed like every decision.
