@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -226,5 +229,45 @@ func TestAttackExhaustHeldRequests(t *testing.T) {
 		if got := awaitResult(t, r); got.code != 403 {
 			t.Fatalf("held request answered %d %q", got.code, got.body)
 		}
+	}
+}
+
+// The operator API is served on its unix socket, mode 0600, and on no
+// TCP listener.
+func TestOperatorServedOnUnixSocketOnly(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "run", "operator.sock")
+	b, err := New(Options{Instance: testInstance(), CA: newTestCA(t, "ca").ca,
+		Getenv: func(string) string { return "" }, OperatorSocket: sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range b.Listeners() {
+		if l.Handler == b.Operator {
+			t.Fatalf("operator API on TCP listener %s", l.Name)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	ready := make(chan struct{}, 8)
+	go func() { done <- b.Serve(ctx, func(string, string) { ready <- struct{}{} }) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for range 3 { // proxy, supervise, operator
+		<-ready
+	}
+	fi, err := os.Stat(sock)
+	if err != nil || fi.Mode()&os.ModeSocket == 0 || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket %v %v", fi, err)
+	}
+	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	resp, err := c.Get("http://operator/held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "{\"held\":[]}\n" {
+		t.Fatalf("GET /held: %d %q", resp.StatusCode, body)
 	}
 }
