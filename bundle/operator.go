@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+
+	"github.com/bottleplan/bottleplan/plan"
 )
 
 // The operator API decides on held requests. It is served only on a
@@ -30,7 +32,7 @@ import (
 
 // OperatorSocket is where the bundle serves the operator API in its
 // container.
-const OperatorSocket = "/run/bottleplan/operator.sock"
+const OperatorSocket = plan.BundleOperatorSocket
 
 // maxOperatorBody bounds a decision's JSON body.
 const maxOperatorBody = 16 << 10
