@@ -85,3 +85,21 @@ func TestAttackSuperviseAgentCannotDecide(t *testing.T) {
 		t.Fatalf("log says approved:\n%s", f.log.String())
 	}
 }
+
+// A hold may outlast TunnelIdle: the tunnel it waits in is kept in use,
+// so the hold ends by its own timeout (or decision), not as a hang-up.
+func TestHoldOutlivesTunnelIdle(t *testing.T) {
+	f := newServedFixture(t, Timeouts{TunnelIdle: 300 * time.Millisecond})
+	f.b.Proxy.holds.timeout = 2 * time.Second
+	c := f.connect(t, "held.example.test:443", true)
+	io.WriteString(c, "GET /elsewhere HTTP/1.1\r\nHost: held.example.test\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(wait))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("the held request's tunnel was closed: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if got := fmt.Sprintf("%d %s", resp.StatusCode, b); got != "403 blocked: not approved within 2s\n" {
+		t.Fatalf("got %q", got)
+	}
+}

@@ -226,7 +226,9 @@ func (p *Proxy) holdRequest(w http.ResponseWriter, r *http.Request, d *Decision,
 	}
 	d.ID, hd.ID = h.pending.ID, h.pending.ID
 	p.record(hd)
+	stop := keepTunnel(r.Context())
 	how, why := p.holds.wait(r.Context(), h)
+	stop()
 	// The operator's reason goes to the agent: it is scrubbed and capped
 	// like every logged field.
 	why = capField(p.secrets.scrub(why))
@@ -245,10 +247,40 @@ func (p *Proxy) holdRequest(w http.ResponseWriter, r *http.Request, d *Decision,
 	case holdTimedOut:
 		p.deny(w, *d, VerdictDeny, fmt.Sprintf("not approved within %s", p.holds.timeout))
 	case holdHungUp:
-		d.Verdict, d.Reason = VerdictDeny, "client hung up while held for supervision"
-		p.record(*d)
+		// Answered too, in case the connection still carries it: a
+		// handler that wrote nothing would answer 200.
+		p.deny(w, *d, VerdictDeny, "client hung up while held for supervision")
 	}
 	return false
+}
+
+// tunnelKey is the request context key of the idle tunnel an
+// intercepted request came through.
+type tunnelKey struct{}
+
+// keepTunnel keeps the tunnel of an intercepted request in use while it
+// is held: a hold may last up to 24h, longer than TunnelIdle, and a
+// tunnel closed for idleness would end it as if the agent had hung up.
+// The returned func stops it.
+func keepTunnel(ctx context.Context) func() {
+	tun, ok := ctx.Value(tunnelKey{}).(*idleTunnel)
+	if !ok || tun == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(tun.idle / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				tun.touch()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // Pending lists the requests held open now, oldest first.

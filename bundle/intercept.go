@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -17,7 +18,7 @@ import (
 // instance CA, then serves the HTTP/1.1 requests inside it one by one
 // through the route's checks. Only "http/1.1" is offered in ALPN, so every
 // request is seen whole.
-func (p *Proxy) intercept(conn net.Conn, host string, port int, route *plan.Route) {
+func (p *Proxy) intercept(conn net.Conn, tun *idleTunnel, host string, port int, route *plan.Route) {
 	tc := tls.Server(conn, &tls.Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return p.ca.Leaf(host)
@@ -34,6 +35,11 @@ func (p *Proxy) intercept(conn net.Conn, host string, port int, route *plan.Rout
 		ReadTimeout:       to.ReadHeader + to.BodyGrace,
 		IdleTimeout:       to.Idle,
 		ErrorLog:          p.errLog,
+		// A request held for supervision keeps its tunnel in use
+		// (hold.go).
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, tunnelKey{}, tun)
+		},
 	}
 	srv.Serve(newOneConnListener(tc))
 }

@@ -241,7 +241,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if route.Intercept {
 		d.Reason = "intercepted"
 		p.record(d)
-		p.intercept(client, host, port, route)
+		p.intercept(client, tun, host, port, route)
 		return
 	}
 	d.Reason = "tunnel"
