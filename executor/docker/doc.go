@@ -3,7 +3,10 @@
 // egress network, bundle container and agent container, and builds the
 // images they run, all through the Engine API. For `verify` it also runs
 // the short-lived probe container (verify.go): the live bundle's image at
-// probe_ip, labelled with role probe and removed whatever happens.
+// probe_ip, labelled with role probe and removed whatever happens. For
+// `supervise` it runs `bottleplan-bundle ctl` in a bundle container
+// through the exec API (operator.go), the host's only way to the
+// bundle's operator socket, which lives on a tmpfs at /run/bottleplan.
 //
 // Every limit it puts on the containers (the agent's capabilities and
 // pids limit, the bundle's memory and pids limits, log rotation) is named
