@@ -65,6 +65,7 @@ func newServedFixture(t *testing.T, to Timeouts) *servedFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.Proxy.holds.timeout = fixtureHoldTimeout
 	f.b = b
 	f.roots = &tls.Config{RootCAs: instCA.pool}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -17,8 +17,8 @@ const (
 	VerdictAllow = "allow"
 	// VerdictDeny: refused with 403 "blocked: ...".
 	VerdictDeny = "deny"
-	// VerdictHold: refused with 403 and kept for the supervise endpoint
-	// (dlp "supervise").
+	// VerdictHold: held open for the operator (dlp "supervise",
+	// hold.go); a second line with the same ID says how it ended.
 	VerdictHold = "hold"
 	// VerdictRedact: forwarded after secret values were cut out of it
 	// (dlp "redact").
@@ -50,6 +50,9 @@ type Decision struct {
 	Route string `json:"route"`
 	// Reason says why a request was not simply allowed.
 	Reason string `json:"reason,omitempty"`
+	// ID names a request held for supervision (hold.go): on the hold
+	// and on the line that says how it ended.
+	ID string `json:"id,omitempty"`
 	// Count, First and Last are set on an entry that stands for several
 	// refusals with the same key (see aggregate.go): how many, and the
 	// times of the first and the last. An entry without them stands for

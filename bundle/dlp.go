@@ -59,10 +59,11 @@ import (
 // mangling the encoding around it would send something the agent never
 // wrote.
 //
-// Held requests are answered at once with 403 "blocked: held for
-// supervision: ..." and listed by the supervise endpoint; they are not
-// parked waiting for a human to release them (nothing in the plan says
-// who would, or for how long). Secrets shorter than minSecretLen are not
+// Held requests are held open until the operator approves or denies
+// them or the plan's hold timeout passes (hold.go). A secret in the
+// host name of a CONNECT on a "supervise" route is refused at once with
+// 403 "blocked: held for supervision: ...": the name would be resolved
+// and sent in the SNI before any request could be held. Secrets shorter than minSecretLen are not
 // scanned for (too many false matches).
 const (
 	minSecretLen = 8

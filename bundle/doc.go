@@ -29,7 +29,13 @@
 //     minted.
 //   - gitgate.go: the git smart-HTTP gate (https upstreams).
 //   - gitssh.go: the gate's bridge to ssh upstreams.
-//   - supervise.go: GET /requests, the held and denied requests.
+//   - hold.go: requests a "supervise" rule holds open until the
+//     operator approves or denies them, or their timeout passes.
+//   - operator.go: the operator API that decides on them, served only
+//     on a unix socket in the bundle container (OperatorSocket), never
+//     on a network.
+//   - supervise.go: GET /requests on the network, read-only: the held
+//     and denied requests of the agent's own traffic, scrubbed.
 //   - decision.go: the decision log (JSON lines), scrubbed and capped in
 //     one place, and the held and denied lists supervise shows.
 //   - aggregate.go: repeated refusals logged as one summary line.

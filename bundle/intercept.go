@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -17,7 +18,7 @@ import (
 // instance CA, then serves the HTTP/1.1 requests inside it one by one
 // through the route's checks. Only "http/1.1" is offered in ALPN, so every
 // request is seen whole.
-func (p *Proxy) intercept(conn net.Conn, host string, port int, route *plan.Route) {
+func (p *Proxy) intercept(conn net.Conn, tun *idleTunnel, host string, port int, route *plan.Route) {
 	tc := tls.Server(conn, &tls.Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return p.ca.Leaf(host)
@@ -34,6 +35,11 @@ func (p *Proxy) intercept(conn net.Conn, host string, port int, route *plan.Rout
 		ReadTimeout:       to.ReadHeader + to.BodyGrace,
 		IdleTimeout:       to.Idle,
 		ErrorLog:          p.errLog,
+		// A request held for supervision keeps its tunnel in use
+		// (hold.go).
+		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
+			return context.WithValue(ctx, tunnelKey{}, tun)
+		},
 	}
 	srv.Serve(newOneConnListener(tc))
 }
@@ -80,24 +86,29 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 	}
 	stripOverrides(r.Header)
 	action := p.dlpAction(route)
+	// held collects what a "supervise" action caught: the request is
+	// read and scanned whole first, so the operator decides on all of it
+	// at once (hold.go).
+	var held []string
 	reason, ok := p.normalizeRequestPath(r, route)
 	if ok {
 		d.Path = r.URL.Path
 		reason, ok = CheckRequest(route, r.Method, r.URL.Path)
 	}
 	if !ok {
-		if action == DLPSupervise {
-			p.deny(w, d, VerdictHold, "held for supervision: "+reason)
-		} else {
+		if action != DLPSupervise {
 			p.deny(w, d, VerdictDeny, reason)
+			return
 		}
-		return
+		held = append(held, reason)
 	}
 	body, release, err := p.readBody(r)
 	if err != nil {
 		p.deny(w, d, VerdictDeny, err.Error())
 		return
 	}
+	var once sync.Once
+	release = func(f func()) func() { return func() { once.Do(f) } }(release)
 	defer release()
 	if route.Auth != nil {
 		// The agent's own credential never goes upstream.
@@ -113,8 +124,7 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 		reason := "request carries the value of secret " + strings.Join(found, ", ")
 		switch action {
 		case DLPSupervise:
-			p.deny(w, d, VerdictHold, "held for supervision: "+reason)
-			return
+			held = append(held, reason)
 		case DLPRedact:
 			if body, err = p.secrets.redact(r, body); err != nil {
 				p.deny(w, d, VerdictDeny, err.Error())
@@ -124,6 +134,14 @@ func (p *Proxy) handleRouted(w http.ResponseWriter, r *http.Request, route *plan
 			d.Path = r.URL.Path
 		default:
 			p.deny(w, d, VerdictDeny, reason)
+			return
+		}
+	}
+	if len(held) > 0 {
+		// A held request gives its inspection slot back: it may wait
+		// for hours, and must not starve other uploads.
+		release()
+		if !p.holdRequest(w, r, &d, strings.Join(held, "; "), len(body)) {
 			return
 		}
 	}

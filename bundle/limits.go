@@ -50,6 +50,21 @@ const (
 	denialWindow = time.Minute
 )
 
+// Requests held for supervision (hold.go).
+const (
+	// maxHeldRequests is how many requests may be held open for the
+	// operator at once; one more is refused at once with 403 (never
+	// queued), so an agent cannot pin goroutines, connections and
+	// bodies by the thousand.
+	maxHeldRequests = 16
+	// maxHeldBodies bounds the bytes of the bodies of all held requests
+	// together. A held request has given back its inspection slot and
+	// its decoded views, so this adds to the inspection slots' bound
+	// (maxScanViews): 448 MiB + 32 MiB, under the bundle container's
+	// 512 MiB (executor/docker/limits.go).
+	maxHeldBodies = 32 << 20
+)
+
 // Leaf certificates (ca.go).
 const (
 	// maxLeafCerts is how many minted leaf certificates the CA keeps,

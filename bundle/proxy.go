@@ -37,6 +37,7 @@ type Proxy struct {
 	dial      DialFunc
 	transport *http.Transport
 	supervise bool
+	holds     *holds
 	errLog    *log.Logger
 	// timeouts bound idle tunnels and slow requests (timeouts.go); its
 	// zero value means the defaults.
@@ -64,6 +65,9 @@ type ProxyOptions struct {
 	// Supervise is true when the bottle has the supervise endpoint; without
 	// it dlp "supervise" acts as "block".
 	Supervise bool
+	// HoldTimeout is how long a held request waits for the operator;
+	// zero means DefaultHoldTimeout.
+	HoldTimeout time.Duration
 }
 
 // NewProxy builds the proxy from its options.
@@ -92,6 +96,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		dial:      dial,
 		transport: newTransport(dial, o.RootCAs),
 		supervise: o.Supervise,
+		holds:     newHolds(o.HoldTimeout),
 		errLog:    log.New(io.Discard, "", 0),
 	}, nil
 }
@@ -236,7 +241,7 @@ func (p *Proxy) serveConnect(w http.ResponseWriter, r *http.Request) {
 	if route.Intercept {
 		d.Reason = "intercepted"
 		p.record(d)
-		p.intercept(client, host, port, route)
+		p.intercept(client, tun, host, port, route)
 		return
 	}
 	d.Reason = "tunnel"

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -26,6 +27,8 @@ const (
 	// agentToken is what the agent sends; it must never go upstream on a
 	// route with auth.
 	agentToken = "agent-own-token-5521"
+	// heldToken is the token the supervised heldauth route injects.
+	heldToken = "held-route-token-3318"
 )
 
 // proxyFixture is a bundle whose proxy, supervise endpoint and upstreams
@@ -37,7 +40,12 @@ type proxyFixture struct {
 	client     *http.Client
 	log        *syncBuffer
 	instCA     *testCA
+	bundle     *Bundle
 }
+
+// fixtureHoldTimeout is how long the fixture holds a request for the
+// operator: short, so tests that only see a hold end do not wait.
+const fixtureHoldTimeout = 300 * time.Millisecond
 
 func testInstance() plan.Instance {
 	return plan.Instance{
@@ -58,6 +66,9 @@ func testInstance() plan.Instance {
 					Matches: []plan.Match{{Methods: []string{"GET", "POST"}}}},
 				{Host: "held.example.test", Ports: []int{443}, Intercept: true, DLP: DLPSupervise,
 					Matches: []plan.Match{{Paths: []plan.PathMatch{{Type: "prefix", Value: "/ok/"}}}}},
+				{Host: "heldauth.example.test", Ports: []int{443}, Intercept: true, DLP: DLPSupervise,
+					Auth:    &plan.RouteAuth{Scheme: "Bearer", TokenRef: "HELD_TOKEN"},
+					Matches: []plan.Match{{Paths: []plan.PathMatch{{Type: "prefix", Value: "/ok/"}}}}},
 				// What the compiler makes of a route without auth or
 				// matches: intercepted, so DLP can read it.
 				{Host: "open.example.test", Ports: []int{443, 80}, Intercept: true, DLP: DLPBlock},
@@ -65,7 +76,7 @@ func testInstance() plan.Instance {
 				{Host: "plain.example.test", Ports: []int{80}, DLP: DLPBlock},
 			}},
 			Supervise:       &plan.Supervise{Listen: "127.0.0.1:0"},
-			SecretsFromHost: []string{"API_TOKEN", "BASIC_TOKEN", "MISSING_TOKEN"},
+			SecretsFromHost: []string{"API_TOKEN", "BASIC_TOKEN", "MISSING_TOKEN", "HELD_TOKEN"},
 		},
 	}
 }
@@ -78,10 +89,10 @@ func newProxyFixture(t *testing.T) *proxyFixture {
 	f.tlsUp = newUpstream(t, upCA, nil)
 	f.plainUp = newUpstream(t, nil, nil)
 	dialMap := map[string]string{"plain.example.test:80": f.plainUp.addr(), "open.example.test:80": f.plainUp.addr()}
-	for _, h := range []string{"api", "basic", "notoken", "redact", "held", "open", "a.files"} {
+	for _, h := range []string{"api", "basic", "notoken", "redact", "held", "heldauth", "open", "a.files"} {
 		dialMap[h+".example.test:443"] = f.tlsUp.addr()
 	}
-	env := map[string]string{"API_TOKEN": canary, "BASIC_TOKEN": basicSecret}
+	env := map[string]string{"API_TOKEN": canary, "BASIC_TOKEN": basicSecret, "HELD_TOKEN": heldToken}
 	b, err := New(Options{
 		Instance: testInstance(),
 		CA:       f.instCA.ca,
@@ -93,6 +104,8 @@ func newProxyFixture(t *testing.T) *proxyFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b.Proxy.holds.timeout = fixtureHoldTimeout
+	f.bundle = b
 	f.proxy = httptest.NewServer(b.Proxy)
 	t.Cleanup(f.proxy.Close)
 	f.sup = httptest.NewServer(b.Supervise)
@@ -470,11 +483,11 @@ func TestProxyScansAgentAuthorizationOnRoutesWithoutAuth(t *testing.T) {
 func TestProxySuperviseHoldsAndLists(t *testing.T) {
 	f := newProxyFixture(t)
 	code, body := f.do(t, "GET", "https://held.example.test/elsewhere", "")
-	if code != 403 || !strings.HasPrefix(body, "blocked: held for supervision: GET is not allowed on this path") {
+	if code != 403 || body != "blocked: not approved within 300ms\n" {
 		t.Fatalf("got %d %q", code, body)
 	}
 	code, body = f.do(t, "POST", "https://held.example.test/ok/x", canary)
-	if code != 403 || !strings.HasPrefix(body, "blocked: held for supervision: request carries the value of secret API_TOKEN") {
+	if code != 403 || body != "blocked: not approved within 300ms\n" {
 		t.Fatalf("got %d %q", code, body)
 	}
 	if code, body = f.do(t, "GET", "https://held.example.test/ok/x", ""); code != 200 {
@@ -498,7 +511,9 @@ func TestProxySuperviseHoldsAndLists(t *testing.T) {
 	for _, d := range sr.Denied {
 		got = append(got, fmt.Sprintf("%s %s %s%s x%d", d.Verdict, d.Method, d.Host, d.Path, d.Count))
 	}
-	want := []string{"hold GET held.example.test/elsewhere", "hold POST held.example.test/ok/x", "deny GET evil.example.test/ x1"}
+	// Each hold ended in a denial when no operator answered.
+	want := []string{"hold GET held.example.test/elsewhere", "hold POST held.example.test/ok/x",
+		"deny GET held.example.test/elsewhere x1", "deny POST held.example.test/ok/x x1", "deny GET evil.example.test/ x1"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("supervise lists\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

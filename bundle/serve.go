@@ -34,6 +34,10 @@ type Options struct {
 	// Timeouts bound idle and slow connections; zero fields take the
 	// defaults in limits.go.
 	Timeouts Timeouts
+	// OperatorSocket is the unix socket the operator API (operator.go)
+	// is served on when supervise is on; "" serves none (tests that
+	// call the handler directly).
+	OperatorSocket string
 }
 
 // Bundle is the set of daemons one bundle container runs, sharing one
@@ -49,6 +53,9 @@ type Bundle struct {
 	GitGate *GitGate
 	// Supervise is nil when supervise is off.
 	Supervise http.Handler
+	// Operator is the operator API; nil when supervise is off.
+	Operator       http.Handler
+	operatorSocket string
 }
 
 // New builds the daemons from the instance config.
@@ -68,6 +75,13 @@ func New(o Options) (*Bundle, error) {
 		timeouts: o.Timeouts.withDefaults(),
 		Recorder: NewRecorder(o.Log, o.Instance.Slug, secrets.scrub),
 	}
+	var hold time.Duration
+	if cfg.Supervise != nil && cfg.Supervise.HoldTimeout != "" {
+		var err error
+		if hold, err = time.ParseDuration(cfg.Supervise.HoldTimeout); err != nil || hold <= 0 {
+			return nil, fmt.Errorf("supervise: hold timeout %q is not a positive Go duration", cfg.Supervise.HoldTimeout)
+		}
+	}
 	px, err := NewProxy(ProxyOptions{
 		Routes:      cfg.Proxy.Routes,
 		CA:          o.CA,
@@ -77,6 +91,7 @@ func New(o Options) (*Bundle, error) {
 		Dial:        o.Dial,
 		RootCAs:     o.RootCAs,
 		Supervise:   cfg.Supervise != nil,
+		HoldTimeout: hold,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
@@ -100,6 +115,8 @@ func New(o Options) (*Bundle, error) {
 	}
 	if cfg.Supervise != nil {
 		b.Supervise = NewSupervise(b.Recorder)
+		b.Operator = NewOperator(b.Proxy)
+		b.operatorSocket = o.OperatorSocket
 	}
 	return b, nil
 }
@@ -150,6 +167,17 @@ func (b *Bundle) Serve(ctx context.Context, ready func(name, addr string)) error
 			return fmt.Errorf("%s: listen on %s: %w", l.Name, l.Addr, err)
 		}
 		lns = append(lns, stallListener{newLimitListener(ln, maxAgentConns), b.timeouts.WriteStall})
+	}
+	if b.Operator != nil && b.operatorSocket != "" {
+		ln, err := listenOperator(b.operatorSocket)
+		if err != nil {
+			for _, o := range lns {
+				o.Close()
+			}
+			return fmt.Errorf("operator: listen on %s: %w", b.operatorSocket, err)
+		}
+		ls = append(ls, Listener{"operator", b.operatorSocket, b.Operator})
+		lns = append(lns, ln)
 	}
 	errc := make(chan error, len(ls))
 	var srvs []*http.Server

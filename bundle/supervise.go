@@ -7,8 +7,8 @@ import (
 
 // SuperviseResponse is the body of GET /requests.
 type SuperviseResponse struct {
-	// Held are the requests held for supervision (at most maxHeld),
-	// oldest first. Denials never push one out.
+	// Held are the requests that were held for supervision, pending or
+	// ended (at most maxHeld), oldest first. Denials never push one out.
 	Held []HeldRequest `json:"held"`
 	// Denied are the denied requests, one entry per aggregation key with
 	// its count, first and last time (at most maxDenied), least recently
@@ -16,10 +16,11 @@ type SuperviseResponse struct {
 	Denied []Decision `json:"denied"`
 }
 
-// NewSupervise returns the supervise endpoint: GET /requests lists the
-// held and denied requests the recorder kept, as JSON, in two lists. It
-// is read-only: held requests have already been answered with 403 (see
-// dlp.go), so there is nothing to release.
+// NewSupervise returns the supervise endpoint on the network: GET
+// /requests lists the held and denied requests the recorder kept, as
+// JSON, in two lists. It is read-only and stays so: it shows the agent
+// only its own traffic, scrubbed, and nothing on any network listener
+// decides a hold (operator.go).
 func NewSupervise(rec *Recorder) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {

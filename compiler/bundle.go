@@ -27,7 +27,10 @@ func compileBundle(base, bundleIP string, a *schema.Agent, b *schema.Bottle) pla
 		GitGate: compileGitGate(bundleIP, a, b),
 	}
 	if b.Supervise {
-		out.Supervise = &plan.Supervise{Listen: fmt.Sprintf("%s:%d", bundleIP, plan.SupervisePort)}
+		out.Supervise = &plan.Supervise{
+			Listen:      fmt.Sprintf("%s:%d", bundleIP, plan.SupervisePort),
+			HoldTimeout: b.HoldTimeout.String(),
+		}
 	}
 	out.SecretsFromHost = secretsFromHost(out, b)
 	return out

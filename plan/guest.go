@@ -39,6 +39,10 @@ const (
 	// each git gate repo with key provider "static", in a file named
 	// after the repo (mode 0600); apply copies it from Repo.KeyPath.
 	BundleSSHKeyDir = "/etc/bottleplan/ssh"
+	// BundleOperatorSocket is the unix socket of the bundle's operator
+	// API (supervise decisions) in the bundle container; the host
+	// reaches it only through the Engine's exec API.
+	BundleOperatorSocket = "/run/bottleplan/operator.sock"
 	// BundleBinary is the path of the static bottleplan-bundle binary in
 	// the bundle image; the bundle runs BundleBinary "serve".
 	BundleBinary = "/bottleplan-bundle"

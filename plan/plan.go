@@ -1,5 +1,7 @@
 package plan
 
+import "time"
+
 // FormatVersion is the only plan format this build reads and writes.
 const FormatVersion = 1
 
@@ -244,7 +246,17 @@ type Repo struct {
 type Supervise struct {
 	// Listen is "bundle_ip:port".
 	Listen string `json:"listen"`
+	// HoldTimeout is how long a request a supervise rule holds waits for
+	// the operator before it is refused: a Go duration in its canonical
+	// form (time.Duration.String, "5m0s"), 10s..24h. Empty (plans
+	// written before it existed) means OlderPlanHoldTimeout.
+	HoldTimeout string `json:"hold_timeout,omitempty"`
 }
+
+// OlderPlanHoldTimeout is the hold timeout of a plan written before
+// Supervise.HoldTimeout existed; the compiler always writes it, from
+// the schema's #SuperviseDefaults.
+const OlderPlanHoldTimeout = 5 * time.Minute
 
 // Endpoints are the URLs the agent dials.
 type Endpoints struct {

@@ -124,7 +124,12 @@ func (r *renderer) instance(in *Instance) {
 	r.field("egress", r.routeLines(in.Bundle.Proxy.Routes), "(none: no outbound access)")
 	r.field("secrets", joined(in.Bundle.SecretsFromHost, ", "), "(none)")
 	if in.Bundle.Supervise != nil {
-		r.field("supervise", []string{"on, " + in.Bundle.Supervise.Listen}, "")
+		s := in.Bundle.Supervise
+		hold := s.HoldTimeout
+		if hold == "" {
+			hold = OlderPlanHoldTimeout.String()
+		}
+		r.field("supervise", []string{"on, " + s.Listen + ", requests held up to " + hold}, "")
 	} else {
 		r.field("supervise", []string{"off"}, "")
 	}

@@ -31,6 +31,11 @@ func (l *loader) resolve(bottles, broken map[string]*rawBottle, names map[string
 		}
 		b := merge(chain, defs)
 		l.defaultResources(b)
+		if b.Supervise && b.HoldTimeout == 0 {
+			b.HoldTimeout = l.sc.holdTimeout
+		} else if !b.Supervise {
+			b.HoldTimeout = 0
+		}
 		l.checkDLP(b, chain)
 		out[name] = b
 	}
@@ -296,7 +301,7 @@ func merge(chain []*rawBottle, defs Defaults) *Bottle {
 			}
 		}
 		if r.Supervise != nil {
-			b.Supervise = *r.Supervise
+			b.Supervise, b.HoldTimeout = r.Supervise.On, r.Supervise.holdTimeout
 		}
 		if r.Network != nil {
 			b.Network = *r.Network

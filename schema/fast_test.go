@@ -56,7 +56,7 @@ func TestFastPathTaken(t *testing.T) {
 }
 
 // fastValid are the cases the fast path must take.
-var fastValid = []string{"full", "comments", "bools", "quoted", "defaults", "multiline", "many"}
+var fastValid = []string{"full", "comments", "bools", "quoted", "defaults", "multiline", "many", "supervise"}
 
 const fastHead = "version: 1\nproject: p\n"
 
@@ -64,6 +64,25 @@ const fastHead = "version: 1\nproject: p\n"
 // takes (fastValid), and invalid or unusual ones it must hand to the full
 // path.
 var fastCases = map[string]string{
+	"supervise": fastHead + `bottles:
+  on: {supervise: true}
+  empty: {supervise: {}}
+  timed: {supervise: {hold_timeout: 90s}}
+  child: {extends: timed, supervise: true}
+  off: {extends: timed, supervise: false}
+agents:
+  a: {bottle: on}
+`,
+	"supervise-short": fastHead + `bottles:
+  b: {supervise: {hold_timeout: 5s}}
+agents:
+  a: {bottle: b}
+`,
+	"supervise-unknown-key": fastHead + `bottles:
+  b: {supervise: {hold: 5m}}
+agents:
+  a: {bottle: b}
+`,
 	"full": fastHead + `defaults:
   backend: smolmachines
   address_pool: 10.20.0.0/16

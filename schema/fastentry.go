@@ -32,8 +32,20 @@ func (d *fdec) bottle(n *yaml.Node, b *rawBottle) {
 				return true
 			})
 		case "supervise":
-			s := d.boolean(v)
-			b.Supervise = &s
+			b.Supervise = &rawSupervise{}
+			if v != nil && v.Kind == yaml.MappingNode {
+				b.Supervise.On = true
+				d.fields(v, func(k string, v *yaml.Node) bool {
+					if k != "hold_timeout" {
+						return false
+					}
+					s := d.nonEmpty(v)
+					b.Supervise.HoldTimeout = &s
+					return true
+				})
+			} else {
+				b.Supervise.On = d.boolean(v)
+			}
 		case "network":
 			b.Network = &Network{}
 			d.fields(v, func(k string, v *yaml.Node) bool {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -200,5 +201,33 @@ func TestFailureNeverEmpty(t *testing.T) {
 	l.errs = Errors{reported}
 	if d := cmp.Diff(Errors{reported}, l.failure()); d != "" {
 		t.Errorf("reported beside dropped (-want +got):\n%s", d)
+	}
+}
+
+func TestSuperviseHoldTimeout(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "m.cue", `version: 1
+bottles: {
+	on: supervise: true
+	empty: supervise: {}
+	timed: supervise: hold_timeout: "1h30m"
+	child: {extends: "timed", supervise: true}
+	off: {extends: "timed", supervise: false}
+	inherits: extends: "timed"
+	never: {}
+}
+agents: a: bottle: "on"
+`)
+	m, err := Load(filepath.Join(dir, "m.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Duration{"on": 5 * time.Minute, "empty": 5 * time.Minute, "timed": 90 * time.Minute,
+		"child": 5 * time.Minute, "off": 0, "inherits": 90 * time.Minute, "never": 0}
+	for name, w := range want {
+		b := m.Bottles[name]
+		if b.HoldTimeout != w || b.Supervise != (w != 0) {
+			t.Errorf("%s: supervise %v, hold timeout %v; want %v", name, b.Supervise, b.HoldTimeout, w)
+		}
 	}
 }

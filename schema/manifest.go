@@ -1,5 +1,7 @@
 package schema
 
+import "time"
+
 // The Go types below are the loader's output: a manifest after validation,
 // defaults and `extends` resolution. They carry no CUE values and no
 // positions, so the compiler can stay pure and cheap.
@@ -55,6 +57,10 @@ type Bottle struct {
 	Egress Egress `json:"egress"`
 	// Supervise turns on the supervise endpoint in the bundle.
 	Supervise bool `json:"supervise"`
+	// HoldTimeout is how long a request a supervise rule holds waits
+	// for the operator: 10s..24h when Supervise (default
+	// #SuperviseDefaults), else 0.
+	HoldTimeout time.Duration `json:"hold_timeout,omitempty"`
 	// Network carries an optional pinned subnet.
 	Network Network `json:"network"`
 	// Resources are the agent's limits; never nil after Load: a bottle

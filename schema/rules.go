@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"cuelang.org/go/cue"
 )
@@ -22,11 +24,53 @@ type rawBottle struct {
 	Env           map[string]string `json:"env"`
 	GitGate       *rawGitGate       `json:"git_gate"`
 	Egress        *Egress           `json:"egress"`
-	Supervise     *bool             `json:"supervise"`
+	Supervise     *rawSupervise     `json:"supervise"`
 	Network       *Network          `json:"network"`
 	Resources     *Resources        `json:"resources"`
 	Runtime       *string           `json:"runtime"`
 	Backend       *string           `json:"backend"`
+}
+
+// rawSupervise is supervise as written: a bool, or {hold_timeout}
+// (which turns it on).
+type rawSupervise struct {
+	On          bool
+	HoldTimeout *string
+	// holdTimeout is HoldTimeout parsed by checkBottle.
+	holdTimeout time.Duration
+}
+
+func (s *rawSupervise) UnmarshalJSON(b []byte) error {
+	if err := json.Unmarshal(b, &s.On); err == nil {
+		return nil
+	}
+	var o struct {
+		HoldTimeout *string `json:"hold_timeout"`
+	}
+	if err := json.Unmarshal(b, &o); err != nil {
+		return err
+	}
+	s.On, s.HoldTimeout = true, o.HoldTimeout
+	return nil
+}
+
+// Bounds of supervise.hold_timeout (the CUE schema checks only that it
+// is a non-empty string).
+const (
+	minHoldTimeout = 10 * time.Second
+	maxHoldTimeout = 24 * time.Hour
+)
+
+// parseHoldTimeout parses a hold_timeout, or says what is wrong with it.
+func parseHoldTimeout(s string) (time.Duration, string) {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Sprintf("%q is not a Go duration: write it like \"90s\", \"5m\" or \"1h30m\"", s)
+	}
+	if d < minHoldTimeout || d > maxHoldTimeout {
+		return 0, fmt.Sprintf("%s is out of range: a hold timeout is %s to %s", d, minHoldTimeout, maxHoldTimeout)
+	}
+	return d, ""
 }
 
 type rawProvider struct {
@@ -128,6 +172,13 @@ func (l *loader) checkBottle(b *rawBottle) bool {
 			if r.Ports != nil && len(r.Ports) == 0 {
 				l.errorf(l.valuePos(with(p, "ports")), with(p, "ports"), "ports is empty: leave it out for the default [443] or list ports")
 			}
+		}
+	}
+	if s := b.Supervise; s != nil && s.HoldTimeout != nil {
+		p := with(base, "supervise", "hold_timeout")
+		var msg string
+		if s.holdTimeout, msg = parseHoldTimeout(*s.HoldTimeout); msg != "" {
+			l.errorf(l.valuePos(p), p, "%s", msg)
 		}
 	}
 	if nw := b.Network; nw != nil && nw.Subnet != "" {

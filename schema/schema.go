@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
@@ -51,6 +52,8 @@ type compiled struct {
 	// resources are #ResourcesDefaults, which fill what a bottle's
 	// resources leave out (read from the schema, not restated).
 	resources Resources
+	// holdTimeout is #SuperviseDefaults.hold_timeout.
+	holdTimeout time.Duration
 }
 
 var (
@@ -106,6 +109,16 @@ func compileSchema() (*compiled, error) {
 	}
 	if err := v.LookupPath(cue.ParsePath("#ResourcesDefaults")).Decode(&c.resources); err != nil || c.resources.Pids == 0 {
 		return nil, fmt.Errorf("embedded schema: #ResourcesDefaults has no pids: %v", err)
+	}
+	var sup struct {
+		HoldTimeout string `json:"hold_timeout"`
+	}
+	if err := v.LookupPath(cue.ParsePath("#SuperviseDefaults")).Decode(&sup); err != nil {
+		return nil, fmt.Errorf("embedded schema: #SuperviseDefaults: %v", err)
+	}
+	var msg string
+	if c.holdTimeout, msg = parseHoldTimeout(sup.HoldTimeout); msg != "" {
+		return nil, fmt.Errorf("embedded schema: #SuperviseDefaults: %s", msg)
 	}
 	tree, err := buildTree(c.manifest, defs, 0)
 	if err != nil {

@@ -17,5 +17,7 @@
 // Like cmd/bottleplan it is the only place that parses flags, reads the
 // environment, prints and exits: Main returns the exit code, shared by
 // the binary and the testscript harness. Files: main.go (dispatch,
-// errors, help), serve.go, probe.go.
+// errors, help), serve.go, probe.go, ctl.go (the operator's side of
+// supervise: list, approve, deny over the bundle's unix socket, run by
+// the host through the Engine's exec API).
 package main

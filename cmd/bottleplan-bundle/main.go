@@ -37,7 +37,7 @@ type env struct {
 	getenv func(string) string
 }
 
-// subcommand is serve or probe.
+// subcommand is serve, probe or ctl.
 type subcommand struct {
 	usage string // arguments after the subcommand's name
 	short string // one sentence
@@ -50,6 +50,7 @@ type subcommand struct {
 var subcommands = map[string]*subcommand{
 	"serve": serveCommand,
 	"probe": probeCommand,
+	"ctl":   ctlCommand,
 }
 
 // usageError is a mistake in the command line; Main adds a usage hint.
@@ -75,7 +76,7 @@ func Main() int {
 // It is the one place errors are printed.
 func run(e *env, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintf(e.stderr, "%s: missing subcommand: serve or probe\n", name)
+		fmt.Fprintf(e.stderr, "%s: missing subcommand: serve, probe or ctl\n", name)
 		printUsage(e.stderr)
 		return exitError
 	}
@@ -86,7 +87,7 @@ func run(e *env, args []string) int {
 	}
 	c, ok := subcommands[args[0]]
 	if !ok {
-		fmt.Fprintf(e.stderr, "%s: unknown subcommand %q: serve or probe\nRun '%s --help' for usage.\n", name, args[0], name)
+		fmt.Fprintf(e.stderr, "%s: unknown subcommand %q: serve, probe or ctl\nRun '%s --help' for usage.\n", name, args[0], name)
 		return exitError
 	}
 	fs := flag.NewFlagSet(args[0], flag.ContinueOnError)

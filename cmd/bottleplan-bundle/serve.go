@@ -16,18 +16,19 @@ import (
 // defaults are the paths the executor copies the instance, CA and keys
 // to.
 var serveCommand = &subcommand{
-	usage: "[--config PATH] [--ca-cert PATH] [--ca-key PATH] [--ssh-key-dir DIR]",
+	usage: "[--config PATH] [--ca-cert PATH] [--ca-key PATH] [--ssh-key-dir DIR] [--operator-socket PATH]",
 	short: "serve the bundle's daemons (proxy, git gate, supervise) for the instance in --config until stopped",
 	flags: func(fs *flag.FlagSet) func(e *env, args []string) error {
 		config := fs.String("config", plan.BundleInstanceFile, "instance JSON the bundle serves")
 		caCert := fs.String("ca-cert", plan.BundleCAFile, "instance CA certificate (PEM)")
 		caKey := fs.String("ca-key", plan.BundleCAKeyFile, "instance CA private key (PEM, mode 0600)")
 		sshKeyDir := fs.String("ssh-key-dir", plan.BundleSSHKeyDir, "git gate ssh keys, one file per repo name")
+		operatorSocket := fs.String("operator-socket", bundle.OperatorSocket, "unix socket of the operator API (supervise)")
 		return func(e *env, args []string) error {
 			if len(args) > 0 {
 				return usagef("serve takes no arguments, got %q", args)
 			}
-			return bundleServe(e, *config, *caCert, *caKey, *sshKeyDir)
+			return bundleServe(e, *config, *caCert, *caKey, *sshKeyDir, *operatorSocket)
 		}
 	},
 }
@@ -35,7 +36,7 @@ var serveCommand = &subcommand{
 // bundleServe reads the instance and the CA and serves the bundle's
 // daemons until interrupted. Decisions go to stdout, one JSON line each;
 // start-up and errors go to stderr.
-func bundleServe(e *env, configPath, caCertPath, caKeyPath, sshKeyDir string) error {
+func bundleServe(e *env, configPath, caCertPath, caKeyPath, sshKeyDir, operatorSocket string) error {
 	data, err := os.ReadFile(configPath)
 	if err != nil {
 		return fmt.Errorf("read instance config: %w", err)
@@ -74,6 +75,8 @@ func bundleServe(e *env, configPath, caCertPath, caKeyPath, sshKeyDir string) er
 		Getenv:    e.getenv,
 		Log:       e.stdout,
 		SSHKeyDir: sshKeyDir,
+		// Only when supervise is on (bundle.New); never on a network.
+		OperatorSocket: operatorSocket,
 	})
 	if err != nil {
 		return err

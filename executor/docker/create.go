@@ -120,6 +120,10 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 			return nil, fmt.Errorf("encode instance: %w", err)
 		}
 		host.RestartPolicy = container.RestartPolicy{Name: container.RestartPolicyUnlessStopped}
+		// The operator API's socket (bundle.OperatorSocket) lives in
+		// memory, in a directory only the bundle's user can enter; the
+		// FROM scratch root is not the bundle user's to write.
+		host.Tmpfs = map[string]string{path.Dir(plan.BundleOperatorSocket): fmt.Sprintf("mode=0700,uid=%d,gid=%d,size=64k,noexec,nosuid,nodev", bundleUID, bundleUID)}
 		cs := &containerSpec{
 			name: in.Bundle.ContainerName,
 			config: &container.Config{

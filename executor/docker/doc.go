@@ -5,7 +5,10 @@
 // the short-lived probe container (verify.go): the live bundle's image at
 // probe_ip, labelled with role probe and removed whatever happens. For
 // `logs` it reads what a bundle or agent container wrote, as the Engine
-// kept it (logs.go; the bundle's stdout is its decision log).
+// kept it (logs.go; the bundle's stdout is its decision log). For
+// `supervise` it runs `bottleplan-bundle ctl` in a bundle container
+// through the exec API (operator.go), the host's only way to the
+// bundle's operator socket, which lives on a tmpfs at /run/bottleplan.
 //
 // Every limit it puts on the containers (the agent's capabilities and
 // pids limit, the bundle's memory and pids limits, log rotation) is named

@@ -42,7 +42,8 @@ func TestAttackFloodDenials(t *testing.T) {
 	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "a")
 	in := &p.Instances[0]
 	bundleIP := in.Network.BundleIP
-	in.Bundle.Supervise = &plan.Supervise{Listen: fmt.Sprintf("%s:%d", bundleIP, plan.SupervisePort)}
+	// The held request ends by its timeout, so the flood follows soon.
+	in.Bundle.Supervise = &plan.Supervise{Listen: fmt.Sprintf("%s:%d", bundleIP, plan.SupervisePort), HoldTimeout: "3s"}
 	in.Endpoints.SuperviseURL = fmt.Sprintf("http://%s:%d", bundleIP, plan.SupervisePort)
 	in.Bundle.Proxy.Routes = append(in.Bundle.Proxy.Routes, plan.Route{
 		Host: "held.test", Ports: []int{80}, DLP: bundle.DLPSupervise, Intercept: true,

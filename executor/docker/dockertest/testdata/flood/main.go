@@ -9,6 +9,8 @@
 package main
 
 import (
+	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -24,10 +26,16 @@ import (
 
 // Report is what flood prints.
 type Report struct {
-	HeldStatus int            `json:"held_status"`
-	Sent       int64          `json:"sent"`
-	Statuses   map[string]int `json:"statuses"`
-	Seconds    float64        `json:"seconds"`
+	HeldStatus int `json:"held_status"`
+	// HeldBody is the start of the held request's answer.
+	HeldBody string `json:"held_body"`
+	// DecideTries is how many requests tried to decide the hold from
+	// the agent's side (-decide), and DecideID the ID they used.
+	DecideTries int            `json:"decide_tries"`
+	DecideID    string         `json:"decide_id"`
+	Sent        int64          `json:"sent"`
+	Statuses    map[string]int `json:"statuses"`
+	Seconds     float64        `json:"seconds"`
 	// Supervise is the supervise endpoint's answer to GET /requests.
 	Supervise json.RawMessage `json:"supervise"`
 }
@@ -39,7 +47,11 @@ func main() {
 	n := flag.Int("n", 100000, "denied requests to send")
 	c := flag.Int("c", 16, "requests in flight")
 	pathLen := flag.Int("path", 2048, "bytes of path per denied request")
+	heldWait := flag.Duration("held-wait", 10*time.Second, "how long the held request may take")
+	insecure := flag.Bool("insecure", false, "do not verify the TLS of a held https URL (the instance CA is not in this image)")
+	decide := flag.String("decide", "", "comma-separated host:port of every bundle port: while the request is held, try every method and path that might decide it, on each, directly and through the proxy")
 	flag.Parse()
+	heldOpts = heldOptions{wait: *heldWait, insecure: *insecure, decide: *decide}
 	if err := run(*proxy, *held, *supervise, *n, *c, *pathLen); err != nil {
 		fmt.Fprintln(os.Stderr, "flood:", err)
 		os.Exit(1)
@@ -55,11 +67,32 @@ func run(proxy, held, supervise string, n, c, pathLen int) error {
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	rep := Report{Statuses: map[string]int{}}
 	if held != "" {
-		code, err := get(client, held)
-		if err != nil {
-			return fmt.Errorf("held request: %w", err)
+		hc := &http.Client{Timeout: heldOpts.wait, Transport: &http.Transport{Proxy: http.ProxyURL(pu),
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: heldOpts.insecure}}}
+		type res struct {
+			code int
+			body string
+			err  error
 		}
-		rep.HeldStatus = code
+		done := make(chan res, 1)
+		go func() {
+			resp, err := hc.Get(held)
+			if err != nil {
+				done <- res{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+			done <- res{code: resp.StatusCode, body: string(b)}
+		}()
+		if heldOpts.decide != "" {
+			rep.DecideID, rep.DecideTries = tryDecide(client, supervise, strings.Split(heldOpts.decide, ","))
+		}
+		r := <-done
+		if r.err != nil {
+			return fmt.Errorf("held request: %w", r.err)
+		}
+		rep.HeldStatus, rep.HeldBody = r.code, r.body
 	}
 	start := time.Now()
 	var next, sent atomic.Int64
@@ -119,4 +152,68 @@ func get(c *http.Client, u string) (int, error) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// heldOptions are the flags of the held request.
+type heldOptions struct {
+	wait     time.Duration
+	insecure bool
+	decide   string
+}
+
+var heldOpts heldOptions
+
+// tryDecide reads the held request's ID where the agent can (the
+// supervise list), then sends every method to every path an operator
+// API might answer, on every bundle port, directly and through the
+// proxy. It returns the ID and how many requests it sent.
+func tryDecide(proxied *http.Client, supervise string, ports []string) (string, int) {
+	direct := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	id := ""
+	for i := 0; i < 50 && id == "" && supervise != ""; i++ {
+		time.Sleep(200 * time.Millisecond)
+		resp, err := direct.Get(supervise)
+		if err != nil {
+			continue
+		}
+		var l struct {
+			Held []struct {
+				ID string `json:"id"`
+			} `json:"held"`
+		}
+		json.NewDecoder(resp.Body).Decode(&l)
+		resp.Body.Close()
+		for _, h := range l.Held {
+			if h.ID != "" {
+				id = h.ID
+			}
+		}
+	}
+	if id == "" {
+		id = "unknown"
+	}
+	paths := []string{"/held/" + id + "/approve", "/held/" + id + "/deny", "/held/" + id, "/held",
+		"/requests/" + id + "/approve", "/requests/" + id, "/approve/" + id, "/approve?id=" + id,
+		"/requests?approve=" + id, "/" + id, "/operator/held/" + id + "/approve"}
+	methods := []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
+	n := 0
+	for _, hp := range ports {
+		for _, m := range methods {
+			for _, p := range paths {
+				for _, c := range []*http.Client{direct, proxied} {
+					req, err := http.NewRequest(m, "http://"+hp+p, bytes.NewReader([]byte(`{"reason":"agent"}`)))
+					if err != nil {
+						continue
+					}
+					req.Header.Set("Content-Type", "application/json")
+					if resp, err := c.Do(req); err == nil {
+						io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+						resp.Body.Close()
+					}
+					n++
+				}
+			}
+		}
+	}
+	return id, n
 }

@@ -1,0 +1,178 @@
+package docker_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/client"
+
+	"github.com/bottleplan/bottleplan/bundle"
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// heldHoldTimeout is the plan's hold timeout in the supervise test.
+const heldHoldTimeout = "20s"
+
+// agentReport is what the agent-side client (the flood image, -n 0)
+// saw of its held request.
+type agentReport struct {
+	HeldStatus  int    `json:"held_status"`
+	HeldBody    string `json:"held_body"`
+	DecideTries int    `json:"decide_tries"`
+	DecideID    string `json:"decide_id"`
+}
+
+// TestSuperviseHoldsUntilTheOperatorDecides: a request from the agent's
+// network (the probe address, capabilities as the agent's) that a
+// supervise rule holds stays open; the host lists it through the
+// Engine's exec API and approves it, and the test upstream sees it with
+// the injected token; again with deny; and once more while the agent
+// itself tries every method and path on every bundle port, with the ID
+// it read, to decide it: only the timeout ends that one.
+func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	certs := dockertest.NewUpstreamCerts(t, authHost)
+	roots := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(roots, certs.CAPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t), RootsFile: roots})
+	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "a")
+	in := &p.Instances[0]
+	bundleIP := in.Network.BundleIP
+	in.Bundle.Supervise = &plan.Supervise{Listen: fmt.Sprintf("%s:%d", bundleIP, plan.SupervisePort), HoldTimeout: heldHoldTimeout}
+	in.Endpoints.SuperviseURL = fmt.Sprintf("http://%s:%d", bundleIP, plan.SupervisePort)
+	in.Bundle.Proxy.Routes = []plan.Route{{Host: authHost, Ports: []int{443}, DLP: bundle.DLPSupervise, Intercept: true,
+		Auth:    &plan.RouteAuth{Scheme: "Bearer", TokenRef: "UPSTREAM_TOKEN"},
+		Matches: []plan.Match{{Paths: []plan.PathMatch{{Type: "prefix", Value: "/ok"}}}}}}
+	in.Bundle.SecretsFromHost = []string{"UPSTREAM_TOKEN"}
+	dockertest.PublicEgress(t, eng, p)
+	dockertest.StartUpstream(t, eng, p, certs, authHost)
+	token := "tok-" + project + "-held"
+	if _, err := converge(t, b, p, false, executor.ApplyOptions{Secrets: map[string]executor.InstanceSecrets{
+		"a": {Bundle: []string{"UPSTREAM_TOKEN=" + token}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	// An unknown ID is the operator API's clear refusal.
+	if _, err := b.BundleCtl(ctx, in, "approve", "nosuchid"); !errors.Is(err, docker.ErrOperator) || !strings.Contains(err.Error(), "no pending held request") {
+		t.Fatalf("approve of an unknown ID: %v", err)
+	}
+
+	sum := sha256.Sum256([]byte("Bearer " + token))
+	tests := map[string]struct {
+		decide   []string // ctl arguments after the ID; nil lets it time out
+		agent    bool     // the agent tries to decide it itself
+		wantCode int
+		wantBody string
+	}{
+		"approve":                  {decide: []string{"approve"}, wantCode: 200, wantBody: "upstream ok auth-sha256=" + hex.EncodeToString(sum[:]) + "\n"},
+		"deny":                     {decide: []string{"deny", "--reason", "not now"}, wantCode: 403, wantBody: "blocked: denied by operator: not now\n"},
+		"agent tries then timeout": {agent: true, wantCode: 403, wantBody: "blocked: not approved within " + heldHoldTimeout + "\n"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			args := []string{"-proxy", in.Endpoints.ProxyURL, "-held", "https://" + authHost + "/held/" + strings.ReplaceAll(name, " ", "-"),
+				"-insecure", "-held-wait", "2m", "-n", "0", "-c", "1"}
+			if tc.agent {
+				args = append(args, "-supervise", in.Endpoints.SuperviseURL+"/requests",
+					"-decide", fmt.Sprintf("%s:3128,%s:%d", bundleIP, bundleIP, plan.SupervisePort))
+			}
+			done := make(chan agentReport, 1)
+			go func() { done <- runAgentSide(t, eng, p, strings.ReplaceAll(name, " ", "-"), args) }()
+			var held []bundle.PendingRequest
+			deadline := time.Now().Add(time.Minute)
+			for len(held) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("nothing was held")
+				}
+				time.Sleep(200 * time.Millisecond)
+				out, err := b.BundleCtl(ctx, in, "list")
+				if err != nil {
+					t.Fatal(err)
+				}
+				var hl bundle.HeldList
+				if err := json.Unmarshal(out, &hl); err != nil {
+					t.Fatalf("ctl list: %v: %s", err, out)
+				}
+				held = hl.Held
+			}
+			if len(held) != 1 || held[0].Host != authHost || !strings.HasPrefix(held[0].Path, "/held/") {
+				t.Fatalf("held %+v", held)
+			}
+			if tc.decide != nil {
+				if _, err := b.BundleCtl(ctx, in, append([]string{tc.decide[0], held[0].ID}, tc.decide[1:]...)...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep := <-done
+			t.Logf("%s: agent got %d %q (%d tries to decide with ID %s)", name, rep.HeldStatus, rep.HeldBody, rep.DecideTries, rep.DecideID)
+			if rep.HeldStatus != tc.wantCode || rep.HeldBody != tc.wantBody {
+				t.Fatalf("agent got %d %q, want %d %q", rep.HeldStatus, rep.HeldBody, tc.wantCode, tc.wantBody)
+			}
+			if tc.agent && (rep.DecideTries == 0 || rep.DecideID != held[0].ID) {
+				t.Fatalf("the agent's attempt did not run with the real ID: %+v", rep)
+			}
+		})
+	}
+}
+
+// runAgentSide runs the flood image with args at the instance's probe
+// address (the agent's network, the agent's capabilities) and returns
+// its report.
+func runAgentSide(t *testing.T, eng *client.Client, p *plan.Plan, label string, args []string) agentReport {
+	in := &p.Instances[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cfg := &container.Config{Image: dockertest.FloodImage(t, eng), Cmd: args,
+		Labels: executor.Labels(p.Project, in.Slug, executor.RoleProbe, "", p.PlanDigest)}
+	host := &container.HostConfig{SecurityOpt: []string{"no-new-privileges"}, CapDrop: []string{"ALL"}, DNS: []string{in.Network.BundleIP}}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		in.Network.InternalName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: in.Network.ProbeIP}},
+	}}
+	c, err := eng.ContainerCreate(ctx, cfg, host, nc, nil, p.Project+"-agentside-"+label)
+	if err != nil {
+		t.Error(err)
+		return agentReport{}
+	}
+	defer eng.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true})
+	waitc, errc := eng.ContainerWait(ctx, c.ID, container.WaitConditionNextExit)
+	if err := eng.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		t.Error(err)
+		return agentReport{}
+	}
+	select {
+	case w := <-waitc:
+		if w.StatusCode != 0 {
+			stdout, stderr := logs(t, eng, c.ID)
+			t.Errorf("agent side exited %d: %s %s", w.StatusCode, stdout, stderr)
+			return agentReport{}
+		}
+	case err := <-errc:
+		t.Error(err)
+		return agentReport{}
+	}
+	stdout, _ := logs(t, eng, c.ID)
+	var rep agentReport
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+		t.Errorf("agent report: %v: %.500s", err, stdout)
+	}
+	return rep
+}
