@@ -61,7 +61,7 @@ const (
 	// together. A held request has given back its inspection slot and
 	// its decoded views, so this adds to the inspection slots' bound
 	// (maxScanViews): 448 MiB + 32 MiB, under the bundle container's
-	// 512 MiB (executor/docker/limits.go).
+	// GOMEMLIMIT of 560 MiB (executor/docker/limits.go).
 	maxHeldBodies = 32 << 20
 )
 

@@ -70,7 +70,7 @@ const (
 	// bundleMemory bounds the bundle's memory (no swap beyond it): the
 	// bundle's cap on concurrent inspected bodies (bundle/limits.go)
 	// times their size fits well inside.
-	bundleMemory = 512 << 20
+	bundleMemory = 640 << 20
 	// bundlePids bounds the bundle's processes and threads: Go's threads
 	// plus the git gate's git processes.
 	bundlePids = 1024

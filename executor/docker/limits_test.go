@@ -142,7 +142,7 @@ func TestAttackAgentNoPidsLimit(t *testing.T) {
 		hasNoNew bool
 	}{
 		"agent":  {in.Agent.ContainerName, 300, 0, []string{"NET_RAW", "MKNOD"}, true},
-		"bundle": {in.Bundle.ContainerName, 1024, 512 << 20, []string{"ALL"}, true},
+		"bundle": {in.Bundle.ContainerName, 1024, 640 << 20, []string{"ALL"}, true},
 	}
 	for role, tc := range tests {
 		t.Run(role, func(t *testing.T) {
