@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -113,28 +112,6 @@ func runLogs(e *env, args []string, o logsOptions) error {
 		return errors.New("this backend cannot read logs yet")
 	}
 	return showLogs(e, lr, p, todo, o)
-}
-
-// selectInstances returns the instances --instance names (all when
-// only is ""), or an error listing the plan's instances.
-func selectInstances(p *plan.Plan, only string) ([]*plan.Instance, error) {
-	var todo, all []*plan.Instance
-	var slugs []string
-	for i := range p.Instances {
-		in := &p.Instances[i]
-		all = append(all, in)
-		slugs = append(slugs, in.Slug)
-		if in.Slug == only {
-			todo = append(todo, in)
-		}
-	}
-	if only == "" {
-		return all, nil
-	}
-	if len(todo) == 0 {
-		return nil, fmt.Errorf("no instance %q in the plan (it has: %s)", only, strings.Join(slugs, ", "))
-	}
-	return todo, nil
 }
 
 // showLogs reads the instances' logs through lr and prints them.

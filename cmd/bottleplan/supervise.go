@@ -129,14 +129,12 @@ func runSupervise(e *env, args []string, only string, asJSON bool, reason string
 // supervisedInstances are the instances of p with supervise on, or the
 // one only names (an error when it has supervise off or does not exist).
 func supervisedInstances(p *plan.Plan, only string) ([]*plan.Instance, error) {
+	sel, err := selectInstances(p, only)
+	if err != nil {
+		return nil, err
+	}
 	var todo []*plan.Instance
-	found := false
-	for i := range p.Instances {
-		in := &p.Instances[i]
-		if only != "" && in.Slug != only {
-			continue
-		}
-		found = true
+	for _, in := range sel {
 		if in.Bundle.Supervise == nil {
 			if only != "" {
 				return nil, fmt.Errorf("instance %q has supervise off: its bottle needs supervise: true", only)
@@ -147,13 +145,6 @@ func supervisedInstances(p *plan.Plan, only string) ([]*plan.Instance, error) {
 			return nil, fmt.Errorf("instance %q uses backend %q; supervise reaches bundles on Docker only so far", in.Slug, in.Backend)
 		}
 		todo = append(todo, in)
-	}
-	if only != "" && !found {
-		var slugs []string
-		for _, in := range p.Instances {
-			slugs = append(slugs, in.Slug)
-		}
-		return nil, fmt.Errorf("no instance %q in the plan (it has: %s)", only, strings.Join(slugs, ", "))
 	}
 	if len(todo) == 0 {
 		return nil, errors.New("no instance of the plan has supervise on: a bottle needs supervise: true")

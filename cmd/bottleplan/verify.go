@@ -56,18 +56,12 @@ func runVerify(e *env, args []string, only string, asJSON bool) error {
 	if err != nil {
 		return err
 	}
-	var todo []*plan.Instance
-	for i := range p.Instances {
-		if only == "" || p.Instances[i].Slug == only {
-			todo = append(todo, &p.Instances[i])
-		}
+	todo, err := selectInstances(p, only)
+	if err != nil {
+		return err
 	}
 	if len(todo) == 0 {
-		var slugs []string
-		for _, in := range p.Instances {
-			slugs = append(slugs, in.Slug)
-		}
-		return fmt.Errorf("no instance %q in the plan (it has: %s)", only, strings.Join(slugs, ", "))
+		return noInstance(p, only)
 	}
 	if only != "" && todo[0].Backend != plan.BackendDocker {
 		return fmt.Errorf("instance %q uses backend %q; verify probes only %q instances so far", only, todo[0].Backend, plan.BackendDocker)
