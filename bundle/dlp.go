@@ -93,6 +93,15 @@ type secretSet struct {
 	m     *matcher
 }
 
+// orNew returns s, or a new secret set of names when s is nil: New
+// builds the set (its matcher) once and hands it to every daemon.
+func (s *secretSet) orNew(names []string, getenv func(string) string) *secretSet {
+	if s != nil {
+		return s
+	}
+	return newSecretSet(names, getenv)
+}
+
 // newSecretSet reads the values of names through getenv.
 func newSecretSet(names []string, getenv func(string) string) *secretSet {
 	s := &secretSet{}

@@ -64,6 +64,9 @@ type GitGateOptions struct {
 	// SSHKeyDir holds one private key file per ssh repo, named after
 	// the repo (plan.BundleSSHKeyDir in the bundle container).
 	SSHKeyDir string
+	// secrets, when set (by New), is the secret set built from
+	// SecretNames already.
+	secrets *secretSet
 }
 
 // NewGitGate builds the gate from its options.
@@ -75,7 +78,7 @@ func NewGitGate(o GitGateOptions) (*GitGate, error) {
 	g := &GitGate{
 		repos:     map[string]*gateRepo{},
 		getenv:    o.Getenv,
-		secrets:   newSecretSet(o.SecretNames, o.Getenv),
+		secrets:   o.secrets.orNew(o.SecretNames, o.Getenv),
 		rec:       o.Recorder,
 		transport: newTransport(dial, o.RootCAs),
 		dial:      dial,

@@ -68,6 +68,9 @@ type ProxyOptions struct {
 	// HoldTimeout is how long a held request waits for the operator;
 	// zero means DefaultHoldTimeout.
 	HoldTimeout time.Duration
+	// secrets, when set (by New), is the secret set built from
+	// SecretNames already, shared with the recorder and the git gate.
+	secrets *secretSet
 }
 
 // NewProxy builds the proxy from its options.
@@ -89,7 +92,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		policy:    pol,
 		ca:        o.CA,
 		getenv:    o.Getenv,
-		secrets:   newSecretSet(o.SecretNames, o.Getenv),
+		secrets:   o.secrets.orNew(o.SecretNames, o.Getenv),
 		inspect:   newInspectSlots(maxInspectBodies, inspectWait),
 		wsBudget:  &byteBudget{max: maxWebSocketBuffered},
 		rec:       o.Recorder,

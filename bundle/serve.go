@@ -67,8 +67,10 @@ func New(o Options) (*Bundle, error) {
 		o.Log = io.Discard
 	}
 	cfg := o.Instance.Bundle
-	// One scrubber for every decision of every daemon: the recorder
-	// passes each field through it before writing or keeping it.
+	// One secret set for every daemon, built (its matcher) once: the
+	// proxy's and the git gate's DLP and scrubbing, and the recorder's
+	// scrubber, which passes each field through it before writing or
+	// keeping it.
 	secrets := newSecretSet(cfg.SecretsFromHost, o.Getenv)
 	b := &Bundle{
 		inst:     o.Instance,
@@ -92,6 +94,7 @@ func New(o Options) (*Bundle, error) {
 		RootCAs:     o.RootCAs,
 		Supervise:   cfg.Supervise != nil,
 		HoldTimeout: hold,
+		secrets:     secrets,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("proxy: %w", err)
@@ -107,6 +110,7 @@ func New(o Options) (*Bundle, error) {
 			Dial:        o.Dial,
 			RootCAs:     o.RootCAs,
 			SSHKeyDir:   o.SSHKeyDir,
+			secrets:     secrets,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("git gate: %w", err)
