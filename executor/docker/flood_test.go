@@ -1,18 +1,16 @@
 package docker_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/docker/client"
 
 	"github.com/bottleplan/bottleplan/bundle"
 	"github.com/bottleplan/bottleplan/executor"
@@ -54,39 +52,11 @@ func TestAttackFloodDenials(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-	defer cancel()
-	cfg := &container.Config{
-		Image: dockertest.FloodImage(t, eng),
-		Cmd: []string{
-			"-proxy", in.Endpoints.ProxyURL,
-			"-held", "http://held.test/forbidden",
-			"-supervise", in.Endpoints.SuperviseURL + "/requests",
-			"-n", fmt.Sprint(floodRequests), "-c", "16", "-path", "2048"},
-		Labels: executor.Labels(project, in.Slug, executor.RoleProbe, "", p.PlanDigest),
-	}
-	host := &container.HostConfig{SecurityOpt: []string{"no-new-privileges"}, CapDrop: []string{"ALL"}, DNS: []string{bundleIP}}
-	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		in.Network.InternalName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: in.Network.ProbeIP}},
-	}}
-	c, err := eng.ContainerCreate(ctx, cfg, host, nc, nil, project+"-flood")
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitc, errc := eng.ContainerWait(ctx, c.ID, container.WaitConditionNextExit)
-	if err := eng.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case w := <-waitc:
-		if w.StatusCode != 0 {
-			stdout, stderr := logs(t, eng, c.ID)
-			t.Fatalf("flood exited %d: %s %s", w.StatusCode, stdout, stderr)
-		}
-	case err := <-errc:
-		t.Fatal(err)
-	}
-	stdout, _ := logs(t, eng, c.ID)
+	args := []string{
+		"-proxy", in.Endpoints.ProxyURL,
+		"-held", "http://held.test/forbidden",
+		"-supervise", in.Endpoints.SuperviseURL + "/requests",
+		"-n", fmt.Sprint(floodRequests), "-c", "16", "-path", "2048"}
 	var rep struct {
 		HeldStatus int                      `json:"held_status"`
 		Sent       int                      `json:"sent"`
@@ -94,8 +64,8 @@ func TestAttackFloodDenials(t *testing.T) {
 		Seconds    float64                  `json:"seconds"`
 		Supervise  bundle.SuperviseResponse `json:"supervise"`
 	}
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Fatalf("flood report: %v: %.500s", err, stdout)
+	if err := runAgentSide(eng, dockertest.FloodImage(t, eng), p, "flood", args, 15*time.Minute, &rep); err != nil {
+		t.Fatal(err)
 	}
 	t.Logf("flood: %d requests in %.1f s, answers %v", rep.Sent, rep.Seconds, rep.Statuses)
 	if rep.HeldStatus != 403 {
@@ -114,13 +84,13 @@ func TestAttackFloodDenials(t *testing.T) {
 		t.Errorf("after the flood the supervise list holds the held request %d times, want once (held %d, denied %d entries)", held, len(rep.Supervise.Held), len(rep.Supervise.Denied))
 	}
 
-	bundleLog, bundleErr := logs(t, eng, in.Bundle.ContainerName)
-	size := int64(len(bundleLog) + len(bundleErr))
+	bundleLog := containerLogs(t, eng, in.Bundle.ContainerName)
+	size := int64(len(bundleLog))
 	t.Logf("bundle log after the flood: %d bytes (%d lines), cap %d", size, strings.Count(bundleLog, "\n"), docker.LogCapBytes())
 	if size > docker.LogCapBytes() {
 		t.Errorf("bundle log is %d bytes after the flood, over its cap of %d", size, docker.LogCapBytes())
 	}
-	insp, err := eng.ContainerInspect(ctx, in.Bundle.ContainerName)
+	insp, err := eng.ContainerInspect(context.Background(), in.Bundle.ContainerName)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,19 +99,46 @@ func TestAttackFloodDenials(t *testing.T) {
 	}
 }
 
-// logs returns a container's stdout and stderr as the Engine keeps them.
-func logs(t *testing.T, eng interface {
-	ContainerLogs(context.Context, string, container.LogsOptions) (io.ReadCloser, error)
-}, id string) (string, string) {
-	t.Helper()
-	rc, err := eng.ContainerLogs(context.Background(), id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+// runAgentSide runs image (the flood attacker, dockertest.FloodImage)
+// with args where the
+// agent would be, at the first instance's probe address on its internal
+// network with no capabilities and the bundle as resolver, until it
+// exits, and decodes the JSON report it prints into report. The
+// container is removed afterwards.
+func runAgentSide(eng *client.Client, image string, p *plan.Plan, name string, args []string, timeout time.Duration, report any) error {
+	in := &p.Instances[0]
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cfg := &container.Config{Image: image, Cmd: args,
+		Labels: executor.Labels(p.Project, in.Slug, executor.RoleProbe, "", p.PlanDigest)}
+	host := &container.HostConfig{SecurityOpt: []string{"no-new-privileges"}, CapDrop: []string{"ALL"}, DNS: []string{in.Network.BundleIP}}
+	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		in.Network.InternalName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: in.Network.ProbeIP}},
+	}}
+	c, err := eng.ContainerCreate(ctx, cfg, host, nc, nil, p.Project+"-agentside-"+name)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	defer rc.Close()
-	var out, errb bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &errb, rc); err != nil {
-		t.Fatal(err)
+	defer eng.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true})
+	waitc, errc := eng.ContainerWait(ctx, c.ID, container.WaitConditionNextExit)
+	if err := eng.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		return err
 	}
-	return out.String(), errb.String()
+	select {
+	case w := <-waitc:
+		if w.StatusCode != 0 {
+			stdout, stderr, _ := containerOutput(eng, c.ID, time.Time{})
+			return fmt.Errorf("agent side %s exited %d: %s %s", name, w.StatusCode, stdout, stderr)
+		}
+	case err := <-errc:
+		return err
+	}
+	stdout, _, err := containerOutput(eng, c.ID, time.Time{})
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(stdout), report); err != nil {
+		return fmt.Errorf("agent side %s report: %v: %.500s", name, err, stdout)
+	}
+	return nil
 }

@@ -13,10 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/client"
-
 	"github.com/bottleplan/bottleplan/bundle"
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/executor/docker"
@@ -96,7 +92,14 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 					"-decide", fmt.Sprintf("%s:3128,%s:%d", bundleIP, bundleIP, plan.SupervisePort))
 			}
 			done := make(chan agentReport, 1)
-			go func() { done <- runAgentSide(t, eng, p, strings.ReplaceAll(name, " ", "-"), args) }()
+			image := dockertest.FloodImage(t, eng)
+			go func() {
+				var rep agentReport
+				if err := runAgentSide(eng, image, p, strings.ReplaceAll(name, " ", "-"), args, 5*time.Minute, &rep); err != nil {
+					t.Error(err)
+				}
+				done <- rep
+			}()
 			var held []bundle.PendingRequest
 			deadline := time.Now().Add(time.Minute)
 			for len(held) == 0 {
@@ -132,47 +135,4 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 			}
 		})
 	}
-}
-
-// runAgentSide runs the flood image with args at the instance's probe
-// address (the agent's network, the agent's capabilities) and returns
-// its report.
-func runAgentSide(t *testing.T, eng *client.Client, p *plan.Plan, label string, args []string) agentReport {
-	in := &p.Instances[0]
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cfg := &container.Config{Image: dockertest.FloodImage(t, eng), Cmd: args,
-		Labels: executor.Labels(p.Project, in.Slug, executor.RoleProbe, "", p.PlanDigest)}
-	host := &container.HostConfig{SecurityOpt: []string{"no-new-privileges"}, CapDrop: []string{"ALL"}, DNS: []string{in.Network.BundleIP}}
-	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		in.Network.InternalName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: in.Network.ProbeIP}},
-	}}
-	c, err := eng.ContainerCreate(ctx, cfg, host, nc, nil, p.Project+"-agentside-"+label)
-	if err != nil {
-		t.Error(err)
-		return agentReport{}
-	}
-	defer eng.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true})
-	waitc, errc := eng.ContainerWait(ctx, c.ID, container.WaitConditionNextExit)
-	if err := eng.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
-		t.Error(err)
-		return agentReport{}
-	}
-	select {
-	case w := <-waitc:
-		if w.StatusCode != 0 {
-			stdout, stderr := logs(t, eng, c.ID)
-			t.Errorf("agent side exited %d: %s %s", w.StatusCode, stdout, stderr)
-			return agentReport{}
-		}
-	case err := <-errc:
-		t.Error(err)
-		return agentReport{}
-	}
-	stdout, _ := logs(t, eng, c.ID)
-	var rep agentReport
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
-		t.Errorf("agent report: %v: %.500s", err, stdout)
-	}
-	return rep
 }

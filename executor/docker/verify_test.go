@@ -387,18 +387,26 @@ func containerLogs(t *testing.T, eng *client.Client, name string) string {
 
 func containerLogsSince(t *testing.T, eng *client.Client, name string, since time.Time) string {
 	t.Helper()
+	stdout, stderr, err := containerOutput(eng, name, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stdout + stderr
+}
+
+// containerOutput returns what a container wrote to stdout and to
+// stderr since since (all of it when zero), as the Engine keeps it.
+func containerOutput(eng *client.Client, name string, since time.Time) (stdout, stderr string, err error) {
 	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true}
 	if !since.IsZero() {
 		opts.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
 	}
 	rc, err := eng.ContainerLogs(context.Background(), name, opts)
 	if err != nil {
-		t.Fatal(err)
+		return "", "", err
 	}
 	defer rc.Close()
-	var out bytes.Buffer
-	if _, err := stdcopy.StdCopy(&out, &out, rc); err != nil {
-		t.Fatal(err)
-	}
-	return out.String()
+	var out, errb bytes.Buffer
+	_, err = stdcopy.StdCopy(&out, &errb, rc)
+	return out.String(), errb.String(), err
 }
