@@ -34,6 +34,7 @@ func init() {
 			fs.StringVar(&o.bundleBinary, "bundle-binary", "", "static bottleplan-bundle binary for the bundle image (default: bottleplan-bundle beside this executable)")
 			return func(e *env, args []string) error { return runApply(e, args, o) }
 		},
+		example: "bottleplan apply plan.json -f bottleplan.yaml              # refuse a stale plan, ask, apply\nbottleplan apply plan.json --dry-run --detailed-exitcode   # exit 2 when apply would change something\nbottleplan apply plan.json --replace implementer --auto-approve",
 	})
 }
 

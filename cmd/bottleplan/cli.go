@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/term"
 )
 
 // Exit codes, the same for every command (../shared/spec/plan.md).
@@ -21,9 +22,6 @@ const (
 	exitChanges = 2 // changes or drift present (--detailed-exitcode)
 	exitRefused = 3 // plan refused: stale, altered, unknown format
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 // env is what a command may read from its surroundings. Main fills it from
 // the process; tests may fill it otherwise.
@@ -38,7 +36,8 @@ type env struct {
 	isTTY bool
 }
 
-// command is one subcommand.
+// command is one subcommand. Commands are registered with register and
+// become cobra commands when the command line is parsed (tree.go).
 type command struct {
 	name  string
 	usage string // one line: "validate [-f M]..."
@@ -46,6 +45,10 @@ type command struct {
 	// flags registers the command's flags on fs and returns the function
 	// that runs it with the positional arguments.
 	flags func(fs *pflag.FlagSet) func(e *env, args []string) error
+	// example is shown under Examples: in the command's help, one
+	// command line per line (a # comment may follow). Every command has
+	// one (TestEveryCommandHasAnExample).
+	example string
 }
 
 // commands is filled by init functions, one per subcommand file.
@@ -108,49 +111,8 @@ func Main() int {
 	return run(e, os.Args[1:])
 }
 
-// run dispatches args to a subcommand and maps its error to an exit code.
-// It is the one place errors are printed.
-func run(e *env, args []string) int {
-	if len(args) == 0 {
-		printUsage(e.stderr)
-		return exitError
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				printCommandHelp(e.stdout, c)
-				return exitOK
-			}
-		}
-		printUsage(e.stdout)
-		return exitOK
-	case "--version", "version":
-		fmt.Fprintf(e.stdout, "bottleplan %s\n", version)
-		return exitOK
-	}
-	c, ok := commands[args[0]]
-	if !ok {
-		fmt.Fprintf(e.stderr, "bottleplan: unknown command %q\nRun 'bottleplan --help' for the list of commands.\n", args[0])
-		return exitError
-	}
-	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
-	runFn := c.flags(fs)
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args[1:]); err != nil {
-		fmt.Fprintf(e.stderr, "bottleplan %s: %v\nRun 'bottleplan %s --help' for usage.\n", c.name, err, c.name)
-		return exitError
-	}
-	if *help {
-		printCommandHelp(e.stdout, c)
-		return exitOK
-	}
-	return report(e, c, runFn(e, fs.Args()))
-}
-
-// report prints err once and returns its exit code.
+// report prints err once, as "bottleplan CMD: message", and returns its
+// exit code. It is the one place a command's error is printed.
 func report(e *env, c *command, err error) int {
 	if err == nil {
 		return exitOK
@@ -172,43 +134,28 @@ func report(e *env, c *command, err error) int {
 	return code
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "bottleplan: declarative sandboxes for autonomous coding agents")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Usage:")
-	fmt.Fprintln(w, "  bottleplan <command> [flags]")
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Commands:")
-	names := make([]string, 0, len(commands))
-	for n, c := range commands {
-		if c.short != "" {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].short)
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Run 'bottleplan <command> --help' for a command's flags.")
-}
-
-func printCommandHelp(w io.Writer, c *command) {
-	fs := pflag.NewFlagSet(c.name, pflag.ContinueOnError)
-	fs.SortFlags = false
-	c.flags(fs)
-	fs.BoolP("help", "h", false, "show this help")
-	fmt.Fprintf(w, "Usage: bottleplan %s\n\n%s\n", c.usage, c.short)
-	if u := strings.TrimRight(fs.FlagUsages(), "\n"); u != "" {
-		fmt.Fprintf(w, "\nFlags:\n%s\n", u)
-	}
-}
-
-// isTerminal reports whether f is a character device (a TTY).
+// isTerminal reports whether f is a terminal: a TTY answers the
+// terminal ioctl, a file, pipe or /dev/null (a character device too)
+// does not.
 func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	if err != nil {
-		return false
+	return term.IsTerminal(int(f.Fd()))
+}
+
+// sortedCommands returns the registered commands by name.
+func sortedCommands() []*command {
+	cs := make([]*command, 0, len(commands))
+	for _, c := range commands {
+		cs = append(cs, c)
 	}
-	return fi.Mode()&os.ModeCharDevice != 0
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	return cs
+}
+
+// upperFirst capitalizes a command's one-line description, so the list
+// reads the same whichever way its author wrote it.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

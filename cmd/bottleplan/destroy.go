@@ -22,6 +22,7 @@ func init() {
 			lockTimeout := fs.Duration("lock-timeout", 5*time.Minute, "how long to wait for another apply or destroy of the project (0: do not wait)")
 			return func(e *env, args []string) error { return runDestroy(e, args, *instance, *autoApprove, *lockTimeout) }
 		},
+		example: "bottleplan destroy plan.json\nbottleplan destroy plan.json --instance implementer --auto-approve",
 	})
 }
 

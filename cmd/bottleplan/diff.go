@@ -20,6 +20,7 @@ func init() {
 				return runDiff(e, args[0], args[1], *detailed)
 			}
 		},
+		example: "bottleplan diff old/plan.json plan.json\nbottleplan diff --json old/plan.json plan.json\nbottleplan diff --detailed-exitcode old/plan.json plan.json   # exit 2 when they differ",
 	})
 }
 

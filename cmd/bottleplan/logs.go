@@ -37,6 +37,7 @@ func init() {
 				return runLogs(e, args, o)
 			}
 		},
+		example: "bottleplan logs plan.json --instance implementer -f\nbottleplan logs plan.json --decisions --since 10m\nbottleplan logs plan.json --decisions --json | jq 'select(.verdict != \"allow\")'",
 	})
 }
 

@@ -29,6 +29,7 @@ func init() {
 				return runPlan(e, *files, *out, *asJSON, compiler.Options{UnroutableBridge: *unroutable})
 			}
 		},
+		example: "bottleplan plan -f bottleplan.yaml -o plan.json   # review, then commit plan.json\nbottleplan plan --check plan.json                 # CI: exit 2 when plan.json is stale\nbottleplan plan -f base.cue -f local.cue --json",
 	})
 }
 

@@ -21,5 +21,6 @@ func init() {
 				return nil
 			}
 		},
+		example: "bottleplan schema > bottleplan-schema.cue",
 	})
 }

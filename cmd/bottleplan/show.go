@@ -22,6 +22,7 @@ func init() {
 				return runShow(e, args[0], *asJSON)
 			}
 		},
+		example: "bottleplan show plan.json\nbottleplan show plan.json --json",
 	})
 }
 

@@ -20,6 +20,7 @@ func init() {
 			detailed := fs.Bool("detailed-exitcode", false, "exit 2 when an instance is drifted or missing")
 			return func(e *env, args []string) error { return runStatus(e, args, *detailed) }
 		},
+		example: "bottleplan status plan.json\nbottleplan status plan.json --detailed-exitcode   # exit 2 on drift\nbottleplan status plan.json --json",
 	})
 }
 

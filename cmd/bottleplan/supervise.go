@@ -29,6 +29,7 @@ func init() {
 				return runSupervise(e, args, *instance, *asJSON, *reason)
 			}
 		},
+		example: "bottleplan supervise plan.json\nbottleplan supervise plan.json approve 3f2a\nbottleplan supervise plan.json deny 3f2a --reason \"not this repo\"",
 	})
 }
 

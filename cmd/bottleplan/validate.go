@@ -24,6 +24,7 @@ func init() {
 				return runValidate(e, *files, *asJSON)
 			}
 		},
+		example: "bottleplan validate\nbottleplan validate -f bottleplan.yaml --json",
 	})
 }
 

@@ -24,6 +24,7 @@ func init() {
 			asJSON := fs.Bool("json", false, "print the report as JSON")
 			return func(e *env, args []string) error { return runVerify(e, args, *instance, *asJSON) }
 		},
+		example: "bottleplan verify plan.json\nbottleplan verify plan.json --instance implementer --json",
 	})
 }
 
