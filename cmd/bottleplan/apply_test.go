@@ -119,6 +119,7 @@ func TestApplyStatusDestroy(t *testing.T) {
 	}
 	nothingLive("dry run")
 	expect(exitChanges, "missing", "status", planPath, "--detailed-exitcode")
+	expect(exitChanges, `"state": "missing"`, "status", planPath, "--json", "--detailed-exitcode")
 
 	expect(exitError, `JIRA_TOKEN (agent "beta") is asked for at apply, but stdin is not a terminal; give it in a file with --env-file`, "apply", planPath, "--auto-approve", bin)
 	nothingLive("prompted value without a terminal")
@@ -196,9 +197,16 @@ func TestApplyStatusDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(exitChanges, "beta   drifted: agent not running", "status", planPath, "--detailed-exitcode")
+	out = expect(exitChanges, `"cause": "not running"`, "status", planPath, "--json", "--detailed-exitcode")
+	if !strings.Contains(out, `"slug": "beta",`+"\n      \"state\": \"drifted\"") || !strings.Contains(out, `"in_sync": false`) {
+		t.Errorf("status --json does not say beta drifted:\n%s", out)
+	}
 	expect(exitOK, "~  beta  agent  ", "apply", planPath, "--auto-approve", bin)
 	expect(exitOK, "in sync", "status", planPath, "--detailed-exitcode")
+	expect(exitOK, `"in_sync": true`, "status", planPath, "--json", "--detailed-exitcode")
 
+	// An instance the plan does not hold is an error, and nothing goes.
+	expect(exitError, `no instance "nosuch" in the plan (it has: alpha, beta)`, "destroy", planPath, "--instance", "nosuch", "--auto-approve")
 	expect(exitOK, "Destroy complete: 4 resources removed", "destroy", planPath, "--instance", "beta", "--auto-approve")
 	expect(exitOK, "Destroy complete: 4 resources removed", "destroy", planPath, "--auto-approve")
 	nothingLive("destroy")

@@ -49,6 +49,14 @@ func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTi
 		return err
 	}
 	ch := executor.DiffDestroy(obs, instance)
+	if ch.Empty() && instance != "" {
+		// An instance the plan names that has nothing live is already
+		// destroyed; one it does not name, with nothing live (a live
+		// orphan may be destroyed by name), is a mistake.
+		if _, err := selectInstances(p, instance); err != nil {
+			return err
+		}
+	}
 	if ch.Empty() {
 		what := fmt.Sprintf("project %q", p.Project)
 		if instance != "" {

@@ -14,11 +14,12 @@ import (
 func init() {
 	register(&command{
 		name:  "status",
-		usage: "status plan.json [--detailed-exitcode]",
+		usage: "status plan.json [--detailed-exitcode] [--json]",
 		short: "compare the live sandboxes with a saved plan",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			detailed := fs.Bool("detailed-exitcode", false, "exit 2 when an instance is drifted or missing")
-			return func(e *env, args []string) error { return runStatus(e, args, *detailed) }
+			asJSON := fs.Bool("json", false, "print the report as JSON (README: status --json)")
+			return func(e *env, args []string) error { return runStatus(e, args, *detailed, *asJSON) }
 		},
 		example: "bottleplan status plan.json\nbottleplan status plan.json --detailed-exitcode   # exit 2 on drift\nbottleplan status plan.json --json",
 	})
@@ -27,7 +28,7 @@ func init() {
 // runStatus prints one line per planned instance: "in sync", "missing"
 // (nothing of it is live) or "drifted" with what apply would change and
 // why, then the orphans. It reads only.
-func runStatus(e *env, args []string, detailed bool) error {
+func runStatus(e *env, args []string, detailed, asJSON bool) error {
 	p, err := readPlanArg(args)
 	if err != nil {
 		return err
@@ -43,6 +44,16 @@ func runStatus(e *env, args []string, detailed bool) error {
 	ch, err := executor.Diff(p, obs, executor.DiffOptions{})
 	if err != nil {
 		return err
+	}
+	if asJSON {
+		r := newStatusReport(p, ch)
+		if err := writeJSON(e.stdout, r); err != nil {
+			return err
+		}
+		if detailed && !r.InSync {
+			return silent(exitChanges)
+		}
+		return nil
 	}
 	byInst := map[string][]executor.Op{}
 	for _, ic := range ch.Instances {
