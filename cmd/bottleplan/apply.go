@@ -125,7 +125,7 @@ func runApply(e *env, args []string, o applyOpts) error {
 	if err := executor.CheckHost(needs, hostSecrets(e, root)); err != nil {
 		return err
 	}
-	if err := checkPrompted(e, needs, prompted); err != nil {
+	if err := checkPrompted(e, p, needs, prompted); err != nil {
 		return err
 	}
 	// Images before the question: a missing one is reported before

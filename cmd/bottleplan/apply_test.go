@@ -197,7 +197,7 @@ func TestApplyStatusDestroy(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(exitChanges, "beta   drifted: agent not running", "status", planPath, "--detailed-exitcode")
-	out = expect(exitChanges, `"cause": "not running"`, "status", planPath, "--json", "--detailed-exitcode")
+	out = expect(exitChanges, `"cause": "not running (exited, exit code 0); start it"`, "status", planPath, "--json", "--detailed-exitcode")
 	if !strings.Contains(out, `"slug": "beta",`+"\n      \"state\": \"drifted\"") || !strings.Contains(out, `"in_sync": false`) {
 		t.Errorf("status --json does not say beta drifted:\n%s", out)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -160,7 +161,11 @@ func confirm(e *env, in *bufio.Reader, question string) error {
 		return errNoConfirm
 	}
 	fmt.Fprintf(e.stdout, "%s [y/N] ", question)
-	line, _ := in.ReadString('\n')
+	line, err := readLine(e, in, false)
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(e.stdout)
+		return fmt.Errorf("%w; nothing changed", err)
+	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return nil

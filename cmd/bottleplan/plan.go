@@ -62,6 +62,8 @@ func runPlan(e *env, files []string, out string, asJSON bool, opts compiler.Opti
 	}
 	if out != "" {
 		fmt.Fprintf(e.stdout, "\nPlan written to %s. Review it, then run: bottleplan apply %s\n", out, out)
+	} else {
+		fmt.Fprintln(e.stdout, "\nPlan not saved; use -o plan.json to write it for bottleplan apply.")
 	}
 	return nil
 }

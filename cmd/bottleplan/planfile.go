@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/bottleplan/bottleplan/plan"
 )
@@ -28,12 +31,33 @@ func readPlan(path string) (*plan.Plan, error) {
 	}
 	p, err := plan.Decode(b)
 	if err != nil {
+		if looksLikeManifest(path, b) {
+			return nil, withCode(exitRefused, fmt.Errorf("%s: this is a manifest, not a plan file: run bottleplan plan -f %s -o plan.json, review it, then give plan.json", path, path))
+		}
 		if plan.IsUnusable(err) {
 			return nil, withCode(exitRefused, fmt.Errorf("%s: %w", path, err))
 		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return p, nil
+}
+
+// looksLikeManifest reports whether a file that is not a plan is a
+// manifest given by mistake: a .cue, .yaml or .yml file, or a JSON
+// object with the manifest's "version" and not the plan's
+// "format_version".
+func looksLikeManifest(path string, b []byte) bool {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".cue", ".yaml", ".yml":
+		return true
+	}
+	var top map[string]json.RawMessage
+	if json.Unmarshal(b, &top) != nil {
+		return false
+	}
+	_, version := top["version"]
+	_, format := top["format_version"]
+	return version && !format
 }
 
 // reviewOptions are the rendering options for output meant for a person:
