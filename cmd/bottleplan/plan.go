@@ -15,16 +15,23 @@ import (
 func init() {
 	register(&command{
 		name:  "plan",
-		usage: "plan [-f M]... [-o plan.json] [--json] [--unroutable-bridge]",
+		usage: "plan [-f M]... [-o plan.json | --check plan.json] [--json] [--unroutable-bridge]",
 		short: "Compile the manifest into a plan, print it for review and write the plan file",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			files := manifestFlag(fs)
 			out := fs.StringP("out", "o", "", "write the plan file to `path` (for apply)")
 			asJSON := fs.Bool("json", false, "print the plan file itself (canonical JSON) instead of the review summary")
 			unroutable := fs.Bool("unroutable-bridge", false, "the apply host cannot route to bridge IPs (Docker Desktop): smolmachines endpoints are assigned at apply")
+			check := fs.String("check", "", "write nothing; exit 0 when the committed plan `file` is what the manifest compiles to, 2 with the diff when stale, 3 when edited by hand")
 			return func(e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected argument %q (give manifests with -f)", args[0])
+				}
+				if *check != "" {
+					if *out != "" || *asJSON {
+						return usagef("--check writes and prints no plan; leave out -o and --json")
+					}
+					return runPlanCheck(e, *files, *check, compiler.Options{UnroutableBridge: *unroutable})
 				}
 				return runPlan(e, *files, *out, *asJSON, compiler.Options{UnroutableBridge: *unroutable})
 			}
