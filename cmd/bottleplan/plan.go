@@ -44,14 +44,7 @@ func init() {
 // is given, and prints the review summary (or the plan file with
 // --json). Nothing is written when the manifest does not compile.
 func runPlan(e *env, files []string, out string, asJSON bool, opts compiler.Options) error {
-	m, err := loadManifest(files)
-	if err != nil {
-		if printSchemaErrors(e, err) {
-			return silent(exitError)
-		}
-		return err
-	}
-	p, b, err := compilePlan(m, opts)
+	p, b, err := compileManifest(e, files, opts)
 	if err != nil {
 		return err
 	}
@@ -73,6 +66,20 @@ func runPlan(e *env, files []string, out string, asJSON bool, opts compiler.Opti
 		fmt.Fprintln(e.stdout, "\nPlan not saved; use -o plan.json to write it for bottleplan apply.")
 	}
 	return nil
+}
+
+// compileManifest loads the manifest named by -f (or the default) and
+// compiles it, as plan and plan --check do. Schema errors are printed
+// one per line, like validate prints them.
+func compileManifest(e *env, files []string, opts compiler.Options) (*plan.Plan, []byte, error) {
+	m, err := loadManifest(files)
+	if err != nil {
+		if printSchemaErrors(e, err) {
+			return nil, nil, silent(exitError)
+		}
+		return nil, nil, err
+	}
+	return compilePlan(m, opts)
 }
 
 // compilePlan compiles a loaded manifest and returns the plan with its

@@ -40,14 +40,7 @@ func runPlanCheck(e *env, files []string, path string, opts compiler.Options) er
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	m, err := loadManifest(files)
-	if err != nil {
-		if printSchemaErrors(e, err) {
-			return silent(exitError)
-		}
-		return err
-	}
-	now, fresh, err := compilePlan(m, opts)
+	now, fresh, err := compileManifest(e, files, opts)
 	if err != nil {
 		return err
 	}
