@@ -100,6 +100,11 @@ func suggest(name string, known []string) string {
 	return best
 }
 
+// EditDistance is the Levenshtein distance between a and b (large past
+// 64 bytes), for "did you mean" suggestions outside this package (the
+// CLI's flags).
+func EditDistance(a, b string) int { return editDistance(a, b) }
+
 // editDistance is the Levenshtein distance between a and b.
 func editDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {

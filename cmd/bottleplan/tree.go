@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/bottleplan/bottleplan/schema"
 )
 
 // The command tree is cobra's (suggestions, shell completion, help),
@@ -271,7 +273,7 @@ func flagSuggestions(cmd *cobra.Command, err error) []string {
 		if f.Hidden {
 			return
 		}
-		if levenshtein(typed, f.Name) <= 2 || (len(typed) >= 3 && strings.HasPrefix(f.Name, typed)) {
+		if schema.EditDistance(strings.ToLower(typed), f.Name) <= 2 || (len(typed) >= 3 && strings.HasPrefix(f.Name, typed)) {
 			out = append(out, "--"+f.Name)
 		}
 	})
@@ -287,28 +289,6 @@ func printSuggestions(w io.Writer, names []string) {
 	default:
 		fmt.Fprintf(w, "Did you mean one of %s?\n", strings.Join(names, ", "))
 	}
-}
-
-// levenshtein is the edit distance between a and b, case-insensitive.
-func levenshtein(a, b string) int {
-	a, b = strings.ToLower(a), strings.ToLower(b)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // helpCommand is `bottleplan help [command]`.
