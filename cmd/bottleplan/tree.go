@@ -57,9 +57,14 @@ func run(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "Run '%s --help' for usage.\n", name)
 		return exitError
 	}
+	if cmd == root {
+		// Arguments after root flags (bottleplan --version extra).
+		fmt.Fprintf(e.stderr, "bottleplan: %v\nRun 'bottleplan --help' for the list of commands.\n", err)
+		return exitError
+	}
 	c, ok := commands[cmd.Name()]
-	if !ok || cmd == root {
-		c = &command{name: cmd.Name()}
+	if !ok {
+		c = &command{name: cmd.Name()} // completion, version, help
 	}
 	return report(e, c, err)
 }
