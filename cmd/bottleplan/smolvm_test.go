@@ -55,7 +55,7 @@ func TestApplySmolmachines(t *testing.T) {
 	for _, want := range []string{
 		"smolvm commands:",
 		"smolvm machine create --name " + project + "-a --from ",
-		" --net --allow-cidr " + p.Instances[0].Network.AllowCIDR + " ",
+		" --net --net-backend virtio-net --allow-cidr " + p.Instances[0].Network.AllowCIDR + " --allow-host " + p.Instances[0].Network.BundleIP + " ",
 		"BOTTLEPLAN_SECRET_ANTHROPIC_API_KEY=<from $HOST_ANTHROPIC_KEY> smolvm machine exec --name " + project + "-a -d --secret-env ANTHROPIC_API_KEY=BOTTLEPLAN_SECRET_ANTHROPIC_API_KEY -- /sleeper",
 	} {
 		if !strings.Contains(out, want) {

@@ -247,7 +247,7 @@ func (h *Hybrid) DryRun(p *plan.Plan, ch *executor.Changes) ([]string, error) {
 		if op.Kind != executor.Create && op.Kind != executor.Replace {
 			continue
 		}
-		img := AgentImage{Ref: "<docker save of the agent image>", Digest: "sha256:<agent image digest>"}
+		img := AgentImage{Ref: "<docker save of the agent image>", Digest: "sha256:<digest>"}
 		s, err := SpecFor(p.Project, p.PlanDigest, *in, img)
 		if err != nil {
 			return nil, err
