@@ -227,3 +227,28 @@ func (b *Backend) CheckEgress(ctx context.Context, s Spec) error {
 	}
 	return nil
 }
+
+// VerifyInstance is `bottleplan verify` for a smolmachines instance of
+// project: its machine must be the project's, running with networking
+// on, and pass the full probe set (ProbeEgress): the proxy reachable;
+// another address, the gateway (host loopback) and DNS refused, each
+// refusal recorded by smolvm.
+func (b *Backend) VerifyInstance(ctx context.Context, project string, in plan.Instance) ([]executor.VerifyResult, error) {
+	s := Spec{Project: project, Instance: in.Slug, Name: in.Agent.MachineName, BundleIP: in.Network.BundleIP}
+	ms, err := b.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := find(ms, s.Name)
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("machine %q does not exist: apply the plan first", s.Name)
+	case !m.Owned(project):
+		return nil, fmt.Errorf("machine %q does not carry project %q's labels", s.Name, project)
+	case !m.running(b.sp):
+		return nil, fmt.Errorf("machine %q is %s, not running: apply the plan again", s.Name, m.State)
+	case m.Network == nil || !*m.Network:
+		return nil, fmt.Errorf("machine %q has networking off: its agent cannot reach its bundle", s.Name)
+	}
+	return b.ProbeEgress(ctx, s, true)
+}
