@@ -2,6 +2,7 @@ package smolvm
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 )
@@ -75,5 +76,36 @@ func TestVerifyProbeSet(t *testing.T) {
 				t.Errorf("%d results, want 4 (proxy, other, dns, gateway)", len(rs))
 			}
 		})
+	}
+}
+
+// TestExecAttached: Exec runs `machine exec -i [-t]` with the caller's
+// stdio, passes the guest's exit code back, and refuses a machine that is
+// not the project's.
+func TestExecAttached(t *testing.T) {
+	w := newWorld(t)
+	s := testSpec(t, "alpha")
+	ctx := context.Background()
+	if _, err := w.open().Apply(ctx, s, testValues()); err != nil {
+		t.Fatal(err)
+	}
+	w.calls()
+	var out strings.Builder
+	b := w.open()
+	if err := b.Exec(ctx, s.Project, s.Name, true, []string{"sh"}, Stdio{In: strings.NewReader(""), Out: &out, Err: &out}); err != nil {
+		t.Fatalf("exec sh: %v (%s)", err, out.String())
+	}
+	err := b.Exec(ctx, s.Project, s.Name, false, []string{"false"}, Stdio{Out: &out, Err: &out})
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Code != 1 {
+		t.Errorf("exec false = %v, want exit 1", err)
+	}
+	if err := b.Exec(ctx, "other", s.Name, true, []string{"sh"}, Stdio{}); err == nil || !strings.Contains(err.Error(), "leaves it alone") {
+		t.Errorf("exec in another project's machine = %v", err)
+	}
+	want := "smolvm --version\nsmolvm machine ls --json\nsmolvm machine exec --name acme-alpha -i -t -- sh\n" +
+		"smolvm machine ls --json\nsmolvm machine exec --name acme-alpha -i -- false\nsmolvm machine ls --json\n"
+	if got := w.calls(); got != want {
+		t.Errorf("calls:\n%s\nwant:\n%s", got, want)
 	}
 }
