@@ -48,18 +48,10 @@ func (r *Runner) runAttached(ctx context.Context, c Command, stdio Stdio) error 
 	if len(c.Secrets) > 0 {
 		return errors.New("an attached command carries no secrets")
 	}
-	bin, err := r.path()
+	cmd, rendered, err := r.command(ctx, c)
 	if err != nil {
 		return err
 	}
-	rendered := c.Render()
-	if r.Log != nil {
-		r.logMu.Lock()
-		fmt.Fprintln(r.Log, rendered)
-		r.logMu.Unlock()
-	}
-	cmd := exec.CommandContext(ctx, bin, c.Args...)
-	cmd.Env = r.environ()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.In, stdio.Out, stdio.Err
 	if err := cmd.Run(); err != nil {
 		var ee *exec.ExitError

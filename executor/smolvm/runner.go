@@ -117,18 +117,10 @@ func (r *Runner) run(ctx context.Context, c Command) ([]byte, error) {
 // the value is set in the child's environment only. Output and errors are
 // scrubbed of every value before they leave this function.
 func (r *Runner) runWith(ctx context.Context, c Command, values map[string]string) ([]byte, error) {
-	bin, err := r.path()
+	cmd, rendered, err := r.command(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	rendered := c.Render()
-	if r.Log != nil {
-		r.logMu.Lock()
-		fmt.Fprintln(r.Log, rendered)
-		r.logMu.Unlock()
-	}
-	cmd := exec.CommandContext(ctx, bin, c.Args...)
-	cmd.Env = r.environ()
 	for _, s := range c.Secrets {
 		v, ok := values[s.Guest]
 		if !ok {
@@ -149,6 +141,24 @@ func (r *Runner) runWith(ctx context.Context, c Command, values map[string]strin
 		return out, fmt.Errorf("run `%s`: %w", rendered, err)
 	}
 	return out, nil
+}
+
+// command is the smolvm process of c, in the scrubbed environment, and c
+// rendered (logged to Log here).
+func (r *Runner) command(ctx context.Context, c Command) (*exec.Cmd, string, error) {
+	bin, err := r.path()
+	if err != nil {
+		return nil, "", err
+	}
+	rendered := c.Render()
+	if r.Log != nil {
+		r.logMu.Lock()
+		fmt.Fprintln(r.Log, rendered)
+		r.logMu.Unlock()
+	}
+	cmd := exec.CommandContext(ctx, bin, c.Args...)
+	cmd.Env = r.environ()
+	return cmd, rendered, nil
 }
 
 // environ is the base environment of a smolvm process: Env (or this
