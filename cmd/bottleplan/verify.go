@@ -73,16 +73,16 @@ func runVerify(e *env, args []string, only string, asJSON bool, bundleBin string
 	if only != "" && todo[0].Backend != plan.BackendDocker && todo[0].Backend != plan.BackendSmolmachines {
 		return fmt.Errorf("instance %q uses backend %q; verify probes only %q and %q instances so far", only, todo[0].Backend, plan.BackendDocker, plan.BackendSmolmachines)
 	}
+	machines, err := verifyMachines(e, todo, bundleBin)
+	if err != nil {
+		return err
+	}
 	c, err := docker.Connect()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	b := docker.New(c, docker.Options{})
-	machines, err := verifyMachines(e, todo, bundleBin)
-	if err != nil {
-		return err
-	}
 
 	rep := verifyReport{Project: p.Project, Pass: true}
 	for _, in := range todo {
