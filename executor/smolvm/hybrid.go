@@ -17,7 +17,7 @@ import (
 // so Remove and Start route them here.
 const machineIDPrefix = "smolvm:"
 
-// ImageExporter gives the agent image of an instance as smolvm's `pack
+// ImageExporter gives the agent image of an instance as smolvm's `machine
 // create --image` takes it: a `docker save` archive written under dir,
 // and the image digest. The Docker backend implements it; Prepare must
 // have run there first (it builds Dockerfile images).
