@@ -403,3 +403,23 @@ func TestKilledBeforeLaunchIsReplaced(t *testing.T) {
 		t.Errorf("hybrid state after apply = %q, want running", r.State)
 	}
 }
+
+// TestNoPackCreatesFromArchive: a version-table row without `pack create
+// --from-vm` creates each agent machine from the image archive itself.
+func TestNoPackCreatesFromArchive(t *testing.T) {
+	w := newWorld(t)
+	s := testSpec(t, "alpha")
+	b := w.open()
+	b.sp.PackFromVM = ""
+	if _, err := b.Apply(context.Background(), s, testValues()); err != nil {
+		t.Fatal(err)
+	}
+	calls := w.calls()
+	if strings.Contains(calls, "pack create") || strings.Contains(calls, "bottleplan-pack-") {
+		t.Errorf("packed although the row cannot:\n%s", calls)
+	}
+	if !strings.Contains(calls, "smolvm machine create --name acme-alpha --image ./testdata/agent.tar --net --net-backend virtio-net ") {
+		t.Errorf("the agent machine was not created from the archive:\n%s", calls)
+	}
+	assertUp(t, w, s)
+}
