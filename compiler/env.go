@@ -13,7 +13,10 @@ import (
 //
 // guest_env holds, besides declared literals:
 //   - HTTPS_PROXY, HTTP_PROXY and their lower-case twins: the proxy URL
-//     with the bundle IP literal (the guest has no DNS);
+//     with the bundle IP literal: the agent resolves no names itself (a
+//     docker agent has no resolver on its internal network; a smolvm
+//     guest's lookups are refused by the gateway's DNS filter, which
+//     apply turns on and checks, docs/smolvm.md "DNS");
 //   - NO_PROXY and no_proxy: the bundle IP, so the git gate and supervise
 //     are dialed directly, plus localhost and 127.0.0.1 for servers the
 //     agent runs for itself;

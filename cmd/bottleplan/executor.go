@@ -57,7 +57,9 @@ func backendFor(e *env, p *plan.Plan, opts docker.Options) (executor.Backend, er
 	if err != nil {
 		return nil, err
 	}
-	m, err := smolvm.Open(e.ctx, &smolvm.Runner{Path: e.getenv("BOTTLEPLAN_SMOLVM"), CacheDir: cache})
+	// The bundle's binary doubles as the probe each machine's allow list
+	// is checked with after start (smolvm.Backend.CheckEgress).
+	m, err := smolvm.Open(e.ctx, &smolvm.Runner{Path: e.getenv("BOTTLEPLAN_SMOLVM"), CacheDir: cache, ProbeBinary: opts.BundleBinary})
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,7 @@ func TestApplySmolmachines(t *testing.T) {
 	for _, want := range []string{
 		"smolvm commands:",
 		"smolvm machine create --name " + project + "-a --from ",
-		" --net --allow-cidr " + p.Instances[0].Network.AllowCIDR + " ",
+		" --net --net-backend virtio-net --allow-cidr " + p.Instances[0].Network.AllowCIDR + " --allow-host " + p.Instances[0].Network.BundleIP + " ",
 		"BOTTLEPLAN_SECRET_ANTHROPIC_API_KEY=<from $HOST_ANTHROPIC_KEY> smolvm machine exec --name " + project + "-a -d --secret-env ANTHROPIC_API_KEY=BOTTLEPLAN_SECRET_ANTHROPIC_API_KEY -- /sleeper",
 	} {
 		if !strings.Contains(out, want) {
@@ -72,6 +72,21 @@ func TestApplySmolmachines(t *testing.T) {
 	}
 	expect(exitOK, "No changes", "apply", planPath, "--auto-approve", bundleBin)
 	expect(exitOK, "in sync", "status", planPath, "--detailed-exitcode")
+
+	// verify probes from inside the machine; with the gateway forwarding
+	// every lookup (smolvm without an allow-host list), it fails.
+	out = expect(exitOK, "Verify: all 4 checks passed", "verify", planPath, bundleBin)
+	for _, want := range []string{"smolvm/proxy-reachable", "smolvm/other-denied", "smolvm/dns-closed", "smolvm/gateway-denied"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify output lacks %s:\n%s", want, out)
+		}
+	}
+	t.Setenv("FAKESMOLVM_DNS_OPEN", "1")
+	out = expect(exitError, "failing: a smolvm/dns-closed", "verify", planPath, bundleBin)
+	if !strings.Contains(out, "smolvm recorded no refusal") {
+		t.Errorf("verify does not say why DNS failed:\n%s", out)
+	}
+	os.Unsetenv("FAKESMOLVM_DNS_OPEN")
 
 	expect(exitOK, "Destroy complete: 3 resources removed", "destroy", planPath, "--auto-approve")
 	if left := dockertest.Owned(t, eng, project); len(left) != 0 || len(machines()) != 0 {

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/executor/smolvm"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
@@ -22,7 +25,8 @@ func init() {
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			instance := fs.String("instance", "", "verify only this instance (its slug)")
 			asJSON := fs.Bool("json", false, "print the report as JSON")
-			return func(e *env, args []string) error { return runVerify(e, args, *instance, *asJSON) }
+			bundleBin := fs.String("bundle-binary", "", "static bottleplan-bundle binary, the probe copied into smolmachines guests (default: bottleplan-bundle beside this executable)")
+			return func(e *env, args []string) error { return runVerify(e, args, *instance, *asJSON, *bundleBin) }
 		},
 		example: "bottleplan verify plan.json\nbottleplan verify plan.json --instance implementer --json",
 	})
@@ -44,15 +48,18 @@ type verifyInstance struct {
 	Results []executor.VerifyResult `json:"results"`
 }
 
-// runVerify runs the executor's checks against every docker instance of
-// the plan (or the one --instance names) and prints one line per check.
-// It changes nothing but a short-lived probe container per instance.
-// Exit 0 only when every check of every verified instance passed; an
-// instance that could not be verified (not applied, Engine error) fails
-// the run; instances on other backends are reported as skipped (verify
-// cannot probe them yet) and do not, unless --instance names one, which
+// runVerify runs the executor's checks against every docker and
+// smolmachines instance of the plan (or the one --instance names) and
+// prints one line per check. It changes nothing but a short-lived probe
+// container per docker instance; a smolmachines instance is probed from
+// inside its machine with `machine exec`, the probe (the bundle binary)
+// copied in afresh, and its refusals read back from smolvm's egress
+// events (smolvm.Backend.VerifyInstance). Exit 0 only when every check of
+// every verified instance passed; an instance that could not be verified
+// (not applied, Engine error) fails the run; instances on other backends
+// are reported as skipped and do not, unless --instance names one, which
 // is an error.
-func runVerify(e *env, args []string, only string, asJSON bool) error {
+func runVerify(e *env, args []string, only string, asJSON bool, bundleBin string) error {
 	p, err := readPlanArg(args)
 	if err != nil {
 		return err
@@ -64,8 +71,12 @@ func runVerify(e *env, args []string, only string, asJSON bool) error {
 	if len(todo) == 0 {
 		return noInstance(p, only)
 	}
-	if only != "" && todo[0].Backend != plan.BackendDocker {
-		return fmt.Errorf("instance %q uses backend %q; verify probes only %q instances so far", only, todo[0].Backend, plan.BackendDocker)
+	if only != "" && todo[0].Backend != plan.BackendDocker && todo[0].Backend != plan.BackendSmolmachines {
+		return fmt.Errorf("instance %q uses backend %q; verify probes only %q and %q instances so far", only, todo[0].Backend, plan.BackendDocker, plan.BackendSmolmachines)
+	}
+	machines, err := verifyMachines(e, todo, bundleBin)
+	if err != nil {
+		return err
 	}
 	c, err := docker.Connect()
 	if err != nil {
@@ -77,12 +88,18 @@ func runVerify(e *env, args []string, only string, asJSON bool) error {
 	rep := verifyReport{Project: p.Project, Pass: true}
 	for _, in := range todo {
 		vi := verifyInstance{Slug: in.Slug}
-		if in.Backend != plan.BackendDocker {
-			vi.Skipped = fmt.Sprintf("backend %q cannot be verified yet; only %q instances are probed", in.Backend, plan.BackendDocker)
+		var rs []executor.VerifyResult
+		var err error
+		switch in.Backend {
+		case plan.BackendDocker:
+			rs, err = b.Verify(e.ctx, p, in.Slug)
+		case plan.BackendSmolmachines:
+			rs, err = machines.VerifyInstance(e.ctx, p.Project, *in)
+		default:
+			vi.Skipped = fmt.Sprintf("backend %q cannot be verified yet; only %q and %q instances are probed", in.Backend, plan.BackendDocker, plan.BackendSmolmachines)
 			rep.Instances = append(rep.Instances, vi)
 			continue
 		}
-		rs, err := b.Verify(e.ctx, p, in.Slug)
 		if err != nil {
 			vi.Error = err.Error()
 			rep.Pass = false
@@ -128,7 +145,11 @@ func printVerify(w io.Writer, p *plan.Plan, rep verifyReport) {
 			failed = append(failed, vi.Slug+" (not verified)")
 			continue
 		}
-		fmt.Fprintf(w, "Instance %q (probes from %s on %s):\n", vi.Slug, in.Network.ProbeIP, in.Network.InternalName)
+		if in.Backend == plan.BackendSmolmachines {
+			fmt.Fprintf(w, "Instance %q (probes from inside machine %s):\n", vi.Slug, in.Agent.MachineName)
+		} else {
+			fmt.Fprintf(w, "Instance %q (probes from %s on %s):\n", vi.Slug, in.Network.ProbeIP, in.Network.InternalName)
+		}
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, r := range vi.Results {
 			mark := "PASS"
@@ -149,6 +170,23 @@ func printVerify(w io.Writer, p *plan.Plan, rep verifyReport) {
 		return
 	}
 	fmt.Fprintf(w, "Verify FAILED: %d of %d checks passed in project %q; failing: %s.\n", passed, total, p.Project, strings.Join(failed, ", "))
+}
+
+// verifyMachines opens smolvm when todo has smolmachines instances (nil
+// otherwise), with the bundle binary as the probe copied into each guest.
+func verifyMachines(e *env, todo []*plan.Instance, flag string) (*smolvm.Backend, error) {
+	if !slices.ContainsFunc(todo, func(in *plan.Instance) bool { return in.Backend == plan.BackendSmolmachines }) {
+		return nil, nil
+	}
+	bin, err := bundleBinary(flag, os.Executable)
+	if err != nil {
+		return nil, fmt.Errorf("verify smolmachines instances: %w", err)
+	}
+	cache, err := smolvmCacheDir(e)
+	if err != nil {
+		return nil, err
+	}
+	return smolvm.Open(e.ctx, &smolvm.Runner{Path: e.getenv("BOTTLEPLAN_SMOLVM"), CacheDir: cache, ProbeBinary: bin})
 }
 
 func instanceBySlug(p *plan.Plan, slug string) *plan.Instance {

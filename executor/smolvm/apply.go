@@ -89,20 +89,22 @@ func commandsFor(sp Spelling, cacheDir string, s Spec, m *Machine, d Decision, p
 		}
 		cs = append(cs, deleteCmd(sp, m.Name))
 	}
-	if !packed {
-		cs = append(cs, packCmd(sp, s.Image.Ref, packStaging(cacheDir, s.Image.Digest)))
+	source := s.Image.Ref
+	if sp.PackFromVM != "" {
+		if !packed {
+			cs = append(cs, packCmds(sp, cacheDir, s.Image)...)
+		}
+		source = sidecarPath(sp, cacheDir, s.Image.Digest)
 	}
 	cs = append(cs,
-		createCmd(sp, s, sidecarPath(sp, cacheDir, s.Image.Digest)),
+		createCmd(sp, s, source),
 		startCmd(sp, s.Name),
 		readyCmd(sp, s.Name),
 		lsCmd(sp),
 	)
-	if len(s.Files) > 0 {
-		cs = append(cs, mkdirCmd(sp, s.Name, guestDirs(s.Files)))
-		for i, f := range s.Files {
-			cs = append(cs, cpCmd(sp, s.Name, fileStaging(cacheDir, s.Name, i), f.Path, f.Mode))
-		}
+	cs = append(cs, egressCheckCmds(sp, s.Name, "<probe binary>", "<egress probes>")...)
+	for i, f := range s.Files {
+		cs = append(cs, cpCmd(sp, s.Name, fileStaging(cacheDir, s.Name, i), f.Path, f.Mode))
 	}
 	return append(cs, launchCmd(sp, s), cpCmd(sp, s.Name, markerStaging(cacheDir, s.Name), LaunchedMarker, 0o444))
 }
@@ -179,14 +181,14 @@ func (b *Backend) Provision(ctx context.Context, s Spec, values map[string]strin
 			return fmt.Errorf("machine %q: no value for %s (%s)", s.Name, sec.Guest, sec.Placeholder())
 		}
 	}
-	sidecar, err := b.Pack(ctx, s.Image)
+	source, err := b.Pack(ctx, s.Image)
 	if err != nil {
 		return err
 	}
 	if step == nil {
 		step = func(string) error { return nil }
 	}
-	if err := b.Create(ctx, s, sidecar); err != nil {
+	if err := b.Create(ctx, s, source); err != nil {
 		return b.rollback(ctx, s, err)
 	}
 	if err := b.bringUp(ctx, s, values, step); err != nil {
@@ -218,6 +220,9 @@ func (b *Backend) bringUp(ctx context.Context, s Spec, values map[string]string,
 		return err
 	}
 	if err := b.Verify(ctx, s); err != nil {
+		return err
+	}
+	if err := b.CheckEgress(ctx, s); err != nil {
 		return err
 	}
 	if err := b.WriteFiles(ctx, s); err != nil {

@@ -33,8 +33,16 @@ func assertUp(t *testing.T, w *world, s Spec) {
 	if m["state"] != "running" || m["network"] != true {
 		t.Errorf("machine %q state=%v network=%v, want running with network", s.Name, m["state"], m["network"])
 	}
-	if got := m["allowed_cidrs"]; !cmp.Equal(got, []any{"10.242.7.2/32"}) {
-		t.Errorf("allowed_cidrs = %v, want [10.242.7.2/32]", got)
+	// The fake's own record of what the machine was created with (smolvm
+	// reports none of it in `machine ls --json`).
+	if got := m["allowed_cidrs"]; !cmp.Equal(got, []any{"10.242.7.2/32", "10.242.7.2/32"}) {
+		t.Errorf("allowed_cidrs = %v, want the bundle /32 from --allow-cidr and from --allow-host", got)
+	}
+	if got := m["allowed_hosts"]; !cmp.Equal(got, []any{"10.242.7.2"}) {
+		t.Errorf("allowed_hosts = %v, want [10.242.7.2] (DNS closed)", got)
+	}
+	if m["net_backend"] != "virtio-net" {
+		t.Errorf("net_backend = %v, want virtio-net given explicitly", m["net_backend"])
 	}
 	ag, _ := m["agent"].(map[string]any)
 	if ag == nil {
@@ -55,6 +63,7 @@ func assertUp(t *testing.T, w *world, s Spec) {
 		"/etc/bottleplan/ca.pem":    map[string]any{"content": testCA, "mode": "644"},
 		"/etc/bottleplan/prompt.md": map[string]any{"content": "Fix the flaky test.\n", "mode": "644"},
 		LaunchedMarker:              map[string]any{"content": "", "mode": "444"},
+		ProbePath:                   map[string]any{"content": "#!probe\n", "mode": "755"},
 	}
 	if d := cmp.Diff(wantFiles, m["files"]); d != "" {
 		t.Errorf("guest files (-want +got):\n%s", d)
@@ -109,15 +118,18 @@ func TestFailureModes(t *testing.T) {
 		modes   map[string]string
 		wantErr string
 	}{
-		"fail_net_off":      {map[string]string{"FAKESMOLVM_NET_OFF": "1"}, "networking off"},
-		"fail_never_ready":  {map[string]string{"FAKESMOLVM_NEVER_READY": "1"}, "not ready after 10s (6 probes)"},
-		"fail_no_allowlist": {map[string]string{"FAKESMOLVM_NO_ALLOWLIST": "1"}, `no "allowed_cidrs" field`},
-		"fail_pack":         {map[string]string{"FAKESMOLVM_FAIL": "pack create"}, "pack agent image"},
-		"fail_create":       {map[string]string{"FAKESMOLVM_FAIL": "machine create"}, "create machine"},
-		"fail_start":        {map[string]string{"FAKESMOLVM_FAIL": "machine start"}, "start machine"},
-		"fail_exec":         {map[string]string{"FAKESMOLVM_FAIL": "machine exec"}, "not ready"},
-		"fail_ls":           {map[string]string{"FAKESMOLVM_FAIL": "machine ls"}, "injected failure in `machine ls`"},
-		"fail_cp":           {map[string]string{"FAKESMOLVM_FAIL": "machine cp"}, "write /etc/bottleplan/ca.pem into machine"},
+		"fail_net_off":     {map[string]string{"FAKESMOLVM_NET_OFF": "1"}, "networking off"},
+		"fail_never_ready": {map[string]string{"FAKESMOLVM_NEVER_READY": "1"}, "not ready after 10s (6 probes)"},
+		"fail_leaky":       {map[string]string{"FAKESMOLVM_LEAKY": "1"}, "the allow list let it through"},
+		"fail_dns_open":    {map[string]string{"FAKESMOLVM_DNS_OPEN": "1"}, "a DNS lookup of n00000007.dns-probe.bottleplan.invalid: want not reached, and smolvm records `resolve n00000007.dns-probe.bottleplan.invalid`, got not reached"},
+		"fail_no_events":   {map[string]string{"FAKESMOLVM_NO_EVENTS": "1"}, "smolvm recorded no refusal"},
+		"fail_pack":        {map[string]string{"FAKESMOLVM_FAIL": "pack create"}, "pack agent image"},
+		"fail_create":      {map[string]string{"FAKESMOLVM_FAIL": "machine create", "FAKESMOLVM_FAIL_NAME": "acme-alpha"}, "create machine"},
+		"fail_start":       {map[string]string{"FAKESMOLVM_FAIL": "machine start", "FAKESMOLVM_FAIL_NAME": "acme-alpha"}, "start machine"},
+		"fail_pack_start":  {map[string]string{"FAKESMOLVM_FAIL": "machine start", "FAKESMOLVM_FAIL_NAME": "bottleplan-pack-0123abcd"}, "pack agent image"},
+		"fail_exec":        {map[string]string{"FAKESMOLVM_FAIL": "machine exec"}, "not ready"},
+		"fail_ls":          {map[string]string{"FAKESMOLVM_FAIL": "machine ls"}, "injected failure in `machine ls`"},
+		"fail_cp":          {map[string]string{"FAKESMOLVM_FAIL": "machine cp"}, "copy the probe into machine"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -154,9 +166,9 @@ func TestFailureModes(t *testing.T) {
 
 func TestUnsupportedVersion(t *testing.T) {
 	w := newWorld(t)
-	w.modes = map[string]string{"FAKESMOLVM_VERSION": "1.15.4"}
+	w.modes = map[string]string{"FAKESMOLVM_VERSION": "1.8.3"}
 	_, err := Open(context.Background(), w.runner())
-	want := "smolvm 1.15.4 is not supported (supported: >= 1.16.0, < 2.0.0)"
+	want := "smolvm 1.8.3 is not supported (supported: >= 1.9.0, < 2.0.0): it lacks `machine create --label` (since 1.8.0), `machine egress-events` (since 1.8.1, needed to check the allow list by behaviour) or `machine cp --mode` (since 1.9.0)"
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Open error = %v, want %q", err, want)
 	}
@@ -390,4 +402,24 @@ func TestKilledBeforeLaunchIsReplaced(t *testing.T) {
 	if r := machineResource(obs["alpha"]); r.State != "running" {
 		t.Errorf("hybrid state after apply = %q, want running", r.State)
 	}
+}
+
+// TestNoPackCreatesFromArchive: a version-table row without `pack create
+// --from-vm` creates each agent machine from the image archive itself.
+func TestNoPackCreatesFromArchive(t *testing.T) {
+	w := newWorld(t)
+	s := testSpec(t, "alpha")
+	b := w.open()
+	b.sp.PackFromVM = ""
+	if _, err := b.Apply(context.Background(), s, testValues()); err != nil {
+		t.Fatal(err)
+	}
+	calls := w.calls()
+	if strings.Contains(calls, "pack create") || strings.Contains(calls, "bottleplan-pack-") {
+		t.Errorf("packed although the row cannot:\n%s", calls)
+	}
+	if !strings.Contains(calls, "smolvm machine create --name acme-alpha --image ./testdata/agent.tar --net --net-backend virtio-net ") {
+		t.Errorf("the agent machine was not created from the archive:\n%s", calls)
+	}
+	assertUp(t, w, s)
 }

@@ -13,8 +13,8 @@ import (
 
 func versionCmd() Command { return Command{Args: []string{"--version"}} }
 
-// packOutput is the pack output path of an image digest under cacheDir;
-// smolvm writes the stub there and the artifact at packOutput+suffix.
+// packStaging is the pack output path of an image digest under cacheDir;
+// smolvm writes the stub there and the artifact at packStaging+suffix.
 func packStaging(cacheDir, digest string) string {
 	return filepath.Join(cacheDir, ".staging-"+digestHex(digest), "agent")
 }
@@ -32,15 +32,59 @@ func digestHex(d string) string {
 	return hex
 }
 
-func packCmd(sp Spelling, ref, output string) Command {
-	return Command{Args: []string{"pack", "create", sp.PackImage, ref, sp.PackOutput, output}}
+// packerName is the temporary machine an image digest is packed from.
+func packerName(digest string) string {
+	h := digestHex(digest)
+	if len(h) > 12 {
+		h = h[:12]
+	}
+	return "bottleplan-pack-" + h
 }
 
-// createCmd creates the machine from the packed artifact with networking
-// on (always explicit), the bundle /32 as the only allowed destination,
-// resources, labels and literal env, and the idle workload.
-func createCmd(sp Spelling, s Spec, sidecar string) Command {
-	a := []string{"machine", "create", sp.Name, s.Name, sp.From, sidecar, sp.Net, sp.AllowCIDR, s.AllowCIDR()}
+// RolePack labels a packer machine, so a packer left behind by a killed
+// apply can be told from a user's machine.
+const RolePack = "pack"
+
+// packerCreateCmd creates the packer machine from the image archive:
+// networking off, the idle workload so the image's entrypoint never runs.
+func packerCreateCmd(sp Spelling, name, archive string) Command {
+	a := []string{"machine", "create", sp.Name, name, sp.Image, archive, sp.Label, LabelRole + "=" + RolePack, "--"}
+	return Command{Args: append(a, IdleCommand...)}
+}
+
+// packCmd packs the stopped packer machine into output.
+func packCmd(sp Spelling, packer, output string) Command {
+	return Command{Args: []string{"pack", "create", sp.PackFromVM, packer, sp.PackOutput, output}}
+}
+
+// packCmds are the commands that turn an image archive into the cached
+// artifact: create a packer machine from the archive, start it once so
+// smolvm unpacks the image onto its disks, stop it (pack refuses a
+// running machine), pack it, delete it.
+func packCmds(sp Spelling, cacheDir string, img AgentImage) []Command {
+	name := packerName(img.Digest)
+	return []Command{
+		packerCreateCmd(sp, name, img.Ref),
+		startCmd(sp, name),
+		stopCmd(sp, name),
+		packCmd(sp, name, packStaging(cacheDir, img.Digest)),
+		deleteCmd(sp, name),
+	}
+}
+
+// createCmd creates the machine from the packed artifact (or, where the
+// version cannot pack, from the image archive) with networking on
+// (always explicit) through the virtio-net backend (always explicit: TSI
+// does not enforce the allow list), the bundle /32 as the only allowed
+// destination, DNS closed, resources, labels and literal env, and the
+// idle workload.
+func createCmd(sp Spelling, s Spec, source string) Command {
+	from := sp.From
+	if sp.PackFromVM == "" {
+		from = sp.Image
+	}
+	a := []string{"machine", "create", sp.Name, s.Name, from, source,
+		sp.Net, sp.NetBackend, sp.NetBackendVirtio, sp.AllowCIDR, s.AllowCIDR(), sp.AllowHost, s.BundleIP}
 	if s.CPUs > 0 {
 		a = append(a, sp.CPUs, strconv.Itoa(s.CPUs))
 	}
@@ -84,13 +128,10 @@ func launchCmd(sp Spelling, s Spec) Command {
 	return Command{Args: a, Secrets: append([]Secret(nil), s.Secrets...)}
 }
 
-// mkdirCmd makes the parent directories of the guest files.
-func mkdirCmd(sp Spelling, name string, dirs []string) Command {
-	a := []string{"machine", "exec", sp.Name, name, "--", "mkdir", "-p"}
-	return Command{Args: append(a, dirs...)}
-}
-
-// cpCmd uploads the host file src to path in the guest.
+// cpCmd uploads the host file src to path in the guest. `machine cp`
+// creates the parent directories itself (as root, in the guest agent):
+// an `exec -- mkdir -p` first would run as the image's USER and fail on
+// a non-root image.
 func cpCmd(sp Spelling, name, src, path string, mode uint32) Command {
 	return Command{Args: []string{"machine", "cp", src, name + sp.CpSep + path, sp.CpMode, fmt.Sprintf("%o", mode)}}
 }
@@ -114,6 +155,27 @@ func markerProbeCmd(sp Spelling, name string) Command {
 // markerStaging is the empty host file copied to LaunchedMarker.
 func markerStaging(cacheDir, name string) string {
 	return filepath.Join(cacheDir, ".files-"+name, "launched")
+}
+
+// egressEventsCmd lists the egress denials smolvm recorded for name.
+func egressEventsCmd(sp Spelling, name string) Command {
+	return Command{Args: []string{"machine", sp.EgressEvents, sp.Name, name, sp.JSON, sp.Limit, strconv.Itoa(egressEventsLimit)}}
+}
+
+// probeCmd runs the probe binary in the guest on targets (JSON).
+func probeCmd(sp Spelling, name, targets string) Command {
+	return Command{Args: []string{"machine", "exec", sp.Name, name, "--", ProbePath, "probe", targets}}
+}
+
+// InteractiveCmd runs argv in the machine with stdin attached and, with
+// tty, a terminal: what `bottleplan attach` and `exec` run.
+func InteractiveCmd(sp Spelling, name string, tty bool, argv []string) Command {
+	a := []string{"machine", "exec", sp.Name, name, sp.Interactive}
+	if tty {
+		a = append(a, sp.TTY)
+	}
+	a = append(a, "--")
+	return Command{Args: append(a, argv...)}
 }
 
 func stopCmd(sp Spelling, name string) Command {

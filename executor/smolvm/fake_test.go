@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -69,6 +70,8 @@ type world struct {
 	log   string
 	state string
 	cache string
+	probe string // stands in for bottleplan-bundle, copied into guests
+	nonce atomic.Uint32
 	clock *fakeClock
 	out   bytes.Buffer // Runner.Log
 	modes map[string]string
@@ -78,8 +81,12 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	dir := t.TempDir()
 	w := &world{t: t, dir: dir, log: filepath.Join(dir, "argv.jsonl"), state: filepath.Join(dir, "state"),
-		cache: filepath.Join(dir, "cache"), clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, modes: map[string]string{}}
+		cache: filepath.Join(dir, "cache"), probe: filepath.Join(dir, "bottleplan-bundle"), clock: &fakeClock{now: time.Unix(1_700_000_000, 0)}, modes: map[string]string{}}
 	if err := os.MkdirAll(w.cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w.nonce.Store(6)
+	if err := os.WriteFile(w.probe, []byte("#!probe\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -92,7 +99,8 @@ func (w *world) runner() *Runner {
 	for k, v := range w.modes {
 		env = append(env, k+"="+v)
 	}
-	return &Runner{Env: env, CacheDir: w.cache, Clock: w.clock, ReadyTimeout: 10 * time.Second, Log: &w.out}
+	return &Runner{Env: env, CacheDir: w.cache, Clock: w.clock, ReadyTimeout: 10 * time.Second, Log: &w.out,
+		ProbeBinary: w.probe, Nonce: func() uint32 { return w.nonce.Add(1) }}
 }
 
 func (w *world) open() *Backend {
@@ -122,7 +130,8 @@ func (w *world) calls() string {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			w.t.Fatalf("argv log: %v", err)
 		}
-		lines = append(lines, strings.ReplaceAll(Command{Args: rec.Argv}.Render(), w.cache, "$CACHE"))
+		line := strings.ReplaceAll(Command{Args: rec.Argv}.Render(), w.cache, "$CACHE")
+		lines = append(lines, strings.ReplaceAll(line, w.dir, "$WORLD"))
 	}
 	if err := os.Remove(w.log); err != nil {
 		w.t.Fatal(err)
@@ -216,7 +225,7 @@ func testPlan(slug string) (*plan.Plan, plan.Instance) {
 func testSpec(t *testing.T, slug string) Spec {
 	t.Helper()
 	p, inst := testPlan(slug)
-	s, err := SpecFor(p.Project, p.PlanDigest, inst, AgentImage{Ref: "ghcr.io/acme/claude:1", Digest: "sha256:0123abcd"})
+	s, err := SpecFor(p.Project, p.PlanDigest, inst, AgentImage{Ref: "./testdata/agent.tar", Digest: "sha256:0123abcd"})
 	if err != nil {
 		t.Fatal(err)
 	}

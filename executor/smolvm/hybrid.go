@@ -17,7 +17,7 @@ import (
 // so Remove and Start route them here.
 const machineIDPrefix = "smolvm:"
 
-// ImageExporter gives the agent image of an instance as smolvm's `pack
+// ImageExporter gives the agent image of an instance as smolvm's `machine
 // create --image` takes it: a `docker save` archive written under dir,
 // and the image digest. The Docker backend implements it; Prepare must
 // have run there first (it builds Dockerfile images).
@@ -247,7 +247,7 @@ func (h *Hybrid) DryRun(p *plan.Plan, ch *executor.Changes) ([]string, error) {
 		if op.Kind != executor.Create && op.Kind != executor.Replace {
 			continue
 		}
-		img := AgentImage{Ref: "<docker save of the agent image>", Digest: "sha256:<agent image digest>"}
+		img := AgentImage{Ref: "<docker save of the agent image>", Digest: "sha256:<digest>"}
 		s, err := SpecFor(p.Project, p.PlanDigest, *in, img)
 		if err != nil {
 			return nil, err

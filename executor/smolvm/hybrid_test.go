@@ -174,8 +174,8 @@ func TestHybridExportsAndPacksOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := r.w.calls()
-	if n := strings.Count(calls, "smolvm pack create --image $CACHE/images/"); n != 1 {
-		t.Errorf("packed %d times from the exported archive, want 1:\n%s", n, calls)
+	if n := strings.Count(calls, " --image $CACHE/images/"); n != 1 || strings.Count(calls, "smolvm pack create --from-vm bottleplan-pack-") != 1 {
+		t.Errorf("packed %d times from the exported archive, want once, through a packer machine:\n%s", n, calls)
 	}
 	r.destroy()
 	if _, err := r.converge(); err != nil {
@@ -208,8 +208,9 @@ func TestHybridDryRunReplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(lines) != 12 || lines[0] != "smolvm machine stop --name acme-a" || lines[1] != "smolvm machine delete --name acme-a -f" ||
-		!strings.HasPrefix(lines[3], "smolvm machine create --name acme-a ") || !strings.Contains(lines[10], "-- /sleeper") {
+	if len(lines) != 18 || lines[0] != "smolvm machine stop --name acme-a" || lines[1] != "smolvm machine delete --name acme-a -f" ||
+		lines[2] != "smolvm machine create --name 'bottleplan-pack-<digest>' --image '<docker save of the agent image>' --label io.bottleplan.role=pack -- sleep infinity" ||
+		!strings.HasPrefix(lines[7], "smolvm machine create --name acme-a ") || !strings.Contains(lines[16], "-- /sleeper") {
 		t.Errorf("dry run lines:\n%s", strings.Join(lines, "\n"))
 	}
 	for _, l := range lines {

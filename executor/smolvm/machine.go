@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
-	"slices"
 	"sync"
 )
 
@@ -60,12 +58,22 @@ func (b *Backend) packed(digest string) bool {
 	return err == nil
 }
 
-// Pack returns the cached .smolmachine of img, packing it on first use.
-// smolvm writes into a staging directory; only a complete artifact is
-// renamed into the cache, so an interrupted pack leaves no usable file.
+// Pack returns what `machine create` makes the agent machine from: the
+// cached .smolmachine of img, packed on first use, or, where the version
+// cannot pack a machine (Spelling.PackFromVM), the image archive itself.
+//
+// Packing goes through a packer machine created from the archive
+// (`pack create --image` takes only a registry reference). smolvm writes
+// into a staging directory; only a complete artifact is renamed into the
+// cache, so an interrupted pack leaves no usable file, and the packer
+// machine is deleted whatever happens (a packer left by a killed run is
+// deleted before the next pack of its digest).
 func (b *Backend) Pack(ctx context.Context, img AgentImage) (string, error) {
 	if img.Digest == "" {
 		return "", errors.New("pack agent image: no image digest to cache it by")
+	}
+	if b.sp.PackFromVM == "" {
+		return img.Ref, nil
 	}
 	lock := b.packLock(img.Digest)
 	lock.Lock()
@@ -83,8 +91,20 @@ func (b *Backend) Pack(ctx context.Context, img AgentImage) (string, error) {
 		return "", fmt.Errorf("pack agent image: %w", err)
 	}
 	defer os.RemoveAll(stage)
-	if _, err := b.r.run(ctx, packCmd(b.sp, img.Ref, out)); err != nil {
+	if err := b.removePacker(ctx, img.Digest); err != nil {
 		return "", fmt.Errorf("pack agent image %s: %w", img.Ref, err)
+	}
+	cmds := packCmds(b.sp, b.r.CacheDir, img)
+	for i, c := range cmds {
+		if _, err := b.r.run(ctx, c); err != nil {
+			err = fmt.Errorf("pack agent image %s: %w", img.Ref, err)
+			if i > 0 {
+				if rmErr := b.removePacker(context.WithoutCancel(ctx), img.Digest); rmErr != nil {
+					err = errors.Join(err, fmt.Errorf("remove packer machine: %w", rmErr))
+				}
+			}
+			return "", err
+		}
 	}
 	if err := os.Rename(out+b.sp.SidecarSuffix, dst); err != nil {
 		return "", fmt.Errorf("pack agent image %s: smolvm wrote no %s artifact: %w", img.Ref, b.sp.SidecarSuffix, err)
@@ -92,9 +112,32 @@ func (b *Backend) Pack(ctx context.Context, img AgentImage) (string, error) {
 	return dst, nil
 }
 
-// Create creates the machine from the packed artifact.
-func (b *Backend) Create(ctx context.Context, s Spec, sidecar string) error {
-	if _, err := b.r.run(ctx, createCmd(b.sp, s, sidecar)); err != nil {
+// removePacker deletes the packer machine of digest if there is one. A
+// machine of that name without the packer label is not touched.
+func (b *Backend) removePacker(ctx context.Context, digest string) error {
+	ms, err := b.List(ctx)
+	if err != nil {
+		return err
+	}
+	m, ok := find(ms, packerName(digest))
+	if !ok {
+		return nil
+	}
+	if m.Labels[LabelRole] != RolePack {
+		return fmt.Errorf("a machine named %q exists without bottleplan's packer label: delete or rename it", m.Name)
+	}
+	if m.running(b.sp) {
+		if _, err := b.r.run(ctx, stopCmd(b.sp, m.Name)); err != nil {
+			return err
+		}
+	}
+	_, err = b.r.run(ctx, deleteCmd(b.sp, m.Name))
+	return err
+}
+
+// Create creates the machine from source, what Pack returned.
+func (b *Backend) Create(ctx context.Context, s Spec, source string) error {
+	if _, err := b.r.run(ctx, createCmd(b.sp, s, source)); err != nil {
 		return fmt.Errorf("create machine %q: %w", s.Name, err)
 	}
 	return nil
@@ -142,8 +185,9 @@ func (b *Backend) WaitReady(ctx context.Context, s Spec) error {
 }
 
 // Verify reads the machine back and refuses unless it runs with
-// networking on, exactly the bundle's /32 allowed, and the labels it was
-// created with.
+// networking on and the labels it was created with. `machine ls --json`
+// has no allow-list field (src/cli/vm_common.rs machine_status_json): the
+// allow list is checked by behaviour, by CheckEgress.
 func (b *Backend) Verify(ctx context.Context, s Spec) error {
 	ms, err := b.List(ctx)
 	if err != nil {
@@ -167,12 +211,6 @@ func verifyMachine(sp Spelling, s Spec, m Machine) error {
 	if !*m.Network {
 		return fmt.Errorf("machine %q has networking off although it was created with %s (smolvm's networking pitfall); the agent could not reach its bundle: refusing. Check the smolvm version (docs/smolvm.md)", s.Name, sp.Net)
 	}
-	if m.AllowList == nil {
-		return fmt.Errorf("machine %q: `smolvm machine ls %s` reports no %q field, so the egress allow list cannot be verified; refusing to run the agent (docs/smolvm.md)", s.Name, sp.JSON, sp.LsAllowList)
-	}
-	if want := []string{s.AllowCIDR()}; !slices.Equal(m.AllowList, want) {
-		return fmt.Errorf("machine %q allows egress to %q, want exactly %q: refusing to run the agent", s.Name, m.AllowList, want)
-	}
 	for k, v := range s.Labels() {
 		if m.Labels[k] != v {
 			return fmt.Errorf("machine %q has label %s=%q, want %q", s.Name, k, m.Labels[k], v)
@@ -181,15 +219,12 @@ func verifyMachine(sp Spelling, s Spec, m Machine) error {
 	return nil
 }
 
-// WriteFiles puts the spec's files into the guest: parent directories
-// first, then one `machine cp` per file, staged under the cache directory
-// and removed afterwards.
+// WriteFiles puts the spec's files into the guest: one `machine cp` per
+// file (which makes the parent directories), staged under the cache
+// directory and removed afterwards.
 func (b *Backend) WriteFiles(ctx context.Context, s Spec) error {
 	if len(s.Files) == 0 {
 		return nil
-	}
-	if _, err := b.r.run(ctx, mkdirCmd(b.sp, s.Name, guestDirs(s.Files))); err != nil {
-		return fmt.Errorf("write files into machine %q: %w", s.Name, err)
 	}
 	stage := filepath.Dir(fileStaging(b.r.CacheDir, s.Name, 0))
 	if err := os.MkdirAll(stage, 0o700); err != nil {
@@ -206,16 +241,6 @@ func (b *Backend) WriteFiles(ctx context.Context, s Spec) error {
 		}
 	}
 	return nil
-}
-
-// guestDirs are the sorted, unique parent directories of fs.
-func guestDirs(fs []GuestFile) []string {
-	var dirs []string
-	for _, f := range fs {
-		dirs = append(dirs, path.Dir(f.Path))
-	}
-	slices.Sort(dirs)
-	return slices.Compact(dirs)
 }
 
 // Launch starts the agent command in the running machine. values maps

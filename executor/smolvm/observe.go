@@ -13,10 +13,7 @@ type Machine struct {
 	State string
 	// Network is nil when the output has no networking field.
 	Network *bool
-	// AllowList is nil when the output has no allow-list field; an
-	// empty, non-nil slice is an empty allow list.
-	AllowList []string
-	Labels    map[string]string
+	Labels  map[string]string
 	// Launched is set by Observe and Apply for a running machine of the
 	// project: whether its launch marker is there (see LaunchedMarker).
 	Launched bool
@@ -51,14 +48,6 @@ func parseList(sp Spelling, out []byte) ([]Machine, error) {
 				return nil, fmt.Errorf("decode machine %q field %q: %w", m.Name, sp.LsNetwork, err)
 			}
 			m.Network = &b
-		}
-		if v, ok := obj[sp.LsAllowList]; ok {
-			m.AllowList = []string{}
-			if string(v) != "null" {
-				if err := json.Unmarshal(v, &m.AllowList); err != nil {
-					return nil, fmt.Errorf("decode machine %q field %q: %w", m.Name, sp.LsAllowList, err)
-				}
-			}
 		}
 		if err := decodeField(obj, sp.LsLabels, &m.Labels); err != nil {
 			return nil, fmt.Errorf("decode machine %q: %w", m.Name, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -60,6 +61,12 @@ type Runner struct {
 	// placeholders, never values). Writes are serialized, so one writer
 	// serves concurrent instances.
 	Log io.Writer
+	// ProbeBinary is the static bottleplan-bundle binary copied into each
+	// guest to check its allow list by behaviour (CheckEgress).
+	ProbeBinary string
+	// Nonce makes each egress check's refused destinations unique; nil
+	// means random. Tests fix it.
+	Nonce func() uint32
 
 	logMu sync.Mutex
 }
@@ -110,21 +117,9 @@ func (r *Runner) run(ctx context.Context, c Command) ([]byte, error) {
 // the value is set in the child's environment only. Output and errors are
 // scrubbed of every value before they leave this function.
 func (r *Runner) runWith(ctx context.Context, c Command, values map[string]string) ([]byte, error) {
-	bin, err := r.path()
+	cmd, rendered, err := r.command(ctx, c)
 	if err != nil {
 		return nil, err
-	}
-	rendered := c.Render()
-	if r.Log != nil {
-		r.logMu.Lock()
-		fmt.Fprintln(r.Log, rendered)
-		r.logMu.Unlock()
-	}
-	cmd := exec.CommandContext(ctx, bin, c.Args...)
-	if r.Env != nil {
-		cmd.Env = append([]string(nil), r.Env...)
-	} else {
-		cmd.Env = cmd.Environ()
 	}
 	for _, s := range c.Secrets {
 		v, ok := values[s.Guest]
@@ -146,6 +141,44 @@ func (r *Runner) runWith(ctx context.Context, c Command, values map[string]strin
 		return out, fmt.Errorf("run `%s`: %w", rendered, err)
 	}
 	return out, nil
+}
+
+// command is the smolvm process of c, in the scrubbed environment, and c
+// rendered (logged to Log here).
+func (r *Runner) command(ctx context.Context, c Command) (*exec.Cmd, string, error) {
+	bin, err := r.path()
+	if err != nil {
+		return nil, "", err
+	}
+	rendered := c.Render()
+	if r.Log != nil {
+		r.logMu.Lock()
+		fmt.Fprintln(r.Log, rendered)
+		r.logMu.Unlock()
+	}
+	cmd := exec.CommandContext(ctx, bin, c.Args...)
+	cmd.Env = r.environ()
+	return cmd, rendered, nil
+}
+
+// environ is the base environment of a smolvm process: Env (or this
+// process's environment) without any SMOLVM_* variable. Each of them
+// changes what smolvm does behind its flags, several of them the egress
+// policy (SMOLVM_EGRESS_FLOOR, SMOLVM_EGRESS_ALLOW_PRIVATE,
+// SMOLVM_PUBLISH_ADDR in crates/smolvm-network/src/egress.rs), and the
+// runner sets none itself.
+func (r *Runner) environ() []string {
+	base := r.Env
+	if base == nil {
+		base = os.Environ()
+	}
+	out := make([]string, 0, len(base))
+	for _, kv := range base {
+		if !strings.HasPrefix(kv, "SMOLVM_") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // redact replaces every secret value in b with "<redacted>".

@@ -2,7 +2,9 @@ package smolvm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -71,5 +73,67 @@ func TestMissingSecretValueStopsBeforeChanges(t *testing.T) {
 	}
 	if got := w.calls(); got != "" {
 		t.Errorf("apply ran commands before refusing:\n%s", got)
+	}
+}
+
+// TestRunnerScrubsSmolvmEnv: no SMOLVM_* variable reaches a smolvm child,
+// whether inherited or in Runner.Env: each one changes smolvm's behaviour
+// behind its flags, several of them the egress policy.
+func TestRunnerScrubsSmolvmEnv(t *testing.T) {
+	policy := map[string]string{
+		"SMOLVM_EGRESS_FLOOR": "off", "SMOLVM_EGRESS_ALLOW_PRIVATE": "1",
+		"SMOLVM_PUBLISH_ADDR": "0.0.0.0", "SMOLVM_ALLOW_HOST_LOOPBACK": "1", "SMOLVM_MAX_IMAGE_BYTES": "1",
+	}
+	for name, inherit := range map[string]bool{"inherited": true, "runner_env": false} {
+		t.Run(name, func(t *testing.T) {
+			w := newWorld(t)
+			r := w.runner()
+			for k, v := range policy {
+				if inherit {
+					t.Setenv(k, v)
+				} else {
+					r.Env = append(r.Env, k+"="+v)
+				}
+			}
+			if inherit {
+				// nil Env inherits this process's environment; the fake's
+				// settings are in it too.
+				for _, kv := range w.runner().Env {
+					k, v, _ := strings.Cut(kv, "=")
+					if strings.HasPrefix(k, "FAKESMOLVM_") {
+						t.Setenv(k, v)
+					}
+				}
+				r.Env = nil
+			}
+			b, err := Open(context.Background(), r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.Apply(context.Background(), testSpec(t, "alpha"), testValues()); err != nil {
+				t.Fatal(err)
+			}
+			raw, err := os.ReadFile(w.log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+				var rec struct {
+					Argv      []string `json:"argv"`
+					SmolvmEnv []string `json:"smolvm_env"`
+				}
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatal(err)
+				}
+				n++
+				if len(rec.SmolvmEnv) != 0 {
+					t.Errorf("`smolvm %s` ran with %v", strings.Join(rec.Argv, " "), rec.SmolvmEnv)
+				}
+			}
+			if n < 10 {
+				t.Errorf("only %d smolvm calls recorded", n)
+			}
+		})
 	}
 }

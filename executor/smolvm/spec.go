@@ -35,11 +35,13 @@ const (
 // when Launch runs it with its secrets (smolvm's own idle command).
 var IdleCommand = []string{"sleep", "infinity"}
 
-// AgentImage is the agent image as smolvm's `pack create --image` takes
-// it. For a local image the caller (the Docker side) exports it first
+// AgentImage is the agent image as smolvm's `machine create --image`
+// takes it (the packer machine's, or the agent machine's where the
+// version cannot pack). The caller (the Docker side) exports it first
 // with `docker save` and passes the archive path.
 type AgentImage struct {
-	// Ref is a registry reference or the path of a `docker save` archive.
+	// Ref is the path of a `docker save` archive (a registry reference
+	// would work too, but nothing can be pulled here).
 	Ref string
 	// Digest is "sha256:<hex>" of the image; the pack cache key.
 	Digest string

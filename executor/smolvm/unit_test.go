@@ -18,13 +18,13 @@ func TestVersionTable(t *testing.T) {
 		parseErr  string
 		supported bool
 	}{
-		"current":            {out: "smolvm 1.22.2\n", want: Version{1, 22, 2}, supported: true},
-		"first supported":    {out: "smolvm 1.16.0", want: Version{1, 16, 0}, supported: true},
+		"newest checked":     {out: "smolvm 1.9.3\n", want: Version{1, 9, 3}, supported: true},
+		"first supported":    {out: "smolvm 1.9.0", want: Version{1, 9, 0}, supported: true},
 		"last 1.x":           {out: "smolvm 1.99.99", want: Version{1, 99, 99}, supported: true},
-		"v prefix":           {out: "smolvm v1.29.0", want: Version{1, 29, 0}, supported: true},
-		"pre-release":        {out: "smolvm 1.23.7-rc.1", want: Version{1, 23, 7}, supported: true},
-		"build suffix":       {out: "smolvm 1.18.2+abc123", want: Version{1, 18, 2}, supported: true},
-		"too old":            {out: "smolvm 1.15.9", want: Version{1, 15, 9}},
+		"v prefix":           {out: "smolvm v1.9.1", want: Version{1, 9, 1}, supported: true},
+		"pre-release":        {out: "smolvm 1.9.4-rc.1", want: Version{1, 9, 4}, supported: true},
+		"build suffix":       {out: "smolvm 1.9.2+abc123", want: Version{1, 9, 2}, supported: true},
+		"too old":            {out: "smolvm 1.8.3", want: Version{1, 8, 3}},
 		"next major":         {out: "smolvm 2.0.0", want: Version{2, 0, 0}},
 		"ancient":            {out: "smolvm 0.1.19", want: Version{0, 1, 19}},
 		"other program":      {out: "docker 28.0.1", parseErr: `unexpected ` + "`smolvm --version`" + ` output "docker 28.0.1"`},
@@ -33,8 +33,8 @@ func TestVersionTable(t *testing.T) {
 		"not a number":       {out: "smolvm 1.x.2", parseErr: `unexpected smolvm version "1.x.2"`},
 		"empty output":       {out: "", parseErr: "unexpected"},
 		"negative looking":   {out: "smolvm 1.-2.3", parseErr: "unexpected smolvm version"},
-		"trailing garbage":   {out: "smolvm 1.22.2 (abc 2026-10-01)", want: Version{1, 22, 2}, supported: true},
-		"leading whitespace": {out: "  smolvm 1.20.0", want: Version{1, 20, 0}, supported: true},
+		"trailing garbage":   {out: "smolvm 1.9.3 (abc 2026-10-01)", want: Version{1, 9, 3}, supported: true},
+		"leading whitespace": {out: "  smolvm 1.9.3", want: Version{1, 9, 3}, supported: true},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -50,7 +50,7 @@ func TestVersionTable(t *testing.T) {
 			}
 			sp, err := SpellingFor(v)
 			if !tc.supported {
-				want := "smolvm " + v.String() + " is not supported (supported: >= 1.16.0, < 2.0.0)"
+				want := "smolvm " + v.String() + " is not supported (supported: >= 1.9.0, < 2.0.0)"
 				if err == nil || !strings.Contains(err.Error(), want) {
 					t.Errorf("SpellingFor(%v) error = %v, want %q", v, err, want)
 				}
@@ -75,10 +75,12 @@ func TestVersionTableRowsComplete(t *testing.T) {
 		}
 		sp := r.Spelling
 		for name, v := range map[string]string{
-			"Name": sp.Name, "From": sp.From, "Net": sp.Net, "AllowCIDR": sp.AllowCIDR, "Env": sp.Env,
-			"Label": sp.Label, "CPUs": sp.CPUs, "Mem": sp.Mem, "Detach": sp.Detach, "Force": sp.Force,
-			"PackImage": sp.PackImage, "PackOutput": sp.PackOutput, "SidecarSuffix": sp.SidecarSuffix,
-			"JSON": sp.JSON, "CpMode": sp.CpMode, "CpSep": sp.CpSep, "LsNetwork": sp.LsNetwork, "LsAllowList": sp.LsAllowList,
+			"Name": sp.Name, "From": sp.From, "Image": sp.Image, "Net": sp.Net, "NetBackend": sp.NetBackend,
+			"NetBackendVirtio": sp.NetBackendVirtio, "AllowCIDR": sp.AllowCIDR, "AllowHost": sp.AllowHost, "Env": sp.Env,
+			"Label": sp.Label, "CPUs": sp.CPUs, "Mem": sp.Mem, "Detach": sp.Detach, "Interactive": sp.Interactive,
+			"TTY": sp.TTY, "Force": sp.Force, "PackFromVM": sp.PackFromVM, "PackOutput": sp.PackOutput,
+			"SidecarSuffix": sp.SidecarSuffix, "JSON": sp.JSON, "EgressEvents": sp.EgressEvents, "Limit": sp.Limit,
+			"CpMode": sp.CpMode, "CpSep": sp.CpSep, "GatewayIP": sp.GatewayIP, "LsNetwork": sp.LsNetwork,
 			"LsLabels": sp.LsLabels, "LsState": sp.LsState, "StateRunning": sp.StateRunning,
 		} {
 			if v == "" {
@@ -174,10 +176,10 @@ func TestParseListAndObserve(t *testing.T) {
 	sp := releases[0].Spelling
 	out := []byte(`[
   {"name": "zeta", "state": "stopped", "network": false, "labels": {}},
-  {"name": "acme-a", "state": "running", "network": true, "allowed_cidrs": ["10.0.0.2/32"],
+  {"name": "acme-a", "state": "running", "network": true,
    "labels": {"io.bottleplan.project": "acme", "io.bottleplan.role": "agent", "io.bottleplan.instance": "a",
               "io.bottleplan.config-hash": "sha256:h", "io.bottleplan.plan-digest": "sha256:p"}},
-  {"name": "other-a", "state": "running", "network": null, "allowed_cidrs": null,
+  {"name": "other-a", "state": "running", "network": null,
    "labels": {"io.bottleplan.project": "other", "io.bottleplan.role": "agent", "io.bottleplan.instance": "a"}},
   {"name": "acme-bundle", "state": "running", "labels": {"io.bottleplan.project": "acme", "io.bottleplan.role": "bundle"}}
 ]`)
@@ -187,10 +189,10 @@ func TestParseListAndObserve(t *testing.T) {
 	}
 	on := true
 	want := []Machine{
-		{Name: "acme-a", State: "running", Network: &on, AllowList: []string{"10.0.0.2/32"}, Labels: map[string]string{
+		{Name: "acme-a", State: "running", Network: &on, Labels: map[string]string{
 			LabelProject: "acme", LabelRole: "agent", LabelInstance: "a", LabelConfigHash: "sha256:h", LabelPlanDigest: "sha256:p"}},
 		{Name: "acme-bundle", State: "running", Labels: map[string]string{LabelProject: "acme", LabelRole: "bundle"}},
-		{Name: "other-a", State: "running", AllowList: []string{}, Labels: map[string]string{LabelProject: "other", LabelRole: "agent", LabelInstance: "a"}},
+		{Name: "other-a", State: "running", Labels: map[string]string{LabelProject: "other", LabelRole: "agent", LabelInstance: "a"}},
 		{Name: "zeta", State: "stopped", Network: new(bool), Labels: map[string]string{}},
 	}
 	if d := cmp.Diff(want, ms); d != "" {
@@ -205,10 +207,10 @@ func TestParseListAndObserve(t *testing.T) {
 	}
 
 	for name, bad := range map[string]string{
-		"not json":  `No machines found`,
-		"no name":   `[{"state": "running"}]`,
-		"bad bool":  `[{"name": "x", "network": "yes"}]`,
-		"bad cidrs": `[{"name": "x", "allowed_cidrs": "10.0.0.2/32"}]`,
+		"not json":   `No machines found`,
+		"no name":    `[{"state": "running"}]`,
+		"bad bool":   `[{"name": "x", "network": "yes"}]`,
+		"bad labels": `[{"name": "x", "labels": ["a"]}]`,
 	} {
 		if _, err := parseList(sp, []byte(bad)); err == nil {
 			t.Errorf("%s: parseList accepted %s", name, bad)
@@ -221,7 +223,7 @@ func TestVerifyMachine(t *testing.T) {
 	s := testSpec(t, "alpha")
 	on, off := true, false
 	good := func() Machine {
-		return Machine{Name: s.Name, State: "running", Network: &on, AllowList: []string{"10.242.7.2/32"}, Labels: s.Labels()}
+		return Machine{Name: s.Name, State: "running", Network: &on, Labels: s.Labels()}
 	}
 	if err := verifyMachine(sp, s, good()); err != nil {
 		t.Fatalf("verify good machine: %v", err)
@@ -233,10 +235,6 @@ func TestVerifyMachine(t *testing.T) {
 		"stopped":         {func(m *Machine) { m.State = "stopped" }, `is "stopped" after start`},
 		"network off":     {func(m *Machine) { m.Network = &off }, "networking off"},
 		"network unknown": {func(m *Machine) { m.Network = nil }, `no "network" field`},
-		"no allow list":   {func(m *Machine) { m.AllowList = nil }, `no "allowed_cidrs" field`},
-		"empty allow":     {func(m *Machine) { m.AllowList = []string{} }, "want exactly"},
-		"wider":           {func(m *Machine) { m.AllowList = []string{"10.242.7.0/29"} }, "want exactly"},
-		"extra":           {func(m *Machine) { m.AllowList = append(m.AllowList, "0.0.0.0/0") }, "want exactly"},
 		"label drift": {func(m *Machine) {
 			m.Labels = map[string]string{LabelProject: "acme"}
 		}, "has label"},
@@ -278,8 +276,9 @@ func TestSpecForExamplePlan(t *testing.T) {
 			t.Errorf("%s: allow %s name %s, want %s and %s", inst.Slug, s.AllowCIDR(), s.Name, inst.Network.AllowCIDR, inst.Agent.MachineName)
 		}
 		args := strings.Join(createCmd(releases[0].Spelling, s, "x.smolmachine").Args, " ")
-		if !strings.Contains(args, "--net --allow-cidr "+inst.Network.AllowCIDR+" ") {
-			t.Errorf("%s: create args lack --net --allow-cidr %s: %s", inst.Slug, inst.Network.AllowCIDR, args)
+		want := "--net --net-backend virtio-net --allow-cidr " + inst.Network.AllowCIDR + " --allow-host " + inst.Network.BundleIP + " "
+		if !strings.Contains(args, want) {
+			t.Errorf("%s: create args lack %q: %s", inst.Slug, want, args)
 		}
 	}
 	if n == 0 {
@@ -292,7 +291,7 @@ func TestDecide(t *testing.T) {
 	s := testSpec(t, "alpha")
 	on := true
 	live := func(edit func(*Machine)) *Machine {
-		m := Machine{Name: s.Name, State: "running", Network: &on, AllowList: []string{s.AllowCIDR()}, Labels: s.Labels(), Launched: true}
+		m := Machine{Name: s.Name, State: "running", Network: &on, Labels: s.Labels(), Launched: true}
 		edit(&m)
 		return &m
 	}
@@ -302,13 +301,12 @@ func TestDecide(t *testing.T) {
 		reason string
 		err    string
 	}{
-		"missing":      {m: nil, action: ActionCreate, reason: "machine does not exist"},
-		"in sync":      {m: live(func(*Machine) {}), action: ActionNone, reason: "in sync"},
-		"hash changed": {m: live(func(m *Machine) { m.Labels = map[string]string{LabelProject: "acme", LabelRole: "agent"} }), action: ActionReplace, reason: "config hash changed"},
-		"not launched": {m: live(func(m *Machine) { m.Launched = false }), action: ActionReplace, reason: "agent never launched (an earlier apply stopped half way)"},
-		"stopped":      {m: live(func(m *Machine) { m.State = "stopped" }), action: ActionReplace, reason: "not running (stopped): the agent and its secrets do not survive a restart"},
-		"allow drift": {m: live(func(m *Machine) { m.AllowList = []string{"0.0.0.0/0"} }), action: ActionReplace,
-			reason: `failed verification: machine "acme-alpha" allows egress to ["0.0.0.0/0"], want exactly ["10.242.7.2/32"]: refusing to run the agent`},
+		"missing":       {m: nil, action: ActionCreate, reason: "machine does not exist"},
+		"in sync":       {m: live(func(*Machine) {}), action: ActionNone, reason: "in sync"},
+		"hash changed":  {m: live(func(m *Machine) { m.Labels = map[string]string{LabelProject: "acme", LabelRole: "agent"} }), action: ActionReplace, reason: "config hash changed"},
+		"not launched":  {m: live(func(m *Machine) { m.Launched = false }), action: ActionReplace, reason: "agent never launched (an earlier apply stopped half way)"},
+		"stopped":       {m: live(func(m *Machine) { m.State = "stopped" }), action: ActionReplace, reason: "not running (stopped): the agent and its secrets do not survive a restart"},
+		"network off":   {m: live(func(m *Machine) { m.Network = new(bool) }), action: ActionReplace, reason: `failed verification: machine "acme-alpha" has networking off although it was created with --net (smolvm's networking pitfall); the agent could not reach its bundle: refusing. Check the smolvm version (docs/smolvm.md)`},
 		"foreign":       {m: &Machine{Name: s.Name, State: "running"}, err: "will not touch it"},
 		"other project": {m: live(func(m *Machine) { m.Labels = map[string]string{LabelProject: "other", LabelRole: "agent"} }), err: "will not touch it"},
 	}
