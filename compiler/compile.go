@@ -170,12 +170,13 @@ func compileInstance(project, defaultBackend, slug string, a *schema.Agent, b *s
 		chain = []string{b.Name}
 	}
 	inst := plan.Instance{
-		Slug:        slug,
-		BottleChain: chain,
-		Backend:     backend,
-		Runtime:     orDefault(b.Runtime, defaultRuntime),
-		Network:     net,
-		Agent:       compileAgent(base, backend, slug, a, b),
+		Slug:           slug,
+		BottleChain:    chain,
+		ReplacesParent: append([]string(nil), b.Replaces...),
+		Backend:        backend,
+		Runtime:        orDefault(b.Runtime, defaultRuntime),
+		Network:        net,
+		Agent:          compileAgent(base, backend, slug, a, b),
 	}
 	inst.Bundle = compileBundle(base, net.BundleIP, a, b)
 	inst.GuestEnv, inst.EnvFromHost, inst.EnvPrompted = compileEnv(b, net.BundleIP, inst.Bundle.GitGate, gitUser(a, b))

@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -117,11 +118,11 @@ func (r *renderer) instance(in *Instance) {
 	r.field("provider", []string{a.ProviderTemplate + ", prompt via " + a.PromptMode}, "")
 	r.field("command", []string{argv(a.Command)}, "")
 	r.field("prompt", promptSummary(a.Prompt), "(none)")
-	r.field("env", r.envLines(in), "(none)")
+	r.field("env", r.replaced(in, "env", r.envLines(in), "(none)"), "(none)")
 	r.field("skills", joined(a.Skills, ", "), "(none)")
 	r.field("bottles", []string{strings.Join(in.BottleChain, " -> ")}, "")
-	r.gitGate(in.Bundle.GitGate)
-	r.field("egress", r.routeLines(in.Bundle.Proxy.Routes), "(none: no outbound access)")
+	r.gitGate(in)
+	r.field("egress", r.replaced(in, "egress", r.routeLines(in.Bundle.Proxy.Routes), "(none: no outbound access)"), "(none: no outbound access)")
 	r.field("secrets", joined(in.Bundle.SecretsFromHost, ", "), "(none)")
 	if in.Bundle.Supervise != nil {
 		s := in.Bundle.Supervise
@@ -135,6 +136,20 @@ func (r *renderer) instance(in *Instance) {
 	}
 	r.addresses(&in.Network)
 	r.backend(in)
+}
+
+// replaced puts the "replaces parent's" mark before the lines of a
+// section in which the instance's bottle chain drops or overrides what a
+// parent had (Instance.ReplacesParent); empty is what an empty section
+// shows.
+func (r *renderer) replaced(in *Instance, section string, lines []string, empty string) []string {
+	if !slices.Contains(in.ReplacesParent, section) {
+		return lines
+	}
+	if len(lines) == 0 {
+		lines = []string{r.c.paint(ansiDim, empty)}
+	}
+	return append([]string{r.c.paint(ansiYellow, "(replaces parent's)")}, lines...)
 }
 
 // envLines lists declared variables by name and the reserved count.
@@ -158,9 +173,10 @@ func (r *renderer) envLines(in *Instance) []string {
 	return out
 }
 
-func (r *renderer) gitGate(g *GitGate) {
+func (r *renderer) gitGate(in *Instance) {
+	g := in.Bundle.GitGate
 	if g == nil {
-		r.field("git gate", nil, "(none)")
+		r.field("git gate", r.replaced(in, "git_gate.repos", nil, "(none)"), "(none)")
 		return
 	}
 	var lines []string
@@ -171,7 +187,7 @@ func (r *renderer) gitGate(g *GitGate) {
 		}
 		lines = append(lines, fmt.Sprintf("%s -> %s (%s)", repo.Name, repo.Upstream, access))
 	}
-	r.field("git gate", lines, "(no repos)")
+	r.field("git gate", r.replaced(in, "git_gate.repos", lines, "(no repos)"), "(no repos)")
 	if u := gitUser(g.User); u != "" {
 		r.field("git user", []string{u}, "")
 	}

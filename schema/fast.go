@@ -103,7 +103,13 @@ func (l *loader) fastLoad(data []byte) (*Manifest, bool) {
 		names[name] = true
 	}
 	l.checkSubnets(bottles)
-	for name, b := range l.resolve(bottles, nil, names, m.Defaults) {
+	resolved := l.resolve(bottles, nil, names, m.Defaults)
+	// A lint finding needs positions: the full path reports it.
+	l.lint(bottles, nil, resolved)
+	if len(l.errs) > 0 || len(l.warns) > 0 {
+		return nil, false
+	}
+	for name, b := range resolved {
 		m.Bottles[name] = b
 	}
 	for name, ra := range agents {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +22,14 @@ type Options struct {
 	// resolved against it and error positions are printed relative to
 	// it. Empty means the process's working directory.
 	Dir string
+	// Home is the directory "~/" means in an ssh key path, used only to
+	// warn about key files missing on this host (see lint.go). Empty
+	// leaves "~/" key paths unchecked: Load never reads the environment,
+	// the caller passes $HOME.
+	Home string
+	// Strict turns every warning into an error, as `validate --strict`
+	// and `plan --strict` do.
+	Strict bool
 }
 
 // Load reads the manifest made of paths (files, or directories meaning
@@ -68,7 +77,7 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	}
 	if len(files) == 1 && (files[0].ext == ".yaml" || files[0].ext == ".yml") && !noFast && precheck(files[0]) == nil {
 		f := files[0]
-		l := &loader{sc: sc, root: Root(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true}
+		l := &loader{sc: sc, root: Root(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true, home: opts.Home}
 		if m, ok := l.fastLoad(f.data); ok {
 			return m, nil
 		}
@@ -89,7 +98,7 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 		return nil, sortErrors(errs)
 	}
 	root := Root(wd, paths)
-	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name}
+	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name, home: opts.Home, strict: opts.Strict}
 	for _, f := range files {
 		l.dirs[f.name] = f.dir
 	}
@@ -123,14 +132,24 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 		}
 	}
 	m := l.load()
+	if l.strict {
+		for _, w := range l.warns {
+			w.Warning = false
+			l.errs = append(l.errs, w)
+		}
+		l.warns = nil
+	}
 	if len(l.errs) > 0 || len(l.dropped) > 0 {
 		return nil, l.failure()
+	}
+	if len(l.warns) > 0 {
+		m.Warnings = sortErrors(l.warns)
 	}
 	return m, nil
 }
 
 // failure is the error of a Load that found problems: every error
-// reported, sorted. It is never empty: when every evaluator error was
+// reported and every warning, sorted. It is never empty: when every evaluator error was
 // dropped as covered by another yet none was reported, the dropped ones
 // are; failing that, one error names the manifest's first file.
 func (l *loader) failure() Errors {
@@ -141,7 +160,7 @@ func (l *loader) failure() Errors {
 	if len(errs) == 0 {
 		errs = Errors{{File: l.first, Message: "the manifest is not valid, but no check said why: please report this as a bottleplan bug, with the manifest"}}
 	}
-	return sortErrors(errs)
+	return sortErrors(append(slices.Clip(errs), l.warns...))
 }
 
 func hasCUE(files []srcFile) bool {
@@ -162,6 +181,11 @@ type loader struct {
 	dirs  map[string]string
 	first string
 	errs  Errors
+	// warns holds the lint warnings (lint.go).
+	warns Errors
+	// home and strict are Options.Home and Options.Strict.
+	home   string
+	strict bool
 	// dropped holds the evaluator errors that were not reported because
 	// another error covers them (see cueErrors and failure).
 	dropped Errors
@@ -303,6 +327,7 @@ func (l *loader) load() *Manifest {
 	l.checkSubnets(bottles)
 	l.checkBroken(broken, bottles, names, m.Defaults)
 	resolved := l.resolve(bottles, broken, names, m.Defaults)
+	l.lint(bottles, broken, resolved)
 	for name, b := range resolved {
 		m.Bottles[name] = b
 	}

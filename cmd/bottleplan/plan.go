@@ -15,18 +15,19 @@ import (
 func init() {
 	register(&command{
 		name:  "plan",
-		usage: "plan [-f M]... [-o plan.json] [--json] [--unroutable-bridge]",
+		usage: "plan [-f M]... [-o plan.json] [--json] [--strict] [--unroutable-bridge]",
 		short: "Compile the manifest into a plan, print it for review and write the plan file",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			files := manifestFlag(fs)
 			out := fs.StringP("out", "o", "", "write the plan file to `path` (for apply)")
 			asJSON := fs.Bool("json", false, "print the plan file itself (canonical JSON) instead of the review summary")
+			strict := strictFlag(fs)
 			unroutable := fs.Bool("unroutable-bridge", false, "the apply host cannot route to bridge IPs (Docker Desktop): smolmachines endpoints are assigned at apply")
 			return func(e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected argument %q (give manifests with -f)", args[0])
 				}
-				return runPlan(e, *files, *out, *asJSON, compiler.Options{UnroutableBridge: *unroutable})
+				return runPlan(e, *files, *out, *asJSON, *strict, compiler.Options{UnroutableBridge: *unroutable})
 			}
 		},
 	})
@@ -35,14 +36,15 @@ func init() {
 // runPlan loads and compiles the manifest, writes the plan file when -o
 // is given, and prints the review summary (or the plan file with
 // --json). Nothing is written when the manifest does not compile.
-func runPlan(e *env, files []string, out string, asJSON bool, opts compiler.Options) error {
-	m, err := loadManifest(files)
+func runPlan(e *env, files []string, out string, asJSON, strict bool, opts compiler.Options) error {
+	m, err := loadManifest(e, files, strict)
 	if err != nil {
 		if printSchemaErrors(e, err) {
 			return silent(exitError)
 		}
 		return err
 	}
+	printWarnings(e, m)
 	p, b, err := compilePlan(m, opts)
 	if err != nil {
 		return err
