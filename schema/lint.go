@@ -76,8 +76,27 @@ func (l *loader) lint(bottles, broken map[string]*rawBottle, resolved map[string
 		}
 	}
 	seen := map[string]bool{}
-	for _, name := range slices.Sorted(maps.Keys(resolved)) {
-		l.lintTokens(resolved[name], bottles, seen)
+	for _, name := range slices.Sorted(maps.Keys(all)) {
+		b := resolved[name]
+		if b == nil {
+			// A bottle with errors of its own is not resolved; its
+			// tokens are still checked, merged over its parents when
+			// those are valid (as checkBroken does), so one mistake
+			// does not hide another.
+			chain := []*rawBottle{broken[name]}
+			if bb := broken[name]; bb != nil && bb.Extends != nil {
+				parents, ok := validChain(*bb.Extends, bottles)
+				if !ok {
+					continue
+				}
+				chain = append(parents, bb)
+			}
+			if chain[0] == nil {
+				continue
+			}
+			b = merge(chain, Defaults{})
+		}
+		l.lintTokens(b, all, seen)
 	}
 }
 
@@ -92,7 +111,7 @@ func (l *loader) lintWritten(b *rawBottle) {
 	}
 	if eg := b.Egress; eg != nil {
 		for i, r := range eg.Routes {
-			if r.Auth == nil || !strings.HasPrefix(r.Host, "*.") {
+			if r.Auth == nil || r.Auth.TokenRef == "" || !strings.HasPrefix(r.Host, "*.") {
 				continue
 			}
 			p := with(base, "egress", "routes", i, "auth")
@@ -203,8 +222,12 @@ func (l *loader) lintReplaces(b *rawBottle, parent *Bottle) []string {
 			continue
 		}
 		p := with(base, "env", k)
+		now := envKindWords(mustEnv(b.Env[k]))
+		if now == envKindWords(old) {
+			now = "another " + strings.TrimPrefix(now, "a ")
+		}
 		l.warnf(l.keyPos(p), p, "replaces parent's %s: bottle %q sets it to %s, this bottle to %s; rename one of them if both are meant, or remove it here to inherit",
-			k, parent.Name, envKindWords(old), envKindWords(mustEnv(b.Env[k])))
+			k, parent.Name, envKindWords(old), now)
 		replacedEnv = true
 	}
 	if replacedEnv {

@@ -311,7 +311,7 @@ func (l *loader) load() *Manifest {
 		if !ok {
 			// Check what can be checked of a bottle with errors, but
 			// keep it out of extends resolution.
-			w.decodePartial(u, bad, rb)
+			w.decodePartial(u, v, bad, rb)
 		}
 		rb.name = name
 		valid := w.checkBottle(rb) && ok
@@ -336,7 +336,7 @@ func (l *loader) load() *Manifest {
 		u := w.sc.agent.Unify(v)
 		ok, bad := w.validate(u, sels("agents", name), v, &ra)
 		if !ok {
-			w.decodePartial(u, bad, &ra)
+			w.decodePartial(u, v, bad, &ra)
 		}
 		if a := w.checkAgent(name, &ra, names); a != nil && ok {
 			mu.Lock()
@@ -395,8 +395,11 @@ func (l *loader) validate(v cue.Value, parent []cue.Selector, d cue.Value, dst a
 }
 
 // decodePartial decodes the fields of v that hold no error into dst, so
-// the Go rules can still check them.
-func (l *loader) decodePartial(v cue.Value, bad map[string]bool, dst any) {
+// the Go rules can still check them. A field whose only errors are
+// required members it leaves out is decoded as written in d (the data
+// of v), so a repo without key still has its URL checked. So is a field
+// without reported errors that still does not encode.
+func (l *loader) decodePartial(v, d cue.Value, bad map[string]bool, dst any) {
 	if bad[""] {
 		return
 	}
@@ -419,7 +422,13 @@ func (l *loader) decodePartial(v cue.Value, bad map[string]bool, dst any) {
 			}
 			continue
 		}
-		if b, err := fv.MarshalJSON(); err == nil {
+		b, err := fv.MarshalJSON()
+		if bad[missingMark+name] || err != nil {
+			// Only required members are missing (the evaluator does
+			// not always say so when the entry has other errors).
+			b, err = d.LookupPath(cue.MakePath(it.Selector())).MarshalJSON()
+		}
+		if err == nil {
 			obj[name] = b
 		}
 	}
