@@ -13,6 +13,9 @@ type RenderOptions struct {
 	// Color adds ANSI colour. The caller decides: the CLI sets it only
 	// when stdout is a terminal and NO_COLOR is unset.
 	Color bool
+	// flush is how much review text Render gathers before writing it;
+	// 0 means renderFlush (tests set it).
+	flush int
 }
 
 // ANSI escapes used when RenderOptions.Color is set.
@@ -49,12 +52,16 @@ const labelWidth = 10
 // strings contain.
 func Render(w io.Writer, p *Plan, opts RenderOptions) error {
 	r := &renderer{c: painter(opts.Color)}
+	flush := opts.flush
+	if flush == 0 {
+		flush = renderFlush
+	}
 	r.header(p)
 	for i := range p.Instances {
 		r.line("")
 		r.instance(&p.Instances[i])
 		// Write as it goes: the review of 10000 instances is 14 MB.
-		if r.b.Len() >= renderFlush {
+		if r.b.Len() >= flush {
 			if _, err := io.WriteString(w, r.b.String()); err != nil {
 				return err
 			}
@@ -68,7 +75,7 @@ func Render(w io.Writer, p *Plan, opts RenderOptions) error {
 }
 
 // renderFlush is how much review text Render gathers before writing it.
-var renderFlush = 64 << 10
+const renderFlush = 64 << 10
 
 type renderer struct {
 	b strings.Builder

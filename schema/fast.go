@@ -30,9 +30,6 @@ import (
 // path spends 20 s and 750 MiB in the evaluator; this path is bounded by
 // the YAML parser.
 
-// noFast turns the fast path off (tests compare the two paths).
-var noFast = false
-
 // fastChunk is how many entries one worker parses at a time: large enough
 // that scheduling is noise, small enough that a chunk's syntax tree
 // (about 25 KB per bottle) stays small.

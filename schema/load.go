@@ -30,7 +30,20 @@ type Options struct {
 	// Strict turns every warning into an error, as `validate --strict`
 	// and `plan --strict` do.
 	Strict bool
+	// path is the first load path tried; tests compare the paths.
+	path loadPath
 }
+
+// loadPath names the paths Load can take: the fast path (for one YAML
+// file, falling back to entry mode), entry mode (falling back to the
+// whole value when the files do not allow it), the whole-value path.
+type loadPath int
+
+const (
+	pathFast loadPath = iota
+	pathEntry
+	pathWhole
+)
 
 // Load reads the manifest made of paths (files, or directories meaning
 // every .cue, .yaml, .yml and .json file directly inside them), unifies
@@ -75,7 +88,7 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	if files, errs = skipPlanFiles(files); len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
-	if len(files) == 1 && (files[0].ext == ".yaml" || files[0].ext == ".yml") && !noFast && precheck(files[0]) == nil {
+	if len(files) == 1 && (files[0].ext == ".yaml" || files[0].ext == ".yml") && opts.path == pathFast && precheck(files[0]) == nil {
 		f := files[0]
 		l := &loader{sc: sc, root: Root(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true, home: opts.Home}
 		if m, ok := l.fastLoad(f.data); ok {
@@ -98,7 +111,7 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 		return nil, sortErrors(errs)
 	}
 	root := Root(wd, paths)
-	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name, home: opts.Home, strict: opts.Strict}
+	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name, home: opts.Home, strict: opts.Strict, path: opts.path}
 	for _, f := range files {
 		l.dirs[f.name] = f.dir
 	}
@@ -186,6 +199,8 @@ type loader struct {
 	// home and strict are Options.Home and Options.Strict.
 	home   string
 	strict bool
+	// path is Options.path.
+	path loadPath
 	// dropped holds the evaluator errors that were not reported because
 	// another error covers them (see cueErrors and failure).
 	dropped Errors
