@@ -20,23 +20,13 @@ func manifestDigest(m *schema.Manifest) (string, error) {
 	return d, nil
 }
 
-// hashVersion is bumped when the hash inputs change meaning.
-const hashVersion = 1
-
 // configHashes computes the three hashes of an instance whose other
-// fields are filled: each the canonical digest of plan.ConfigParts plus
-// "resource" and "v", which keep hashes of different resources and of
-// different versions of the parts apart.
+// fields are filled: each the canonical digest of plan.ConfigParts.
 func configHashes(in *plan.Instance) plan.ConfigHash {
-	hash := func(r plan.ConfigResource) string {
-		parts := plan.ConfigParts(in, r)
-		parts["resource"], parts["v"] = string(r), hashVersion
-		return mustDigest(parts)
-	}
 	return plan.ConfigHash{
-		Network: hash(plan.ConfigNetwork),
-		Bundle:  hash(plan.ConfigBundle),
-		Agent:   hash(plan.ConfigAgent),
+		Network: mustDigest(plan.ConfigParts(in, plan.ConfigNetwork)),
+		Bundle:  mustDigest(plan.ConfigParts(in, plan.ConfigBundle)),
+		Agent:   mustDigest(plan.ConfigParts(in, plan.ConfigAgent)),
 	}
 }
 

@@ -1,7 +1,6 @@
 package executor
 
 import (
-	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -36,19 +35,31 @@ func ConfigFields(in *plan.Instance, role Role) string {
 		d = strings.TrimPrefix(d, "sha256:")
 		parts[name] = d[:min(12, len(d))]
 	}
-	for name, v := range plan.ConfigParts(in, configResource(role)) {
-		rv := reflect.ValueOf(v)
-		if rv.Kind() == reflect.Pointer && !rv.IsNil() {
-			rv = rv.Elem()
+	// Each JSON field of the hash input is a part, but the resource
+	// and version, which every resource of a kind shares; a struct
+	// field is split one level down.
+	var walk func(prefix string, v reflect.Value, depth int)
+	walk = func(prefix string, v reflect.Value, depth int) {
+		t := v.Type()
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if depth == 0 && (name == "resource" || name == "v") {
+				continue
+			}
+			f := v.Field(i)
+			s := f
+			if s.Kind() == reflect.Pointer && !s.IsNil() {
+				s = s.Elem()
+			}
+			if depth == 0 && s.Kind() == reflect.Struct {
+				walk(name+".", s, depth+1)
+				continue
+			}
+			add(prefix+name, f.Interface())
 		}
-		var m map[string]any
-		if raw, err := json.Marshal(v); rv.Kind() != reflect.Struct || err != nil || json.Unmarshal(raw, &m) != nil {
-			add(name, v)
-			continue
-		}
-		for k, fv := range m {
-			add(name+"."+k, fv)
-		}
+	}
+	if v := reflect.ValueOf(plan.ConfigParts(in, configResource(role))); v.Kind() == reflect.Struct {
+		walk("", v, 0)
 	}
 	var b strings.Builder
 	for i, k := range slices.Sorted(maps.Keys(parts)) {

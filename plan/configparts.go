@@ -23,67 +23,97 @@ const (
 	ConfigAgent   ConfigResource = "agent"
 )
 
-// ConfigParts returns the inputs of in's config hash for resource r, by
-// name (the JSON field names the hash has always used, so hashes do not
-// move). Values are plan data; none is a secret value.
-//
-//   - network: the networks are recreated when their name, their subnet
-//     or gateway, or the backend (internal bridge plus egress bridge on
-//     docker, one bridge on smolmachines) changes. Pinned, the probe IP
-//     and everything about the containers are left out.
-//   - bundle: the bundle container is recreated when its name, its
-//     address or networks, the backend, or the config its daemons are
-//     started with (proxy routes, git gate, supervise, the secret NAMEs
-//     passed as env) changes. The agent's image, command, prompt, env and
-//     resources are left out: changing them must not restart the proxy.
-//   - agent: everything the agent container (docker) or machine
-//     (smolmachines) is created with: backend, runtime, image or
-//     dockerfile and its digest, command, prompt mode and text, provider
-//     template, skills, resources, names, its address and network, the
-//     bundle IP it is fenced to (allow CIDR), the guest env, the env NAMEs
-//     copied from the host or prompted for, and whether the endpoints are
-//     assigned at apply. The bottle chain (review only), the bundle's
-//     routes (enforced by the proxy, not the agent) and the probe IP are
-//     left out.
-//
-// An unknown r has no parts.
-func ConfigParts(in *Instance, r ConfigResource) map[string]any {
+// ConfigHashVersion is bumped when the config hash inputs change
+// meaning; every input carries it.
+const ConfigHashVersion = 1
+
+// ConfigParts returns the inputs of in's config hash for resource r: a
+// NetworkConfig, BundleConfig or AgentConfig (nil for an unknown r).
+// Its JSON fields are the parts; Resource and V keep the hashes of
+// different resources and of different versions of these lists apart.
+// Values are plan data; none is a secret value.
+func ConfigParts(in *Instance, r ConfigResource) any {
 	n := in.Network
 	switch r {
 	case ConfigNetwork:
-		return map[string]any{
-			"backend":       in.Backend,
-			"subnet":        n.Subnet,
-			"gateway":       n.Gateway,
-			"internal_name": n.InternalName,
-			"egress_name":   n.EgressName,
+		return NetworkConfig{
+			Resource: string(r), V: ConfigHashVersion, Backend: in.Backend,
+			Subnet: n.Subnet, Gateway: n.Gateway,
+			InternalName: n.InternalName, EgressName: n.EgressName,
 		}
 	case ConfigBundle:
-		return map[string]any{
-			"backend":           in.Backend,
-			"container_name":    in.Bundle.ContainerName,
-			"bundle_ip":         n.BundleIP,
-			"internal_name":     n.InternalName,
-			"egress_name":       n.EgressName,
-			"proxy":             in.Bundle.Proxy,
-			"git_gate":          in.Bundle.GitGate,
-			"supervise":         in.Bundle.Supervise,
-			"secrets_from_host": in.Bundle.SecretsFromHost,
+		return BundleConfig{
+			Resource: string(r), V: ConfigHashVersion, Backend: in.Backend,
+			ContainerName: in.Bundle.ContainerName, BundleIP: n.BundleIP,
+			InternalName: n.InternalName, EgressName: n.EgressName,
+			Proxy: in.Bundle.Proxy, GitGate: in.Bundle.GitGate,
+			Supervise: in.Bundle.Supervise, SecretsFromHost: in.Bundle.SecretsFromHost,
 		}
 	case ConfigAgent:
-		return map[string]any{
-			"backend":           in.Backend,
-			"runtime":           in.Runtime,
-			"agent":             in.Agent,
-			"agent_ip":          n.AgentIP,
-			"bundle_ip":         n.BundleIP,
-			"allow_cidr":        n.AllowCIDR,
-			"internal_name":     n.InternalName,
-			"guest_env":         in.GuestEnv,
-			"env_from_host":     in.EnvFromHost,
-			"env_prompted":      in.EnvPrompted,
-			"assigned_at_apply": in.Endpoints.AssignedAtApply,
+		return AgentConfig{
+			Resource: string(r), V: ConfigHashVersion, Backend: in.Backend, Runtime: in.Runtime,
+			Agent: in.Agent, AgentIP: n.AgentIP, BundleIP: n.BundleIP,
+			AllowCIDR: n.AllowCIDR, InternalName: n.InternalName,
+			GuestEnv: in.GuestEnv, EnvFromHost: in.EnvFromHost, EnvPrompted: in.EnvPrompted,
+			AssignedAtApply: in.Endpoints.AssignedAtApply,
 		}
 	}
 	return nil
+}
+
+// NetworkConfig: the networks are recreated when their name, their
+// subnet or gateway, or the backend (internal bridge plus egress bridge
+// on docker, one bridge on smolmachines) changes. Pinned, the probe IP
+// and everything about the containers are left out.
+type NetworkConfig struct {
+	Resource     string `json:"resource"`
+	V            int    `json:"v"`
+	Backend      string `json:"backend"`
+	Subnet       string `json:"subnet"`
+	Gateway      string `json:"gateway"`
+	InternalName string `json:"internal_name"`
+	EgressName   string `json:"egress_name"`
+}
+
+// BundleConfig: the bundle container is recreated when its name, its
+// address or networks, the backend, or the config its daemons are
+// started with (proxy routes, git gate, supervise, the secret NAMEs
+// passed as env) changes. The agent's image, command, prompt, env and
+// resources are left out: changing them must not restart the proxy.
+type BundleConfig struct {
+	Resource        string     `json:"resource"`
+	V               int        `json:"v"`
+	Backend         string     `json:"backend"`
+	ContainerName   string     `json:"container_name"`
+	BundleIP        string     `json:"bundle_ip"`
+	InternalName    string     `json:"internal_name"`
+	EgressName      string     `json:"egress_name"`
+	Proxy           Proxy      `json:"proxy"`
+	GitGate         *GitGate   `json:"git_gate"`
+	Supervise       *Supervise `json:"supervise"`
+	SecretsFromHost []string   `json:"secrets_from_host"`
+}
+
+// AgentConfig: everything the agent container (docker) or machine
+// (smolmachines) is created with: backend, runtime, image or dockerfile
+// and its digest, command, prompt mode and text, provider template,
+// skills, resources, names, its address and network, the bundle IP it is
+// fenced to (allow CIDR), the guest env, the env NAMEs copied from the
+// host or prompted for, and whether the endpoints are assigned at apply.
+// The bottle chain and ReplacesParent (review only), the bundle's routes
+// (enforced by the proxy, not the agent) and the probe IP are left out.
+type AgentConfig struct {
+	Resource        string            `json:"resource"`
+	V               int               `json:"v"`
+	Backend         string            `json:"backend"`
+	Runtime         string            `json:"runtime"`
+	Agent           Agent             `json:"agent"`
+	AgentIP         string            `json:"agent_ip"`
+	BundleIP        string            `json:"bundle_ip"`
+	AllowCIDR       string            `json:"allow_cidr"`
+	InternalName    string            `json:"internal_name"`
+	GuestEnv        map[string]string `json:"guest_env"`
+	EnvFromHost     map[string]string `json:"env_from_host"`
+	EnvPrompted     map[string]string `json:"env_prompted"`
+	AssignedAtApply bool              `json:"assigned_at_apply"`
 }
