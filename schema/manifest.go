@@ -77,8 +77,9 @@ type Bottle struct {
 	// Replaces names the sections ("egress", "git_gate.repos", "env")
 	// in which this bottle, as written, drops or overrides what its
 	// parent has (a warning at validate); the review marks them
-	// "replaces parent's". Nil when none.
-	Replaces []string `json:"replaces,omitempty"`
+	// "replaces parent's". Nil when none. Derived from the rest of the
+	// manifest, so left out of its JSON and digest.
+	Replaces []string `json:"-"`
 }
 
 // AgentProvider says which agent CLI runs and from which image.
