@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/bottleplan/bottleplan/plan"
 	"github.com/bottleplan/bottleplan/schema"
@@ -110,39 +110,27 @@ func Compile(m *schema.Manifest, opts Options) (*plan.Plan, error) {
 		Instances:     make([]plan.Instance, len(slugs)),
 	}
 	// Instances are independent once their subnets are allocated, and
-	// the manifest digest depends on nothing else: both run on
-	// GOMAXPROCS workers (hashing is most of the cost; at 10000
-	// instances about 0.7 s on one core). Each worker writes only its
-	// own instances' slots, so the result does not depend on scheduling.
-	var digest string
-	var digestErr error
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		digest, digestErr = manifestDigest(m)
-	}()
-	var next atomic.Int64
-	for range min(runtime.GOMAXPROCS(0), len(slugs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= len(slugs) {
-					return
-				}
-				slug := slugs[i]
-				b := bottles[slug]
-				out.Instances[i] = compileInstance(project, m.Defaults.Backend, slug, m.Agents[slug], b, subnets[slug], b.Network.Subnet != "", opts)
-			}
-		}()
+	// the manifest digest depends on nothing else: they run in an
+	// errgroup of GOMAXPROCS+1 goroutines at a time (hashing is most of
+	// the cost; at 10000 instances about 0.7 s on one core). Each writes
+	// only its own slot, so the result does not depend on scheduling.
+	var g errgroup.Group
+	g.SetLimit(runtime.GOMAXPROCS(0) + 1)
+	g.Go(func() error {
+		d, err := manifestDigest(m)
+		out.ManifestDigest = d
+		return err
+	})
+	for i, slug := range slugs {
+		g.Go(func() error {
+			b := bottles[slug]
+			out.Instances[i] = compileInstance(project, m.Defaults.Backend, slug, m.Agents[slug], b, subnets[slug], b.Network.Subnet != "", opts)
+			return nil
+		})
 	}
-	wg.Wait()
-	if digestErr != nil {
-		return nil, digestErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
-	out.ManifestDigest = digest
 	return out, nil
 }
 
@@ -170,12 +158,13 @@ func compileInstance(project, defaultBackend, slug string, a *schema.Agent, b *s
 		chain = []string{b.Name}
 	}
 	inst := plan.Instance{
-		Slug:        slug,
-		BottleChain: chain,
-		Backend:     backend,
-		Runtime:     orDefault(b.Runtime, defaultRuntime),
-		Network:     net,
-		Agent:       compileAgent(base, backend, slug, a, b),
+		Slug:           slug,
+		BottleChain:    chain,
+		ReplacesParent: append([]string(nil), b.Replaces...),
+		Backend:        backend,
+		Runtime:        orDefault(b.Runtime, defaultRuntime),
+		Network:        net,
+		Agent:          compileAgent(base, backend, slug, a, b),
 	}
 	inst.Bundle = compileBundle(base, net.BundleIP, a, b)
 	inst.GuestEnv, inst.EnvFromHost, inst.EnvPrompted = compileEnv(b, net.BundleIP, inst.Bundle.GitGate, gitUser(a, b))

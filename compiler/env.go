@@ -30,7 +30,11 @@ import (
 //     user.name and user.email when the identity (bottle git_gate.user
 //     overlaid by the agent's) sets them, repos or not. Omitted when
 //     there is nothing to configure;
-//   - the auth_token NAME set to plan.GuestAuthPlaceholder, unless the
+//   - the variable the provider's CLI reads its credential from
+//     (schema.AgentProvider.TokenEnv: CLAUDE_CODE_OAUTH_TOKEN, or
+//     ANTHROPIC_API_KEY for an auth_token named *API_KEY, for claude;
+//     OPENAI_API_KEY for codex), whatever the host secret auth_token
+//     names is called, set to plan.GuestAuthPlaceholder, unless the
 //     bottle declares that variable itself: the agent CLI starts with a
 //     credential it can send, and the proxy swaps in the real token.
 //
@@ -82,7 +86,7 @@ func compileEnv(b *schema.Bottle, bundleIP string, gate *plan.GitGate, user plan
 		}
 	}
 
-	if tok := b.AgentProvider.AuthToken; tok != "" {
+	if tok := b.AgentProvider.TokenEnv(); tok != "" {
 		_, g := guest[tok]
 		_, h := fromHost[tok]
 		_, p := prompted[tok]

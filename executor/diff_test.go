@@ -312,8 +312,8 @@ func TestDiff(t *testing.T) {
 			want: []string{
 				"-/+ a network-internal p-a-internal (replace: config hash changed (network: gateway, subnet))",
 				"-/+ a network-egress p-a-egress (replace: config hash changed (network: gateway, subnet))",
-				"-/+ a bundle p-a-bundle (replace: config hash changed (bundle: address))",
-				"-/+ a agent p-a-agent (replace: config hash changed (agent: address))",
+				"-/+ a bundle p-a-bundle (replace: config hash changed (bundle: bundle_ip))",
+				"-/+ a agent p-a-agent (replace: config hash changed (agent: agent_ip, bundle_ip))",
 			},
 			ca: map[string]CASource{"a": CAReuse},
 		},

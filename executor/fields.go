@@ -1,8 +1,8 @@
 package executor
 
 import (
-	"encoding/json"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -21,9 +21,10 @@ import (
 const LabelConfigFields = "io.bottleplan.config-fields"
 
 // ConfigFields returns the LabelConfigFields value for the resource of
-// role in in. Its parts follow the compiler's config hash inputs
-// (compiler/hash.go), with struct fields split one level down, so every
-// change that moves a config hash moves at least one part.
+// role in in: one part per input of its config hash (plan.ConfigParts,
+// the list the compiler hashes), a struct-valued input split one level
+// down (a route change is "proxy.routes", not "proxy"), so every change
+// that moves a config hash moves at least one part.
 func ConfigFields(in *plan.Instance, role Role) string {
 	parts := map[string]string{}
 	add := func(name string, v any) {
@@ -34,41 +35,31 @@ func ConfigFields(in *plan.Instance, role Role) string {
 		d = strings.TrimPrefix(d, "sha256:")
 		parts[name] = d[:min(12, len(d))]
 	}
-	// expand adds one part per JSON field of a struct, so a change to a
-	// route is "proxy.routes", not "proxy".
-	expand := func(prefix string, v any) {
-		raw, err := json.Marshal(v)
-		var m map[string]any
-		if err != nil || json.Unmarshal(raw, &m) != nil {
-			add(prefix, v)
-			return
-		}
-		for k, fv := range m {
-			add(prefix+"."+k, fv)
+	// Each JSON field of the hash input is a part, but the resource
+	// and version, which every resource of a kind shares; a struct
+	// field is split one level down.
+	var walk func(prefix string, v reflect.Value, depth int)
+	walk = func(prefix string, v reflect.Value, depth int) {
+		t := v.Type()
+		for i := range t.NumField() {
+			name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+			if depth == 0 && (name == "resource" || name == "v") {
+				continue
+			}
+			f := v.Field(i)
+			s := f
+			if s.Kind() == reflect.Pointer && !s.IsNil() {
+				s = s.Elem()
+			}
+			if depth == 0 && s.Kind() == reflect.Struct {
+				walk(name+".", s, depth+1)
+				continue
+			}
+			add(prefix+name, f.Interface())
 		}
 	}
-	n := in.Network
-	add("backend", in.Backend)
-	switch role {
-	case RoleNetworkInternal, RoleNetworkEgress:
-		add("subnet", n.Subnet)
-		add("gateway", n.Gateway)
-		add("names", []string{n.InternalName, n.EgressName})
-	case RoleBundle:
-		add("name", in.Bundle.ContainerName)
-		add("address", []string{n.BundleIP, n.InternalName, n.EgressName})
-		expand("proxy", in.Bundle.Proxy)
-		add("git_gate", in.Bundle.GitGate)
-		add("supervise", in.Bundle.Supervise)
-		add("secrets_from_host", in.Bundle.SecretsFromHost)
-	case RoleAgent:
-		add("runtime", in.Runtime)
-		expand("agent", in.Agent)
-		add("address", []string{n.AgentIP, n.BundleIP, n.AllowCIDR, n.InternalName})
-		add("guest_env", in.GuestEnv)
-		add("env_from_host", in.EnvFromHost)
-		add("env_prompted", in.EnvPrompted)
-		add("endpoints.assigned_at_apply", in.Endpoints.AssignedAtApply)
+	if v := reflect.ValueOf(plan.ConfigParts(in, configResource(role))); v.Kind() == reflect.Struct {
+		walk("", v, 0)
 	}
 	var b strings.Builder
 	for i, k := range slices.Sorted(maps.Keys(parts)) {
@@ -80,6 +71,19 @@ func ConfigFields(in *plan.Instance, role Role) string {
 		b.WriteString(parts[k])
 	}
 	return b.String()
+}
+
+// configResource is the config hash that covers role.
+func configResource(role Role) plan.ConfigResource {
+	switch role {
+	case RoleNetworkInternal, RoleNetworkEgress:
+		return plan.ConfigNetwork
+	case RoleBundle:
+		return plan.ConfigBundle
+	case RoleAgent:
+		return plan.ConfigAgent
+	}
+	return ""
 }
 
 // changedFields lists, sorted, the parts whose digests differ between two

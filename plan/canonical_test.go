@@ -138,10 +138,8 @@ func TestRenderFlushes(t *testing.T) {
 		p.Instances = append(p.Instances, in)
 	}
 	render := func(flush int) string {
-		defer func(old int) { renderFlush = old }(renderFlush)
-		renderFlush = flush
 		var b bytes.Buffer
-		if err := Render(&b, p, RenderOptions{}); err != nil {
+		if err := Render(&b, p, RenderOptions{flush: flush}); err != nil {
 			t.Fatal(err)
 		}
 		return b.String()

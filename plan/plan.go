@@ -40,6 +40,11 @@ type Instance struct {
 	// BottleChain is the extends chain, root first, ending with the bottle
 	// the agent names.
 	BottleChain []string `json:"bottle_chain"`
+	// ReplacesParent names the sections ("egress", "env",
+	// "git_gate.repos") in which a bottle of the chain drops or
+	// overrides what its parent has; the review marks them "replaces
+	// parent's". Review-only: in no config hash. Empty when none.
+	ReplacesParent []string `json:"replaces_parent,omitempty"`
 	// Backend is BackendDocker or BackendSmolmachines.
 	Backend string `json:"backend"`
 	// Runtime is "auto", "runc" or "runsc" as declared; "auto" is resolved

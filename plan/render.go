@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -12,6 +13,9 @@ type RenderOptions struct {
 	// Color adds ANSI colour. The caller decides: the CLI sets it only
 	// when stdout is a terminal and NO_COLOR is unset.
 	Color bool
+	// flush is how much review text Render gathers before writing it;
+	// 0 means renderFlush (tests set it).
+	flush int
 }
 
 // ANSI escapes used when RenderOptions.Color is set.
@@ -48,12 +52,16 @@ const labelWidth = 10
 // strings contain.
 func Render(w io.Writer, p *Plan, opts RenderOptions) error {
 	r := &renderer{c: painter(opts.Color)}
+	flush := opts.flush
+	if flush == 0 {
+		flush = renderFlush
+	}
 	r.header(p)
 	for i := range p.Instances {
 		r.line("")
 		r.instance(&p.Instances[i])
 		// Write as it goes: the review of 10000 instances is 14 MB.
-		if r.b.Len() >= renderFlush {
+		if r.b.Len() >= flush {
 			if _, err := io.WriteString(w, r.b.String()); err != nil {
 				return err
 			}
@@ -67,7 +75,7 @@ func Render(w io.Writer, p *Plan, opts RenderOptions) error {
 }
 
 // renderFlush is how much review text Render gathers before writing it.
-var renderFlush = 64 << 10
+const renderFlush = 64 << 10
 
 type renderer struct {
 	b strings.Builder
@@ -117,11 +125,11 @@ func (r *renderer) instance(in *Instance) {
 	r.field("provider", []string{a.ProviderTemplate + ", prompt via " + a.PromptMode}, "")
 	r.field("command", []string{argv(a.Command)}, "")
 	r.field("prompt", promptSummary(a.Prompt), "(none)")
-	r.field("env", r.envLines(in), "(none)")
+	r.field("env", r.replaced(in, "env", r.envLines(in), "(none)"), "(none)")
 	r.field("skills", joined(a.Skills, ", "), "(none)")
 	r.field("bottles", []string{strings.Join(in.BottleChain, " -> ")}, "")
-	r.gitGate(in.Bundle.GitGate)
-	r.field("egress", r.routeLines(in.Bundle.Proxy.Routes), "(none: no outbound access)")
+	r.gitGate(in)
+	r.field("egress", r.replaced(in, "egress", r.routeLines(in.Bundle.Proxy.Routes), "(none: no outbound access)"), "(none: no outbound access)")
 	r.field("secrets", joined(in.Bundle.SecretsFromHost, ", "), "(none)")
 	if in.Bundle.Supervise != nil {
 		s := in.Bundle.Supervise
@@ -135,6 +143,20 @@ func (r *renderer) instance(in *Instance) {
 	}
 	r.addresses(&in.Network)
 	r.backend(in)
+}
+
+// replaced puts the "replaces parent's" mark before the lines of a
+// section in which the instance's bottle chain drops or overrides what a
+// parent had (Instance.ReplacesParent); empty is what an empty section
+// shows.
+func (r *renderer) replaced(in *Instance, section string, lines []string, empty string) []string {
+	if !slices.Contains(in.ReplacesParent, section) {
+		return lines
+	}
+	if len(lines) == 0 {
+		lines = []string{r.c.paint(ansiDim, empty)}
+	}
+	return append([]string{r.c.paint(ansiYellow, "(replaces parent's)")}, lines...)
 }
 
 // envLines lists declared variables by name and the reserved count.
@@ -158,9 +180,10 @@ func (r *renderer) envLines(in *Instance) []string {
 	return out
 }
 
-func (r *renderer) gitGate(g *GitGate) {
+func (r *renderer) gitGate(in *Instance) {
+	g := in.Bundle.GitGate
 	if g == nil {
-		r.field("git gate", nil, "(none)")
+		r.field("git gate", r.replaced(in, "git_gate.repos", nil, "(none)"), "(none)")
 		return
 	}
 	var lines []string
@@ -171,7 +194,7 @@ func (r *renderer) gitGate(g *GitGate) {
 		}
 		lines = append(lines, fmt.Sprintf("%s -> %s (%s)", repo.Name, repo.Upstream, access))
 	}
-	r.field("git gate", lines, "(no repos)")
+	r.field("git gate", r.replaced(in, "git_gate.repos", lines, "(no repos)"), "(no repos)")
 	if u := gitUser(g.User); u != "" {
 		r.field("git user", []string{u}, "")
 	}

@@ -22,7 +22,7 @@ func genManifest(tb testing.TB, dir string, n int) string {
 			fmt.Fprintf(&b, "      VAR_%d: value-%d\n", j, j)
 		}
 		b.WriteString("    git_gate:\n      user: {name: bot, email: bot@example.com}\n      repos:\n")
-		fmt.Fprintf(&b, "        app: {url: \"git@git.example.com:org/app%d.git\", key: {provider: static, path: ~/.ssh/k}}\n", i)
+		fmt.Fprintf(&b, "        app: {url: \"git@git.example.com:org/app%d.git\", key: {provider: static, path: ~/.ssh/k}, host_key: \"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\"}\n", i)
 		fmt.Fprintf(&b, "        docs: {url: \"https://git.example.com/org/docs%d.git\", key: {provider: token, token_ref: DOCS}, access: read}\n", i)
 		b.WriteString("    egress:\n      routes:\n")
 		for j := range 5 {

@@ -40,15 +40,25 @@
 //     misuse, egress hosts, repo URLs and keys, subnets and their overlap,
 //     extends chains and cycles, dlp "supervise", agent references and
 //     prompt files) and reported at the position of the offending value.
-//  6. translate.go: evaluator messages are reworded in plain words; a
+//     A field that only lacks required members is still decoded as
+//     written for these rules, so a missing field hides no other error.
+//  6. lint.go: policy mistakes the schema accepts but that fail later
+//     or never (an ssh repo without a parseable host_key, an env value
+//     copying a token the bundle injects: errors; a wildcard route with
+//     auth, a route with auth to a git repo's host, a missing ssh key
+//     file, a child bottle dropping its parent's routes, repos or env
+//     values: warnings, in Manifest.Warnings, errors with
+//     Options.Strict).
+//  7. translate.go: evaluator messages are reworded in plain words; a
 //     failed choice becomes `"podman" is not one of "docker",
 //     "smolmachines"`.
 //
 // A manifest of a single YAML file is first tried on the fast path
 // (fast.go): cut into chunks of whole entries, parsed on several workers
 // and decoded straight from YAML nodes by decoders that accept only what
-// the CUE schema accepts, then checked by the Go rules of step 5. It never
-// reports an error: at the first doubt or problem, Load takes the steps
+// the CUE schema accepts, then checked by the Go rules of step 5 and the
+// lints of step 6. It never reports an error or a warning: at the first
+// doubt, problem or lint finding, Load takes the steps
 // above, which word every error. Valid manifests of 10000 agents load
 // in about a second instead of twenty (docs/performance.md).
 //

@@ -36,16 +36,12 @@ type entry struct {
 	built bool
 }
 
-// forceWhole makes Load take the whole-value path even for YAML and JSON
-// (tests compare the two paths).
-var forceWhole = false
-
 // splitEntries prepares entry mode when every file allows it: it returns
 // the settings as syntax (each file's top level with the bottles and
 // agents maps emptied) and fills l.entries. It returns nil when the
 // manifest must take the whole-value path.
 func (l *loader) splitEntries(files []srcFile, asts []*ast.File) []*ast.File {
-	if forceWhole {
+	if l.path == pathWhole {
 		return nil
 	}
 	for _, f := range files {

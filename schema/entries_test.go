@@ -72,20 +72,11 @@ func corpus(t *testing.T) map[string]input {
 	return inputs
 }
 
-// The paths Load can take: the fast path (for one YAML file, falling
-// back to entry mode), entry mode, the whole-value path.
-const (
-	pathFast = iota
-	pathEntry
-	pathWhole
-)
-
-// load returns the manifest as JSON, or the error text, of one input.
-func load(t *testing.T, dir string, paths []string, path int) string {
+// load returns the manifest as JSON and its warnings, or the error
+// text, of one input loaded on path.
+func load(t *testing.T, dir string, paths []string, path loadPath) string {
 	t.Helper()
-	noFast, forceWhole = path != pathFast, path == pathWhole
-	defer func() { noFast, forceWhole = false, false }()
-	m, err := LoadWith(Options{Dir: dir}, paths...)
+	m, err := LoadWith(Options{Dir: dir, path: path}, paths...)
 	if err != nil {
 		return err.Error()
 	}
@@ -93,7 +84,7 @@ func load(t *testing.T, dir string, paths []string, path int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	return string(b) + "\n" + m.Warnings.Error()
 }
 
 // TestParallelEntriesMatchWhole checks a manifest big enough for entry

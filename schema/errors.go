@@ -17,6 +17,10 @@ type Error struct {
 	Column  int    `json:"column"`
 	Path    string `json:"path"`
 	Message string `json:"message"`
+	// Warning marks a lint that does not make the manifest invalid (see
+	// lint.go): Load returns it in Manifest.Warnings, or as an error
+	// when Options.Strict is set.
+	Warning bool `json:"warning,omitempty"`
 }
 
 // Error formats e as "file:line:col: path: message", leaving out the
@@ -36,6 +40,9 @@ func (e Error) Error() string {
 	if e.Path != "" {
 		b.WriteString(e.Path)
 		b.WriteString(": ")
+	}
+	if e.Warning {
+		b.WriteString("warning: ")
 	}
 	b.WriteString(e.Message)
 	return b.String()

@@ -30,9 +30,6 @@ import (
 // path spends 20 s and 750 MiB in the evaluator; this path is bounded by
 // the YAML parser.
 
-// noFast turns the fast path off (tests compare the two paths).
-var noFast = false
-
 // fastChunk is how many entries one worker parses at a time: large enough
 // that scheduling is noise, small enough that a chunk's syntax tree
 // (about 25 KB per bottle) stays small.
@@ -103,7 +100,13 @@ func (l *loader) fastLoad(data []byte) (*Manifest, bool) {
 		names[name] = true
 	}
 	l.checkSubnets(bottles)
-	for name, b := range l.resolve(bottles, nil, names, m.Defaults) {
+	resolved := l.resolve(bottles, nil, names, m.Defaults)
+	// A lint finding needs positions: the full path reports it.
+	l.lint(bottles, nil, resolved)
+	if len(l.errs) > 0 || len(l.warns) > 0 {
+		return nil, false
+	}
+	for name, b := range resolved {
 		m.Bottles[name] = b
 	}
 	for name, ra := range agents {

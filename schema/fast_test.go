@@ -97,7 +97,7 @@ bottles:
     git_gate:
       user: {name: bot, email: b@example.com}
       repos:
-        app: {url: "ssh://git@h.example.com/a.git", key: {provider: static, path: ~/.ssh/k}, host_key: "h ssh-ed25519 AAAA"}
+        app: {url: "ssh://git@h.example.com/a.git", key: {provider: static, path: ~/.ssh/k}, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}
         docs: {url: "https://h.example.com/d.git", key: {provider: token, token_ref: T}, access: read}
     egress:
       routes:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,7 +22,28 @@ type Options struct {
 	// resolved against it and error positions are printed relative to
 	// it. Empty means the process's working directory.
 	Dir string
+	// Home is the directory "~/" means in an ssh key path, used only to
+	// warn about key files missing on this host (see lint.go). Empty
+	// leaves "~/" key paths unchecked: Load never reads the environment,
+	// the caller passes $HOME.
+	Home string
+	// Strict turns every warning into an error, as `validate --strict`
+	// and `plan --strict` do.
+	Strict bool
+	// path is the first load path tried; tests compare the paths.
+	path loadPath
 }
+
+// loadPath names the paths Load can take: the fast path (for one YAML
+// file, falling back to entry mode), entry mode (falling back to the
+// whole value when the files do not allow it), the whole-value path.
+type loadPath int
+
+const (
+	pathFast loadPath = iota
+	pathEntry
+	pathWhole
+)
 
 // Load reads the manifest made of paths (files, or directories meaning
 // every .cue, .yaml, .yml and .json file directly inside them), unifies
@@ -66,9 +88,9 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 	if files, errs = skipPlanFiles(files); len(errs) > 0 {
 		return nil, sortErrors(errs)
 	}
-	if len(files) == 1 && (files[0].ext == ".yaml" || files[0].ext == ".yml") && !noFast && precheck(files[0]) == nil {
+	if len(files) == 1 && (files[0].ext == ".yaml" || files[0].ext == ".yml") && opts.path == pathFast && precheck(files[0]) == nil {
 		f := files[0]
-		l := &loader{sc: sc, root: Root(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true}
+		l := &loader{sc: sc, root: Root(wd, paths), dirs: map[string]string{f.name: f.dir}, first: f.name, fast: true, home: opts.Home}
 		if m, ok := l.fastLoad(f.data); ok {
 			return m, nil
 		}
@@ -89,7 +111,7 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 		return nil, sortErrors(errs)
 	}
 	root := Root(wd, paths)
-	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name}
+	l := &loader{sc: sc, root: root, dirs: map[string]string{}, first: files[0].name, home: opts.Home, strict: opts.Strict, path: opts.path}
 	for _, f := range files {
 		l.dirs[f.name] = f.dir
 	}
@@ -123,14 +145,24 @@ func LoadWith(opts Options, paths ...string) (*Manifest, error) {
 		}
 	}
 	m := l.load()
+	if l.strict {
+		for _, w := range l.warns {
+			w.Warning = false
+			l.errs = append(l.errs, w)
+		}
+		l.warns = nil
+	}
 	if len(l.errs) > 0 || len(l.dropped) > 0 {
 		return nil, l.failure()
+	}
+	if len(l.warns) > 0 {
+		m.Warnings = sortErrors(l.warns)
 	}
 	return m, nil
 }
 
 // failure is the error of a Load that found problems: every error
-// reported, sorted. It is never empty: when every evaluator error was
+// reported and every warning, sorted. It is never empty: when every evaluator error was
 // dropped as covered by another yet none was reported, the dropped ones
 // are; failing that, one error names the manifest's first file.
 func (l *loader) failure() Errors {
@@ -141,7 +173,7 @@ func (l *loader) failure() Errors {
 	if len(errs) == 0 {
 		errs = Errors{{File: l.first, Message: "the manifest is not valid, but no check said why: please report this as a bottleplan bug, with the manifest"}}
 	}
-	return sortErrors(errs)
+	return sortErrors(append(slices.Clip(errs), l.warns...))
 }
 
 func hasCUE(files []srcFile) bool {
@@ -162,6 +194,13 @@ type loader struct {
 	dirs  map[string]string
 	first string
 	errs  Errors
+	// warns holds the lint warnings (lint.go).
+	warns Errors
+	// home and strict are Options.Home and Options.Strict.
+	home   string
+	strict bool
+	// path is Options.path.
+	path loadPath
 	// dropped holds the evaluator errors that were not reported because
 	// another error covers them (see cueErrors and failure).
 	dropped Errors
@@ -287,7 +326,7 @@ func (l *loader) load() *Manifest {
 		if !ok {
 			// Check what can be checked of a bottle with errors, but
 			// keep it out of extends resolution.
-			w.decodePartial(u, bad, rb)
+			w.decodePartial(u, v, bad, rb)
 		}
 		rb.name = name
 		valid := w.checkBottle(rb) && ok
@@ -303,6 +342,7 @@ func (l *loader) load() *Manifest {
 	l.checkSubnets(bottles)
 	l.checkBroken(broken, bottles, names, m.Defaults)
 	resolved := l.resolve(bottles, broken, names, m.Defaults)
+	l.lint(bottles, broken, resolved)
 	for name, b := range resolved {
 		m.Bottles[name] = b
 	}
@@ -311,7 +351,7 @@ func (l *loader) load() *Manifest {
 		u := w.sc.agent.Unify(v)
 		ok, bad := w.validate(u, sels("agents", name), v, &ra)
 		if !ok {
-			w.decodePartial(u, bad, &ra)
+			w.decodePartial(u, v, bad, &ra)
 		}
 		if a := w.checkAgent(name, &ra, names); a != nil && ok {
 			mu.Lock()
@@ -370,8 +410,11 @@ func (l *loader) validate(v cue.Value, parent []cue.Selector, d cue.Value, dst a
 }
 
 // decodePartial decodes the fields of v that hold no error into dst, so
-// the Go rules can still check them.
-func (l *loader) decodePartial(v cue.Value, bad map[string]bool, dst any) {
+// the Go rules can still check them. A field whose only errors are
+// required members it leaves out is decoded as written in d (the data
+// of v), so a repo without key still has its URL checked. So is a field
+// without reported errors that still does not encode.
+func (l *loader) decodePartial(v, d cue.Value, bad map[string]bool, dst any) {
 	if bad[""] {
 		return
 	}
@@ -394,7 +437,13 @@ func (l *loader) decodePartial(v cue.Value, bad map[string]bool, dst any) {
 			}
 			continue
 		}
-		if b, err := fv.MarshalJSON(); err == nil {
+		b, err := fv.MarshalJSON()
+		if bad[missingMark+name] || err != nil {
+			// Only required members are missing (the evaluator does
+			// not always say so when the entry has other errors).
+			b, err = d.LookupPath(cue.MakePath(it.Selector())).MarshalJSON()
+		}
+		if err == nil {
 			obj[name] = b
 		}
 	}

@@ -99,7 +99,7 @@ bottles:
     git_gate:
       user: {name: Base, email: base@example.com}
       repos:
-        r: {url: "git@h.example:a/b.git", key: {provider: static, path: ~/.ssh/k}}
+        r: {url: "git@h.example:a/b.git", key: {provider: static, path: ~/.ssh/k}, host_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"}
     egress: {routes: [{host: a.example.com}]}
     supervise: true
     runtime: runsc
@@ -139,9 +139,18 @@ agents:
 		Resources: &Resources{CPUs: 2, Pids: 4096},
 		Runtime:   "runsc",
 		Backend:   "smolmachines",
+		// child replaced env.B and the repos, grandchild the egress.
+		Replaces: []string{"egress", "env", "git_gate.repos"},
 	}
 	if d := cmp.Diff(want, g); d != "" {
 		t.Errorf("grandchild (-want +got):\n%s", d)
+	}
+	var warned []string
+	for _, w := range m.Warnings {
+		warned = append(warned, w.Path)
+	}
+	if d := cmp.Diff([]string{"bottles.child.env.B", "bottles.child.git_gate.repos", "bottles.grandchild.egress"}, warned); d != "" {
+		t.Errorf("warnings (-want +got):\n%s", d)
 	}
 	c := m.Bottles["child"]
 	if got := c.Egress.Routes; len(got) != 1 || got[0].DLP.OutboundOnMatch != "supervise" || got[0].Ports[0] != 443 {

@@ -27,6 +27,9 @@ type Manifest struct {
 	Bottles map[string]*Bottle `json:"bottles"`
 	// Agents by name; one plan instance per agent.
 	Agents map[string]*Agent `json:"agents"`
+	// Warnings are the lints that do not make the manifest invalid
+	// (lint.go), sorted by position; nil when there are none.
+	Warnings Errors `json:"-"`
 }
 
 // Defaults are the manifest-wide settings.
@@ -71,6 +74,12 @@ type Bottle struct {
 	// Backend is the bottle's backend after falling back to
 	// Defaults.Backend.
 	Backend string `json:"backend"`
+	// Replaces names the sections ("egress", "git_gate.repos", "env")
+	// in which this bottle, as written, drops or overrides what its
+	// parent has (a warning at validate); the review marks them
+	// "replaces parent's". Nil when none. Derived from the rest of the
+	// manifest, so left out of its JSON and digest.
+	Replaces []string `json:"-"`
 }
 
 // AgentProvider says which agent CLI runs and from which image.

@@ -162,7 +162,9 @@ func (l *loader) checkBottle(b *rawBottle) bool {
 		seen := map[string]int{}
 		for i, r := range eg.Routes {
 			p := with(base, "egress", "routes", i)
-			if msg := hostProblem(r.Host); msg != "" {
+			if r.Host == "" {
+				// Missing: reported by the key walk.
+			} else if msg := hostProblem(r.Host); msg != "" {
 				l.errorf(l.valuePos(with(p, "host")), with(p, "host"), "%s", msg)
 			} else if j, dup := seen[r.Host]; dup {
 				l.errorf(l.valuePos(with(p, "host")), with(p, "host"), "host %q is already listed in routes[%d]: list each host once", r.Host, j)
@@ -192,6 +194,9 @@ func (l *loader) checkBottle(b *rawBottle) bool {
 
 // checkRepo checks a repo's URL form and that its key fits the URL.
 func (l *loader) checkRepo(p []cue.Selector, r Repo) {
+	if r.URL == "" {
+		return // missing: reported by the key walk
+	}
 	kind, msg := repoURL(r.URL)
 	if msg != "" {
 		l.errorf(l.valuePos(with(p, "url")), with(p, "url"), "%s", msg)
@@ -199,6 +204,8 @@ func (l *loader) checkRepo(p []cue.Selector, r Repo) {
 	}
 	kp := with(p, "key", "provider")
 	switch {
+	case r.Key.Provider == "":
+		// No key, or one without provider: reported by the key walk.
 	case kind == "https" && r.Key.Provider != "token":
 		l.errorf(l.valuePos(kp), kp, "an https URL needs key {provider: token, token_ref: NAME}")
 	case kind == "ssh" && r.Key.Provider != "static":

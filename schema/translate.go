@@ -45,7 +45,14 @@ func (l *loader) cueErrors(err error, parent []cue.Selector, d cue.Value) map[st
 	bad := map[string]bool{}
 	for _, key := range order {
 		g := groups[key]
-		markBad(bad, g.rel)
+		if onlyMissing(g.errs) && len(g.rel) > 0 {
+			// The field as written is whole, it only lacks a member:
+			// decodePartial reads it from the data, so the Go rules
+			// still check the rest of it.
+			bad[missingMark+selName(g.rel[0])] = true
+		} else {
+			markBad(bad, g.rel)
+		}
 		full := with(parent, anySels(g.rel)...)
 		if e, ok := l.translate(g.errs, full, g.rel, d); ok {
 			l.errs = append(l.errs, e)
@@ -111,6 +118,21 @@ func markBad(bad map[string]bool, rel []cue.Selector) {
 	} else {
 		bad[field+"\x00"] = true
 	}
+}
+
+// missingMark prefixes, in the map cueErrors returns, the name of a
+// field whose only errors are required members it leaves out.
+const missingMark = "\x01"
+
+// onlyMissing reports whether every error of a group is a required field
+// left out.
+func onlyMissing(errs []errors.Error) bool {
+	for _, e := range errs {
+		if format, _ := e.Msg(); format != "field is required but not present" {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 func anySels(s []cue.Selector) []any {

@@ -55,6 +55,10 @@ func (l *loader) walk(n *node, v cue.Value, path []cue.Selector) {
 				if len(path) > 0 {
 					pos = l.keyPos(path)
 				}
+				if len(path) == 0 && name == "version" {
+					l.errorf(pos, with(path, name), "missing required field \"version\": add `version: 1` (the manifest format version) at the top")
+					continue
+				}
 				l.errorf(pos, with(path, name), "missing required field %q", name)
 			}
 		}

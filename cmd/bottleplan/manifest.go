@@ -33,14 +33,30 @@ func manifestPaths(files []string) ([]string, error) {
 	return nil, fmt.Errorf("no manifest: found neither %s nor %s here; give one with -f", defaultManifests[0], defaultManifests[1])
 }
 
-// loadManifest loads the manifest named by -f (or the default). Schema
-// errors come back as schema.Errors for the caller to print.
-func loadManifest(files []string) (*schema.Manifest, error) {
+// strictFlag registers --strict, shared by validate and plan.
+func strictFlag(fs *pflag.FlagSet) *bool {
+	return fs.Bool("strict", false, "treat warnings (unsafe but valid policy) as errors")
+}
+
+// loadManifest loads the manifest named by -f (or the default). "~/" in
+// ssh key paths is $HOME for the key-file check. Schema errors (with the
+// warnings among them) come back as schema.Errors for the caller to
+// print; strict makes every warning an error. The caller prints the
+// warnings of a valid manifest (printWarnings).
+func loadManifest(e *env, files []string, strict bool) (*schema.Manifest, error) {
 	paths, err := manifestPaths(files)
 	if err != nil {
 		return nil, err
 	}
-	return schema.Load(paths...)
+	return schema.LoadWith(schema.Options{Home: e.getenv("HOME"), Strict: strict}, paths...)
+}
+
+// printWarnings prints the warnings of a valid manifest to stderr, one
+// per line.
+func printWarnings(e *env, m *schema.Manifest) {
+	for _, w := range m.Warnings {
+		fmt.Fprintln(e.stderr, w.Error())
+	}
 }
 
 // printSchemaErrors prints err one problem per line when it is a

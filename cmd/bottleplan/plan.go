@@ -15,12 +15,13 @@ import (
 func init() {
 	register(&command{
 		name:  "plan",
-		usage: "plan [-f M]... [-o plan.json | --check plan.json] [--json] [--unroutable-bridge]",
+		usage: "plan [-f M]... [-o plan.json | --check plan.json] [--json] [--strict] [--unroutable-bridge]",
 		short: "Compile the manifest into a plan, print it for review and write the plan file",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			files := manifestFlag(fs)
 			out := fs.StringP("out", "o", "", "write the plan file to `path` (for apply)")
 			asJSON := fs.Bool("json", false, "print the plan file itself (canonical JSON) instead of the review summary")
+			strict := strictFlag(fs)
 			unroutable := fs.Bool("unroutable-bridge", false, "the apply host cannot route to bridge IPs (Docker Desktop): smolmachines endpoints are assigned at apply")
 			check := fs.String("check", "", "write nothing; exit 0 when the committed plan `file` is what the manifest compiles to, 2 with the diff when stale, 3 when edited by hand")
 			return func(e *env, args []string) error {
@@ -31,9 +32,9 @@ func init() {
 					if *out != "" || *asJSON {
 						return usagef("--check writes and prints no plan; leave out -o and --json")
 					}
-					return runPlanCheck(e, *files, *check, compiler.Options{UnroutableBridge: *unroutable})
+					return runPlanCheck(e, *files, *check, *strict, compiler.Options{UnroutableBridge: *unroutable})
 				}
-				return runPlan(e, *files, *out, *asJSON, compiler.Options{UnroutableBridge: *unroutable})
+				return runPlan(e, *files, *out, *asJSON, *strict, compiler.Options{UnroutableBridge: *unroutable})
 			}
 		},
 		example: "bottleplan plan -f bottleplan.yaml -o plan.json   # review, then commit plan.json\nbottleplan plan --check plan.json                 # CI: exit 2 when plan.json is stale\nbottleplan plan -f base.cue -f local.cue --json",
@@ -43,8 +44,8 @@ func init() {
 // runPlan loads and compiles the manifest, writes the plan file when -o
 // is given, and prints the review summary (or the plan file with
 // --json). Nothing is written when the manifest does not compile.
-func runPlan(e *env, files []string, out string, asJSON bool, opts compiler.Options) error {
-	p, b, err := compileManifest(e, files, opts)
+func runPlan(e *env, files []string, out string, asJSON, strict bool, opts compiler.Options) error {
+	p, b, err := compileManifest(e, files, strict, opts)
 	if err != nil {
 		return err
 	}
@@ -71,14 +72,15 @@ func runPlan(e *env, files []string, out string, asJSON bool, opts compiler.Opti
 // compileManifest loads the manifest named by -f (or the default) and
 // compiles it, as plan and plan --check do. Schema errors are printed
 // one per line, like validate prints them.
-func compileManifest(e *env, files []string, opts compiler.Options) (*plan.Plan, []byte, error) {
-	m, err := loadManifest(files)
+func compileManifest(e *env, files []string, strict bool, opts compiler.Options) (*plan.Plan, []byte, error) {
+	m, err := loadManifest(e, files, strict)
 	if err != nil {
 		if printSchemaErrors(e, err) {
 			return nil, nil, silent(exitError)
 		}
 		return nil, nil, err
 	}
+	printWarnings(e, m)
 	return compilePlan(m, opts)
 }
 

@@ -25,7 +25,7 @@ import (
 //   - exit 1: the manifest does not compile, or FILE cannot be read.
 //
 // It writes nothing.
-func runPlanCheck(e *env, files []string, path string, opts compiler.Options) error {
+func runPlanCheck(e *env, files []string, path string, strict bool, opts compiler.Options) error {
 	committed, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read plan: %w", err)
@@ -40,7 +40,7 @@ func runPlanCheck(e *env, files []string, path string, opts compiler.Options) er
 		}
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	now, fresh, err := compileManifest(e, files, opts)
+	now, fresh, err := compileManifest(e, files, strict, opts)
 	if err != nil {
 		return err
 	}

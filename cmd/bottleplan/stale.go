@@ -17,13 +17,14 @@ func checkStale(e *env, p *plan.Plan, manifests []string) error {
 	if len(manifests) == 0 {
 		return nil
 	}
-	m, err := loadManifest(manifests)
+	m, err := loadManifest(e, manifests, false)
 	if err != nil {
 		if printSchemaErrors(e, err) {
 			return silent(exitError)
 		}
 		return err
 	}
+	printWarnings(e, m)
 	// The digest covers the manifest only; compile options change
 	// endpoints, not it.
 	now, err := compiler.Compile(m, compiler.Options{})
