@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/bottleplan/bottleplan/agentimage"
 	"os"
 	"path/filepath"
 
@@ -15,18 +16,19 @@ import (
 func init() {
 	register(&command{
 		name:  "plan",
-		usage: "plan [-f M]... [-o plan.json] [--json] [--unroutable-bridge]",
+		usage: "plan [-f M]... [-o plan.json] [--json] [--unroutable-bridge] [--agent-base IMAGE]",
 		short: "Compile the manifest into a plan, print it for review and write the plan file",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			files := manifestFlag(fs)
 			out := fs.StringP("out", "o", "", "write the plan file to `path` (for apply)")
 			asJSON := fs.Bool("json", false, "print the plan file itself (canonical JSON) instead of the review summary")
 			unroutable := fs.Bool("unroutable-bridge", false, "the apply host cannot route to bridge IPs (Docker Desktop): smolmachines endpoints are assigned at apply")
+			agentBase := fs.String("agent-base", "", "build template agent images FROM this local `image` instead of "+agentimage.DefaultBase+" (a host without a registry)")
 			return func(e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected argument %q (give manifests with -f)", args[0])
 				}
-				return runPlan(e, *files, *out, *asJSON, compiler.Options{UnroutableBridge: *unroutable})
+				return runPlan(e, *files, *out, *asJSON, compiler.Options{UnroutableBridge: *unroutable, AgentBase: *agentBase})
 			}
 		},
 	})
