@@ -26,6 +26,11 @@ type StaticImage struct {
 	// OnBuild, when set, is called with the tag before a build starts
 	// (not when the image exists).
 	OnBuild func(ref string)
+	// Kind is the image's LabelImage value (ImageKindBundle, or "test"
+	// for the tests' images).
+	Kind string
+	// Progress, when set, receives the build's output.
+	Progress io.Writer
 }
 
 // Build returns Repo:<first 16 hex digits of the sha256 of the content>,
@@ -90,7 +95,7 @@ func (s StaticImage) Build(ctx context.Context, eng Engine) (string, error) {
 	if s.OnBuild != nil {
 		s.OnBuild(ref)
 	}
-	if err := buildContext(ctx, eng, &buf, ref, "Dockerfile"); err != nil {
+	if err := buildImage(ctx, eng, buildRequest{context: &buf, ref: ref, dockerfile: "Dockerfile", kind: s.Kind, progress: s.Progress}); err != nil {
 		return "", err
 	}
 	return ref, nil

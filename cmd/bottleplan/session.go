@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/term"
+
+	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/executor/docker"
+	"github.com/bottleplan/bottleplan/executor/smolvm"
+	"github.com/bottleplan/bottleplan/plan"
+)
+
+// What attach and exec share: the plan and instance arguments, the
+// backend's Session, and the operator's terminal (raw mode, size).
+
+// sessionTarget reads `plan.json INSTANCE` from the front of args and
+// returns the plan, the instance, the backend's Session and the rest of
+// args.
+func sessionTarget(e *env, verb string, args []string) (*plan.Plan, *plan.Instance, executor.Session, []string, error) {
+	if len(args) < 2 {
+		return nil, nil, nil, nil, usagef("want a plan file and an instance, got %d arguments", len(args))
+	}
+	p, err := readPlan(args[0])
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	ins, err := selectInstances(p, args[1])
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	in := ins[0]
+	if in.Backend != plan.BackendDocker {
+		return nil, nil, nil, nil, fmt.Errorf("instance %q runs on %s: bottleplan %s reaches docker agents only; use smolvm machine exec --name %s (docs/smolvm.md)", in.Slug, in.Backend, verb, in.Agent.MachineName)
+	}
+	b, err := backendFor(e, p, docker.Options{})
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if h, ok := b.(*smolvm.Hybrid); ok {
+		b = h.Docker // the instance is a docker one
+	}
+	s, ok := b.(executor.Session)
+	if !ok {
+		return nil, nil, nil, nil, fmt.Errorf("the %s backend cannot %s", in.Backend, verb)
+	}
+	return p, in, s, args[2:], nil
+}
+
+// terminal is the operator's terminal when stdin is one.
+type terminal struct {
+	in    *os.File
+	state *term.State
+	sizes chan executor.TermSize
+	stop  func()
+}
+
+// openTerminal returns the operator's terminal, or nil when stdin is
+// not one (a pipe, a file, /dev/null).
+func openTerminal(e *env) *terminal {
+	f, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return &terminal{in: f}
+}
+
+// raw puts the terminal in raw mode (keys go to the agent as typed,
+// Ctrl-C included) and starts following its size: the first size at
+// once, then one on every SIGWINCH. restore undoes both.
+func (t *terminal) raw(ctx context.Context) (restore func(), err error) {
+	st, err := term.MakeRaw(int(t.in.Fd()))
+	if err != nil {
+		return nil, fmt.Errorf("put the terminal in raw mode: %w", err)
+	}
+	t.state = st
+	t.sizes = make(chan executor.TermSize, 1)
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	ctx, cancel := context.WithCancel(ctx)
+	send := func() {
+		w, h, err := term.GetSize(int(t.in.Fd()))
+		if err != nil {
+			return
+		}
+		select {
+		case t.sizes <- executor.TermSize{Rows: uint(h), Cols: uint(w)}:
+		default: // the last size is still pending; the next winch resends
+		}
+	}
+	send()
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-winch:
+				send()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		signal.Stop(winch)
+		term.Restore(int(t.in.Fd()), st)
+	}, nil
+}
