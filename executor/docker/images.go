@@ -167,9 +167,16 @@ var (
 // by itself (apply --replace rolls it out, like a new binary); the label
 // makes the difference visible.
 func (b *Backend) bundleImageSpec() StaticImage {
-	return StaticImage{Repo: BundleImageRepo, Binary: b.opts.BundleBinary, Dest: plan.BundleBinary, Cmd: bundleServeCmd,
-		Kind: ImageKindBundle, Progress: b.opts.BuildProgress,
-		OnBuild: func(ref string) { b.log("Building the bundle image %s from %s", ref, b.opts.BundleBinary) }}
+	s := BundleImage(b.opts.BundleBinary)
+	s.Progress = b.opts.BuildProgress
+	s.OnBuild = func(ref string) { b.log("Building the bundle image %s from %s", ref, b.opts.BundleBinary) }
+	return s
+}
+
+// BundleImage is the bundle image around the static binary at path
+// (see bundleImageSpec); its Ref is the tag apply gives it.
+func BundleImage(binary string) StaticImage {
+	return StaticImage{Repo: BundleImageRepo, Binary: binary, Dest: plan.BundleBinary, Cmd: bundleServeCmd, Kind: ImageKindBundle}
 }
 
 func (b *Backend) ensureBundleImage(ctx context.Context) (string, error) {
