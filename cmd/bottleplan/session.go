@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -108,4 +109,14 @@ func (t *terminal) raw(ctx context.Context) (restore func(), err error) {
 		signal.Stop(winch)
 		term.Restore(int(t.in.Fd()), st)
 	}, nil
+}
+
+// buildProgress is where apply streams the output of the image builds it
+// makes: stderr when it is a terminal, else nowhere (a log or CI gets
+// the one line saying what is built, and the failing step on error).
+func buildProgress(e *env) io.Writer {
+	if f, ok := e.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return e.stderr
+	}
+	return nil
 }

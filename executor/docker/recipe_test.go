@@ -39,11 +39,12 @@ func recipePlan(t *testing.T, project, base string) *plan.Plan {
 // the recipe's non-root user.
 func TestRecipeImageBuiltFromStandinBase(t *testing.T) {
 	eng := dockertest.Engine(t)
-	project := dockertest.Project(t, eng)
 	base := dockertest.StandinBase(t, eng)
+	_, ref, _ := agentimage.For("claude", base)
+	dockertest.CleanupImage(t, eng, ref) // before Project: runs after its cleanup
+	project := dockertest.Project(t, eng)
 	p := recipePlan(t, project, base)
 	in := &p.Instances[0]
-	dockertest.CleanupImage(t, eng, in.Agent.Image)
 	var progress bytes.Buffer
 	var logs []string
 	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t), BuildProgress: &progress,
@@ -95,7 +96,6 @@ func TestRecipeWithoutBaseNamesStepAndFix(t *testing.T) {
 	eng := dockertest.Engine(t)
 	project := dockertest.Project(t, eng)
 	p := recipePlan(t, project, "bottleplan.invalid/no-such-base:none")
-	dockertest.CleanupImage(t, eng, p.Instances[0].Agent.Image)
 	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t)})
 	_, err := converge(t, b, p, false, executor.ApplyOptions{})
 	var be *docker.BuildError

@@ -1,0 +1,189 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bottleplan/bottleplan/agentimage"
+	"github.com/bottleplan/bottleplan/executor/docker/dockertest"
+)
+
+// openPTY returns a new pseudo-terminal pair (Linux /dev/ptmx), closed
+// when the test ends: the terminal attach runs on in the test.
+func openPTY(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open /dev/ptmx: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatalf("unlock pty: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatalf("pty number: %v", err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatalf("open pty %d: %v", n, err)
+	}
+	t.Cleanup(func() { s.Close(); m.Close() })
+	return m, s
+}
+
+// lockedBuffer collects what a goroutine reads.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
+// TestAgentSessionOnEngine is the session with a template agent, through
+// the CLI on the real Engine: apply builds the agent's image from the
+// claude recipe (FROM the stand-in base, as plan --agent-base records
+// it) and starts it with a terminal; status says it runs and how to
+// attach; exec returns the command's output and exit code; attach,
+// driven through a pty, sends a typed line to the agent, which reads it
+// from its terminal and echoes it, and detaches with ctrl-p,ctrl-q,
+// leaving it running; an agent that exits 3 shows as "exited 3" in
+// status, and attach to it says so.
+func TestAgentSessionOnEngine(t *testing.T) {
+	eng := dockertest.Engine(t)
+	r, ref, err := agentimage.For("claude", dockertest.StandinBase(t, eng))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before Project, so it runs after the project's
+	// containers are gone.
+	dockertest.CleanupImage(t, eng, ref)
+	project := dockertest.Project(t, eng)
+	p := dockertest.Plan(project, "", "solo")
+	in := &p.Instances[0]
+	in.Agent.Recipe, in.Agent.Image, in.Agent.Terminal, in.Agent.Command = r, ref, true, []string{"claude"}
+	dir := t.TempDir()
+	path := writePlan(t, dir, p)
+	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir(), "NO_COLOR": "1"}}
+	must := func(wantCode int, args ...string) (string, string) {
+		t.Helper()
+		code, out, errOut := c.run(args...)
+		if code != wantCode {
+			t.Fatalf("bottleplan %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, out, errOut)
+		}
+		return out, errOut
+	}
+	applyOut, _ := must(exitOK, "apply", path, "--auto-approve", "--bundle-binary="+dockertest.BundleBinary(t))
+	if !strings.Contains(applyOut, "from the claude recipe") {
+		t.Errorf("apply did not say it builds the recipe image:\n%s", applyOut)
+	}
+
+	out, _ := must(exitOK, "status", path)
+	if want := "solo  running; attach: bottleplan attach " + path + " solo"; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+
+	// exec: output and exit code are the command's.
+	out, _ = must(5, "exec", path, "solo", "--", "sh", "-c", "echo out-of-exec && exit 5")
+	if out != "out-of-exec\n" {
+		t.Errorf("exec printed %q", out)
+	}
+	// Without --, flags after the instance are the command's too.
+	out, _ = must(exitOK, "exec", path, "solo", "sh", "-c", "echo no-dashes")
+	if out != "no-dashes\n" {
+		t.Errorf("exec without -- printed %q", out)
+	}
+
+	// attach through a pty.
+	master, slave := openPTY(t)
+	var stderr lockedBuffer
+	var seen lockedBuffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			seen.Write(buf[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	done := make(chan int, 1)
+	go func() {
+		e := &env{ctx: context.Background(), stdin: slave, stdout: slave, stderr: &stderr,
+			getenv: func(k string) string { return c.env[k] }}
+		done <- run(e, []string{"attach", path, "solo"})
+	}()
+	if !waitFor(2*time.Minute, func() bool { return strings.Contains(stderr.String(), "Attached to the agent of solo") }) {
+		t.Fatalf("attach did not start; stderr:\n%s", stderr.String())
+	}
+	// The attach stream may open a moment after the message: type until
+	// the echo shows.
+	if !waitFor(2*time.Minute, func() bool {
+		master.Write([]byte("hello-agent\r"))
+		return waitFor(2*time.Second, func() bool { return strings.Contains(seen.String(), "echo: hello-agent") })
+	}) {
+		t.Fatalf("no echo from the agent through attach; the terminal shows:\n%q\nstderr:\n%s", seen.String(), stderr.String())
+	}
+	master.Write([]byte{0x10, 0x11}) // ctrl-p, ctrl-q
+	select {
+	case code := <-done:
+		if code != exitOK || !strings.Contains(stderr.String(), "Detached; the agent of solo keeps running") {
+			t.Errorf("detach: exit %d, stderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("the detach keys did not end attach; stderr:\n%s", stderr.String())
+	}
+	if st, err := eng.ContainerInspect(context.Background(), in.Agent.ContainerName); err != nil || !st.State.Running {
+		t.Errorf("the agent is not running after detach (%v)", err)
+	}
+
+	// An agent whose process exits 3.
+	in.Agent.Command = []string{"sh", "-c", "exit 3"}
+	in.ConfigHash.Agent = "sha256:agent-exits-3"
+	path = writePlan(t, dir, p)
+	must(exitOK, "apply", path, "--auto-approve", "--bundle-binary="+dockertest.BundleBinary(t))
+	if !waitFor(time.Minute, func() bool {
+		st, err := eng.ContainerInspect(context.Background(), in.Agent.ContainerName)
+		return err == nil && st.State.Status == "exited"
+	}) {
+		t.Fatal("the agent did not exit")
+	}
+	out, _ = must(exitOK, "status", path)
+	if want := "solo  exited 3; output: bottleplan logs " + path + " --instance solo"; !strings.Contains(out, want) {
+		t.Errorf("status lacks %q:\n%s", want, out)
+	}
+	_, errOut := must(exitError, "attach", path, "solo")
+	if !strings.Contains(errOut, `the agent of instance "solo" exited with code 3`) {
+		t.Errorf("attach to an exited agent: %s", errOut)
+	}
+	must(exitOK, "destroy", path, "--auto-approve")
+}
