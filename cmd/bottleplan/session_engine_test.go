@@ -76,7 +76,8 @@ func waitFor(d time.Duration, cond func() bool) bool {
 // driven through a pty, sends a typed line to the agent, which reads it
 // from its terminal and echoes it, and detaches with ctrl-p,ctrl-q,
 // leaving it running; an agent that exits 3 shows as "exited 3" in
-// status, and attach to it says so.
+// status, and attach to it says so; destroy --rmi removes the images
+// apply built.
 func TestAgentSessionOnEngine(t *testing.T) {
 	eng := dockertest.Engine(t)
 	r, ref, err := agentimage.For("claude", dockertest.StandinBase(t, eng))
@@ -185,5 +186,17 @@ func TestAgentSessionOnEngine(t *testing.T) {
 	if !strings.Contains(errOut, `the agent of instance "solo" exited with code 3`) {
 		t.Errorf("attach to an exited agent: %s", errOut)
 	}
-	must(exitOK, "destroy", path, "--auto-approve")
+
+	// destroy --rmi removes the recipe image and the bundle image with
+	// the containers: no other container uses them (this process's bundle
+	// image is its own, dockertest.runID).
+	out, _ = must(exitOK, "destroy", path, "--auto-approve", "--rmi")
+	for _, want := range []string{"image " + ref + ": removed", "image bottleplan-bundle:", "Images: 2 removed, 0 kept."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("destroy --rmi lacks %q:\n%s", want, out)
+		}
+	}
+	if _, err := eng.ImageInspect(context.Background(), ref); err == nil {
+		t.Errorf("destroy --rmi left %s", ref)
+	}
 }
