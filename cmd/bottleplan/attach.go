@@ -13,7 +13,7 @@ func init() {
 	register(&command{
 		name:  "attach",
 		usage: "attach plan.json INSTANCE [--detach-keys K]",
-		short: "attach the terminal to an agent's main process (detach: ctrl-p,ctrl-q)",
+		short: "Attach the terminal to an agent's main process (detach: ctrl-p,ctrl-q)",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			keys := fs.String("detach-keys", executor.DefaultDetachKeys, "the key `sequence` that detaches, in Docker's form (ctrl-<x>, letters, comma-separated)")
 			return func(e *env, args []string) error { return runAttach(e, args, *keys) }
@@ -26,12 +26,19 @@ func init() {
 // resized with this one. It ends when the agent exits (with its exit
 // code) or on the detach keys (exit 0, the agent keeps running).
 func runAttach(e *env, args []string, keys string) error {
-	p, in, s, rest, err := sessionTarget(e, "attach", args)
+	if err := checkDetachKeys(keys); err != nil {
+		return err
+	}
+	p, in, rest, err := sessionArgs("attach", args)
 	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {
 		return usagef("unexpected argument %q (attach takes a plan file and an instance)", rest[0])
+	}
+	s, err := sessionFor(e, p)
+	if err != nil {
+		return err
 	}
 	req := executor.AttachRequest{Project: p.Project, Instance: in, DetachKeys: keys,
 		IO: executor.TermIO{In: e.stdin, Out: e.stdout, Err: e.stderr}}

@@ -10,7 +10,7 @@ func init() {
 	register(&command{
 		name:  "exec",
 		usage: "exec plan.json INSTANCE [--] CMD [ARG]...",
-		short: "run a command in an agent's container (with a terminal when stdin is one)",
+		short: "Run a command in an agent's container (with a terminal when stdin is one)",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			// Everything after INSTANCE is the command's, flags included.
 			fs.SetInterspersed(false)
@@ -22,7 +22,7 @@ func init() {
 // runExec runs a command in the agent as the agent's user, as
 // `docker exec [-it]` does, and exits with the command's exit code.
 func runExec(e *env, args []string) error {
-	p, in, s, cmd, err := sessionTarget(e, "exec", args)
+	p, in, cmd, err := sessionArgs("exec", args)
 	if err != nil {
 		return err
 	}
@@ -31,6 +31,10 @@ func runExec(e *env, args []string) error {
 	}
 	if len(cmd) == 0 {
 		return usagef("no command to run (bottleplan exec %s %s -- CMD...)", args[0], in.Slug)
+	}
+	s, err := sessionFor(e, p)
+	if err != nil {
+		return err
 	}
 	req := executor.ExecRequest{Project: p.Project, Instance: in, Cmd: cmd,
 		IO: executor.TermIO{In: e.stdin, Out: e.stdout, Err: e.stderr}}

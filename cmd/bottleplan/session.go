@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"golang.org/x/term"
@@ -19,37 +20,60 @@ import (
 // What attach and exec share: the plan and instance arguments, the
 // backend's Session, and the operator's terminal (raw mode, size).
 
-// sessionTarget reads `plan.json INSTANCE` from the front of args and
-// returns the plan, the instance, the backend's Session and the rest of
-// args.
-func sessionTarget(e *env, verb string, args []string) (*plan.Plan, *plan.Instance, executor.Session, []string, error) {
+// sessionArgs reads `plan.json INSTANCE` from the front of args and
+// returns the plan, the instance and the rest of args. It reads no live
+// state, so every usage error comes before the Engine is asked anything.
+func sessionArgs(verb string, args []string) (*plan.Plan, *plan.Instance, []string, error) {
 	if len(args) < 2 {
-		return nil, nil, nil, nil, usagef("want a plan file and an instance, got %d arguments", len(args))
+		return nil, nil, nil, usagef("want a plan file and an instance, got %d arguments", len(args))
 	}
 	p, err := readPlan(args[0])
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	ins, err := selectInstances(p, args[1])
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, nil, nil, err
 	}
 	in := ins[0]
 	if in.Backend != plan.BackendDocker {
-		return nil, nil, nil, nil, fmt.Errorf("instance %q runs on %s: bottleplan %s reaches docker agents only; use smolvm machine exec --name %s (docs/smolvm.md)", in.Slug, in.Backend, verb, in.Agent.MachineName)
+		return nil, nil, nil, fmt.Errorf("instance %q runs on %s: bottleplan %s reaches docker agents only; use smolvm machine exec --name %s (docs/smolvm.md)", in.Slug, in.Backend, verb, in.Agent.MachineName)
 	}
+	return p, in, args[2:], nil
+}
+
+// sessionFor returns the Session of the backend that runs p's docker
+// instances.
+func sessionFor(e *env, p *plan.Plan) (executor.Session, error) {
 	b, err := backendFor(e, p, docker.Options{})
 	if err != nil {
-		return nil, nil, nil, nil, err
+		return nil, err
 	}
 	if h, ok := b.(*smolvm.Hybrid); ok {
-		b = h.Docker // the instance is a docker one
+		b = h.Docker // sessions reach docker instances only
 	}
 	s, ok := b.(executor.Session)
 	if !ok {
-		return nil, nil, nil, nil, fmt.Errorf("the %s backend cannot %s", in.Backend, verb)
+		return nil, fmt.Errorf("this backend offers no sessions with its agents")
 	}
-	return p, in, s, args[2:], nil
+	return s, nil
+}
+
+// checkDetachKeys accepts Docker's detach key form: comma-separated
+// keys, each one printable ASCII character or ctrl-<x> with x a letter
+// or one of @[\]^_.
+func checkDetachKeys(keys string) error {
+	for _, k := range strings.Split(keys, ",") {
+		c, isCtrl := strings.CutPrefix(k, "ctrl-")
+		ok := len(c) == 1 && c[0] > ' ' && c[0] < 0x7f
+		if isCtrl {
+			ok = len(c) == 1 && (c[0] >= 'a' && c[0] <= 'z' || strings.ContainsRune("@[\\]^_", rune(c[0])))
+		}
+		if !ok {
+			return usagef("--detach-keys %q: %q is not a key; give keys such as ctrl-p,ctrl-q (ctrl-<letter> or one character, comma-separated)", keys, k)
+		}
+	}
+	return nil
 }
 
 // terminal is the operator's terminal when stdin is one.
