@@ -42,15 +42,15 @@ func runAttach(e *env, args []string, keys string) error {
 	}
 	req := executor.AttachRequest{Project: p.Project, Instance: in, DetachKeys: keys,
 		IO: executor.TermIO{In: e.stdin, Out: e.stdout, Err: e.stderr}}
-	if t := openTerminal(e); t != nil {
+	if openTerminal(e) != nil {
 		fmt.Fprintf(e.stderr, "Attached to the agent of %s; detach with %s. Press Enter if nothing shows.\n", in.Slug, keys)
-		restore, err := t.raw(e.ctx)
-		if err != nil {
-			return err
-		}
-		defer restore()
-		req.IO.Resize = t.sizes
 	}
+	sizes, restore, _, err := rawTerminal(e)
+	if err != nil {
+		return err
+	}
+	defer restore()
+	req.IO.Resize = sizes
 	code, err := s.Attach(e.ctx, req)
 	switch {
 	case errors.Is(err, executor.ErrDetached):

@@ -38,14 +38,12 @@ func runExec(e *env, args []string) error {
 	}
 	req := executor.ExecRequest{Project: p.Project, Instance: in, Cmd: cmd,
 		IO: executor.TermIO{In: e.stdin, Out: e.stdout, Err: e.stderr}}
-	if t := openTerminal(e); t != nil {
-		restore, err := t.raw(e.ctx)
-		if err != nil {
-			return err
-		}
-		defer restore()
-		req.TTY, req.IO.Resize = true, t.sizes
+	sizes, restore, tty, err := rawTerminal(e)
+	if err != nil {
+		return err
 	}
+	defer restore()
+	req.TTY, req.IO.Resize = tty, sizes
 	code, err := s.Exec(e.ctx, req)
 	if err != nil {
 		return err

@@ -94,6 +94,21 @@ func openTerminal(e *env) *terminal {
 	return &terminal{in: f}
 }
 
+// rawTerminal puts the operator's terminal, when stdin is one, in raw
+// mode and returns its sizes and how to restore it; ok is false (and
+// nothing changed) when stdin is not a terminal.
+func rawTerminal(e *env) (sizes <-chan executor.TermSize, restore func(), ok bool, err error) {
+	t := openTerminal(e)
+	if t == nil {
+		return nil, func() {}, false, nil
+	}
+	restore, err = t.raw(e.ctx)
+	if err != nil {
+		return nil, nil, false, err
+	}
+	return t.sizes, restore, true, nil
+}
+
 // raw puts the terminal in raw mode (keys go to the agent as typed,
 // Ctrl-C included) and starts following its size: the first size at
 // once, then one on every SIGWINCH. restore undoes both.

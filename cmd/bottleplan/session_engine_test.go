@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,24 +36,6 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { s.Close(); m.Close() })
 	return m, s
-}
-
-// lockedBuffer collects what a goroutine reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // waitFor polls cond until it holds or d passes.
@@ -125,8 +105,8 @@ func TestAgentSessionOnEngine(t *testing.T) {
 
 	// attach through a pty.
 	master, slave := openPTY(t)
-	var stderr lockedBuffer
-	var seen lockedBuffer
+	var stderr syncBuffer
+	var seen syncBuffer
 	go func() {
 		buf := make([]byte, 4096)
 		for {

@@ -1,8 +1,6 @@
 package docker_test
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -27,15 +25,7 @@ func TestRemoveImagesKeepsWhatAContainerUses(t *testing.T) {
 	rand.Read(rb[:])
 	ref := docker.AgentImageRepo + ":rmi-test-" + hex.EncodeToString(rb[:])
 	dockertest.CleanupImage(t, eng, ref)
-	var ctxTar bytes.Buffer
-	tw := tar.NewWriter(&ctxTar)
-	df := []byte("FROM " + dockertest.AgentImage(t, eng) + "\nLABEL io.bottleplan.test=rmi\n")
-	tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(df))})
-	tw.Write(df)
-	tw.Close()
-	if err := docker.BuildContext(ctx, eng, &ctxTar, ref, "Dockerfile"); err != nil {
-		t.Fatal(err)
-	}
+	buildOnTop(t, eng, dockertest.AgentImage(t, eng), ref)
 	name := "bpt-rmi-user-" + hex.EncodeToString(rb[:])
 	c, err := eng.ContainerCreate(ctx, &container.Config{Image: ref}, nil, nil, nil, name)
 	if err != nil {
