@@ -16,7 +16,7 @@ func TestRecipeNamesItsImage(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !regexp.MustCompile(`^bottleplan/agent-` + tpl + `:[0-9a-f]{16}$`).MatchString(ref) || !strings.HasPrefix(r.Digest, "sha256:"+ref[strings.Index(ref, ":")+1:]) {
+			if !regexp.MustCompile(`^bottleplan/agent-`+tpl+`:[0-9a-f]{16}$`).MatchString(ref) || !strings.HasPrefix(r.Digest, "sha256:"+ref[strings.Index(ref, ":")+1:]) {
 				t.Errorf("%s FROM %q: image %q, digest %s", tpl, base, ref, r.Digest)
 			}
 			if prev, dup := seen[ref]; dup {

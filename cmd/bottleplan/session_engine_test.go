@@ -74,14 +74,7 @@ func TestAgentSessionOnEngine(t *testing.T) {
 	dir := t.TempDir()
 	path := writePlan(t, dir, p)
 	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir(), "NO_COLOR": "1"}}
-	must := func(wantCode int, args ...string) (string, string) {
-		t.Helper()
-		code, out, errOut := c.run(args...)
-		if code != wantCode {
-			t.Fatalf("bottleplan %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, out, errOut)
-		}
-		return out, errOut
-	}
+	must := c.must
 	applyOut, _ := must(exitOK, "apply", path, "--auto-approve", "--bundle-binary="+dockertest.BundleBinary(t))
 	if !strings.Contains(applyOut, "from the claude recipe") {
 		t.Errorf("apply did not say it builds the recipe image:\n%s", applyOut)
