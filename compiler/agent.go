@@ -3,6 +3,7 @@ package compiler
 import (
 	"sort"
 
+	"github.com/bottleplan/bottleplan/agentimage"
 	"github.com/bottleplan/bottleplan/plan"
 	"github.com/bottleplan/bottleplan/schema"
 )
@@ -14,7 +15,8 @@ const (
 )
 
 // provider is what a template fixes: the default command, how the prompt
-// reaches the CLI, the default image, and the model API the agent needs.
+// reaches the CLI, and the model API the agent needs. Its default image
+// is its recipe's (package agentimage).
 type provider struct {
 	// command is the default argv. The prompt file is always passed: apply
 	// writes the agent's prompt (possibly empty) to plan.GuestPromptFile.
@@ -23,8 +25,6 @@ type provider struct {
 	// CLI's sandbox cannot run inside the container.
 	command    []string
 	promptMode string
-	// image is used when the bottle names neither image nor dockerfile.
-	image string
 	// apiHost is the model API. Compile adds a route for it when the
 	// bottle does not declare one (see providerRoute).
 	apiHost string
@@ -35,7 +35,6 @@ var providers = map[string]provider{
 		command: []string{"claude", "--dangerously-skip-permissions",
 			"--append-system-prompt-file", plan.GuestPromptFile},
 		promptMode: plan.PromptModeClaudeAppendFile,
-		image:      "bottleplan/agent-claude:latest",
 		apiHost:    "api.anthropic.com",
 	},
 	templateCodex: {
@@ -44,7 +43,6 @@ var providers = map[string]provider{
 		command: []string{"codex", "--dangerously-bypass-approvals-and-sandbox",
 			"-c", "model_instructions_file=" + plan.GuestPromptFile},
 		promptMode: plan.PromptModeCodexInstructionsFile,
-		image:      "bottleplan/agent-codex:latest",
 		apiHost:    "api.openai.com",
 	},
 }
@@ -56,9 +54,10 @@ func providerOf(b *schema.Bottle) provider {
 }
 
 // compileAgent fills plan.Agent. The image is the bottle's image, or its
-// dockerfile with the digest the loader computed, or the template's
-// default image when the bottle names neither.
-func compileAgent(base, backend, slug string, a *schema.Agent, b *schema.Bottle) plan.Agent {
+// dockerfile with the digest the loader computed, or, when the bottle
+// names neither, the template's recipe image (built FROM opts.AgentBase),
+// with the recipe that builds it. A docker agent runs with a terminal.
+func compileAgent(base, backend, slug string, a *schema.Agent, b *schema.Bottle, opts Options) plan.Agent {
 	pv := providerOf(b)
 	ap := b.AgentProvider
 	out := plan.Agent{
@@ -73,8 +72,11 @@ func compileAgent(base, backend, slug string, a *schema.Agent, b *schema.Bottle)
 		Skills:           sortedCopy(a.Skills),
 	}
 	if out.Image == "" && out.Dockerfile == "" {
-		out.Image = pv.image
+		// Every template has a recipe (TestEveryTemplateHasARecipe), so
+		// the error cannot happen.
+		out.Recipe, out.Image, _ = agentimage.For(out.ProviderTemplate, opts.AgentBase)
 	}
+	out.Terminal = backend == plan.BackendDocker
 	if len(a.Command) > 0 {
 		out.Command = append([]string(nil), a.Command...)
 	}

@@ -22,6 +22,11 @@ type Options struct {
 	// and the plan marks them assigned_at_apply. Docker instances are not
 	// affected: their agent lives on the bridge itself.
 	UnroutableBridge bool
+	// AgentBase is the base image template agent images are built FROM
+	// (plan --agent-base): "" for agentimage.DefaultBase, which a host
+	// without a registry does not have. Recorded in each recipe's build
+	// args, so it names the image (see plan.Recipe).
+	AgentBase string
 }
 
 // Defaults used when a manifest leaves them out. schema.Load applies them
@@ -164,7 +169,7 @@ func compileInstance(project, defaultBackend, slug string, a *schema.Agent, b *s
 		Backend:        backend,
 		Runtime:        orDefault(b.Runtime, defaultRuntime),
 		Network:        net,
-		Agent:          compileAgent(base, backend, slug, a, b),
+		Agent:          compileAgent(base, backend, slug, a, b, opts),
 	}
 	inst.Bundle = compileBundle(base, net.BundleIP, a, b)
 	inst.GuestEnv, inst.EnvFromHost, inst.EnvPrompted = compileEnv(b, net.BundleIP, inst.Bundle.GitGate, gitUser(a, b))

@@ -2,10 +2,12 @@ package compiler
 
 import (
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/bottleplan/bottleplan/agentimage"
 	"github.com/bottleplan/bottleplan/plan"
 	"github.com/bottleplan/bottleplan/schema"
 	"github.com/google/go-cmp/cmp"
@@ -136,6 +138,7 @@ func TestCompileInstanceFields(t *testing.T) {
 					Skills:           []string{"init-prd", "zeta"},
 					Resources:        &plan.Resources{CPUs: 2, MemoryMiB: 4096, Pids: 4096},
 					ContainerName:    "acme-implementer-agent",
+					Terminal:         true,
 				}
 				if d := cmp.Diff(want, in.Agent); d != "" {
 					t.Errorf("agent (-want +got):\n%s", d)
@@ -175,8 +178,9 @@ func TestCompileInstanceFields(t *testing.T) {
 			edit: func(m *schema.Manifest) { m.Bottles["claude"].AgentProvider.Image = "" },
 			slug: "plain",
 			check: func(t *testing.T, in plan.Instance) {
-				if in.Agent.Image != "bottleplan/agent-claude:latest" {
-					t.Errorf("image %q", in.Agent.Image)
+				want, ref, _ := agentimage.For("claude", "")
+				if in.Agent.Image != ref || !reflect.DeepEqual(in.Agent.Recipe, want) {
+					t.Errorf("image %q recipe %+v, want %q %+v", in.Agent.Image, in.Agent.Recipe, ref, want)
 				}
 			},
 		},

@@ -30,7 +30,12 @@
 //   - CA variables are always set; git identity goes into GIT_CONFIG too
 //     (compileEnv);
 //   - a bottle naming neither image nor dockerfile gets the template's
-//     default image (providers);
+//     recipe image (agentimage), built FROM Options.AgentBase, with the
+//     recipe in the plan (compileAgent);
+//   - docker agents run with a terminal and an open stdin
+//     (plan.Agent.Terminal), so bottleplan attach reaches them; the
+//     flag is in the agent's config hash, so the first apply after it
+//     appeared replaces each docker agent once;
 //   - every agent has a pids limit: agent.resources is always set and
 //     carries pids (manifest resources.pids, or its default, which
 //     schema.Load applies to a bottle without a resources block too);

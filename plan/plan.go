@@ -115,6 +115,15 @@ type Agent struct {
 	Dockerfile string `json:"dockerfile,omitempty"`
 	// DockerfileDigest is "sha256:<hex>" of the Dockerfile content.
 	DockerfileDigest string `json:"dockerfile_digest,omitempty"`
+	// Recipe is set when Image is the template's own image, built by
+	// apply from the recipe embedded in bottleplan (see Recipe); nil for
+	// an image or a dockerfile the manifest names.
+	Recipe *Recipe `json:"recipe,omitempty"`
+	// Terminal is true when the agent's main process runs with a TTY and
+	// an open stdin, so an interactive CLI waits for its operator and
+	// `bottleplan attach` reaches it (docker backend). false in plans
+	// made before it existed: such agents run without a TTY.
+	Terminal bool `json:"terminal,omitempty"`
 	// Command is the argv the agent container runs.
 	Command []string `json:"command"`
 	// PromptMode is one of the PromptMode constants.

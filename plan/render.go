@@ -115,6 +115,12 @@ func (r *renderer) instance(in *Instance) {
 	a := &in.Agent
 
 	source := "image " + a.Image
+	if rc := a.Recipe; rc != nil {
+		// The build args are what a reviewer must see: the base and the
+		// pinned CLI (plan.Recipe).
+		source += fmt.Sprintf(" (built by apply: %s recipe FROM %s, %s@%s)", rc.Template,
+			rc.BuildArgs[RecipeArgBase], rc.BuildArgs[RecipeArgCLIPackage], rc.BuildArgs[RecipeArgCLIVersion])
+	}
 	if a.Dockerfile != "" {
 		source = "dockerfile " + a.Dockerfile
 		if a.DockerfileDigest != "" {

@@ -83,7 +83,7 @@ func runApply(e *env, args []string, o applyOpts) error {
 		fmt.Fprintln(e.stderr, "warning: no system root certificates found on this host (install ca-certificates); the bundle will not be able to verify any upstream, so intercepted routes will fail")
 	}
 	b, err := backendFor(e, p, docker.Options{BundleBinary: bin, ManifestRoot: root, RootsFile: roots,
-		Log: func(msg string) { fmt.Fprintln(e.stdout, msg) }})
+		Log: func(msg string) { fmt.Fprintln(e.stdout, msg) }, BuildProgress: buildProgress(e)})
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,17 @@ func (c *cli) run(args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
+// must runs bottleplan with args and fails the test unless it exits
+// with want; it returns stdout and stderr.
+func (c *cli) must(want int, args ...string) (string, string) {
+	c.t.Helper()
+	code, out, errOut := c.run(args...)
+	if code != want {
+		c.t.Fatalf("bottleplan %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	return out, errOut
+}
+
 // writePlan encodes p into dir/plan.json.
 func writePlan(t *testing.T, dir string, p *plan.Plan) string {
 	t.Helper()

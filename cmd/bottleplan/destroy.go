@@ -14,13 +14,16 @@ import (
 func init() {
 	register(&command{
 		name:  "destroy",
-		usage: "destroy plan.json [--instance S] [--auto-approve] [--lock-timeout D]",
+		usage: "destroy plan.json [--instance S] [--auto-approve] [--lock-timeout D] [--rmi]",
 		short: "remove every live resource of the plan's project",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			instance := fs.String("instance", "", "remove only this instance (agent name)")
 			autoApprove := fs.Bool("auto-approve", false, "remove without asking for confirmation")
 			lockTimeout := fs.Duration("lock-timeout", 5*time.Minute, "how long to wait for another apply or destroy of the project (0: do not wait)")
-			return func(e *env, args []string) error { return runDestroy(e, args, *instance, *autoApprove, *lockTimeout) }
+			rmi := fs.Bool("rmi", false, "also remove the images apply built for them (bundle, agent builds) that no other container uses")
+			return func(e *env, args []string) error {
+				return runDestroy(e, args, *instance, *autoApprove, *lockTimeout, *rmi)
+			}
 		},
 		example: "bottleplan destroy plan.json\nbottleplan destroy plan.json --instance implementer --auto-approve",
 	})
@@ -30,7 +33,7 @@ func init() {
 // of it, orphans included, or one instance's), nothing else. The plan
 // gives the project name; its content does not matter, so a plan that
 // drifted from live state still cleans up everything.
-func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTimeout time.Duration) error {
+func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTimeout time.Duration, rmi bool) error {
 	p, err := readPlanArg(args)
 	if err != nil {
 		return err
@@ -48,6 +51,12 @@ func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTi
 	if err != nil {
 		return err
 	}
+	var images *imageCleanup
+	if rmi {
+		if images, err = builtImages(e, b, obs, p, instance); err != nil {
+			return err
+		}
+	}
 	ch := executor.DiffDestroy(obs, instance)
 	if ch.Empty() && instance != "" {
 		// An instance the plan names that has nothing live is already
@@ -63,7 +72,7 @@ func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTi
 			what = fmt.Sprintf("instance %q of project %q", instance, p.Project)
 		}
 		fmt.Fprintf(e.stdout, "Nothing to destroy: no live resources of %s.\n", what)
-		return nil
+		return images.remove(e)
 	}
 	printChanges(e.stdout, ch)
 	if !autoApprove {
@@ -75,5 +84,5 @@ func runDestroy(e *env, args []string, instance string, autoApprove bool, lockTi
 		return fmt.Errorf("%w\nsome resources remain; run destroy again", err)
 	}
 	fmt.Fprintf(e.stdout, "Destroy complete: %d resources removed.\n", len(ch.Ops()))
-	return nil
+	return images.remove(e)
 }

@@ -31,7 +31,8 @@ const goldenDir = "../../testdata/golden"
 //	<case>/errors.txt     instead of the two above when planning fails:
 //	                      the errors as `plan` prints them
 type goldenOptions struct {
-	UnroutableBridge bool `json:"unroutable_bridge"`
+	UnroutableBridge bool   `json:"unroutable_bridge"`
+	AgentBase        string `json:"agent_base"`
 }
 
 func goldenCases(t testing.TB) []string {
@@ -61,7 +62,7 @@ func caseOptions(t testing.TB, dir string) compiler.Options {
 	if err := dec.Decode(&o); err != nil {
 		t.Fatalf("%s/options.json: %v", dir, err)
 	}
-	return compiler.Options{UnroutableBridge: o.UnroutableBridge}
+	return compiler.Options{UnroutableBridge: o.UnroutableBridge, AgentBase: o.AgentBase}
 }
 
 // planCase runs the pipeline of `bottleplan plan` on manifest paths

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/bottleplan/bottleplan/agentimage"
 	"os"
 	"path/filepath"
 
@@ -15,7 +16,7 @@ import (
 func init() {
 	register(&command{
 		name:  "plan",
-		usage: "plan [-f M]... [-o plan.json | --check plan.json] [--json] [--strict] [--unroutable-bridge]",
+		usage: "plan [-f M]... [-o plan.json | --check plan.json] [--json] [--strict] [--unroutable-bridge] [--agent-base IMAGE]",
 		short: "Compile the manifest into a plan, print it for review and write the plan file",
 		flags: func(fs *pflag.FlagSet) func(e *env, args []string) error {
 			files := manifestFlag(fs)
@@ -24,6 +25,7 @@ func init() {
 			strict := strictFlag(fs)
 			unroutable := fs.Bool("unroutable-bridge", false, "the apply host cannot route to bridge IPs (Docker Desktop): smolmachines endpoints are assigned at apply")
 			check := fs.String("check", "", "write nothing; exit 0 when the committed plan `file` is what the manifest compiles to, 2 with the diff when stale, 3 when edited by hand")
+			agentBase := fs.String("agent-base", "", "build template agent images FROM this local `image` instead of "+agentimage.DefaultBase+" (a host without a registry)")
 			return func(e *env, args []string) error {
 				if len(args) > 0 {
 					return usagef("unexpected argument %q (give manifests with -f)", args[0])
@@ -32,9 +34,9 @@ func init() {
 					if *out != "" || *asJSON {
 						return usagef("--check writes and prints no plan; leave out -o and --json")
 					}
-					return runPlanCheck(e, *files, *check, *strict, compiler.Options{UnroutableBridge: *unroutable})
+					return runPlanCheck(e, *files, *check, *strict, compiler.Options{UnroutableBridge: *unroutable, AgentBase: *agentBase})
 				}
-				return runPlan(e, *files, *out, *asJSON, *strict, compiler.Options{UnroutableBridge: *unroutable})
+				return runPlan(e, *files, *out, *asJSON, *strict, compiler.Options{UnroutableBridge: *unroutable, AgentBase: *agentBase})
 			}
 		},
 		example: "bottleplan plan -f bottleplan.yaml -o plan.json   # review, then commit plan.json\nbottleplan plan --check plan.json                 # CI: exit 2 when plan.json is stale\nbottleplan plan -f base.cue -f local.cue --json",

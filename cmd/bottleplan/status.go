@@ -61,7 +61,11 @@ func runStatus(e *env, args []string, detailed, asJSON bool) error {
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	off := 0
+	var agents []string // the agents' process states (agentState)
 	for _, in := range p.Instances {
+		if st := agentState(obs, args[0], &in); st != "" {
+			agents = append(agents, fmt.Sprintf("  %s\t%s\n", in.Slug, st))
+		}
 		ops := byInst[in.Slug]
 		if len(ops) == 0 {
 			fmt.Fprintf(tw, "%s\tin sync\n", in.Slug)
@@ -82,6 +86,14 @@ func runStatus(e *env, args []string, detailed, asJSON bool) error {
 		fmt.Fprintf(tw, "%s\tdrifted: %s\n", in.Slug, strings.Join(why, "; "))
 	}
 	tw.Flush()
+	if len(agents) > 0 {
+		fmt.Fprintln(e.stdout, "Agents:")
+		tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+		for _, l := range agents {
+			fmt.Fprint(tw, l)
+		}
+		tw.Flush()
+	}
 	printOrphans(e.stdout, ch)
 	if off == 0 {
 		fmt.Fprintf(e.stdout, "Project %q: all %d instances in sync.\n", p.Project, len(p.Instances))

@@ -36,6 +36,9 @@ type Options struct {
 	// Log, when set, receives one line per long step that is not a
 	// resource change (building an image).
 	Log func(msg string)
+	// BuildProgress, when set, receives the output of the image builds
+	// apply makes (the CLI sets it when stderr is a terminal).
+	BuildProgress io.Writer
 }
 
 // Backend implements executor.Backend on a Docker Engine.

@@ -181,6 +181,10 @@ func (b *Backend) spec(req executor.CreateRequest) (*containerSpec, error) {
 				Env:      env,
 				Labels:   b.containerLabels(req, in.ConfigHash.Agent),
 				Hostname: in.Slug,
+				// An interactive CLI waits on its terminal for the
+				// operator (bottleplan attach), as `docker run -it`.
+				Tty:       in.Agent.Terminal,
+				OpenStdin: in.Agent.Terminal,
 			},
 			host: host,
 			ip:   in.Network.AgentIP,

@@ -19,6 +19,14 @@ import (
 // plan.
 func TestAgentFromDockerfile(t *testing.T) {
 	eng := dockertest.Engine(t)
+	var built string // the image apply builds, removed after the project
+	t.Cleanup(func() {
+		if built != "" {
+			if err := dockertest.RemoveImage(eng, built); err != nil {
+				t.Error(err)
+			}
+		}
+	})
 	project := dockertest.Project(t, eng)
 	root := t.TempDir()
 	os.MkdirAll(filepath.Join(root, "docker"), 0o755)
@@ -35,6 +43,7 @@ func TestAgentFromDockerfile(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent := inspect(t, eng, in.Agent.ContainerName)
+	built = agent.Config.Image
 	if !strings.HasPrefix(agent.Config.Image, docker.AgentImageRepo+":") || !agent.State.Running {
 		t.Errorf("agent runs %q (running %v), want a built %s image", agent.Config.Image, agent.State.Running, docker.AgentImageRepo)
 	}

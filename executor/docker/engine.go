@@ -40,9 +40,17 @@ type Engine interface {
 	ContainerExecCreate(ctx context.Context, containerID string, options container.ExecOptions) (container.ExecCreateResponse, error)
 	ContainerExecAttach(ctx context.Context, execID string, config container.ExecAttachOptions) (types.HijackedResponse, error)
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
+	// Sessions with the agent (session.go): attach to its main process,
+	// run commands in it, keep their terminals the operator's size.
+	ContainerAttach(ctx context.Context, containerID string, options container.AttachOptions) (types.HijackedResponse, error)
+	ContainerResize(ctx context.Context, containerID string, options container.ResizeOptions) error
+	ContainerExecResize(ctx context.Context, execID string, options container.ResizeOptions) error
 
 	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	// ImageList and ImageRemove serve destroy --rmi (rmi.go).
+	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
+	ImageRemove(ctx context.Context, imageID string, options image.RemoveOptions) ([]image.DeleteResponse, error)
 	// ImageSave exports images as a `docker save` archive (the
 	// smolmachines backend packs agent images from it).
 	ImageSave(ctx context.Context, imageIDs []string, saveOpts ...client.ImageSaveOption) (io.ReadCloser, error)

@@ -1,6 +1,11 @@
 package docker
 
-import units "github.com/docker/go-units"
+import (
+	"context"
+	"io"
+
+	units "github.com/docker/go-units"
+)
 
 // SetObserveByInspect makes Observe inspect every container until the
 // returned func is called.
@@ -10,8 +15,11 @@ func SetObserveByInspect(v bool) (restore func()) {
 	return func() { observeByInspect = old }
 }
 
-// BuildContext is buildContext, for tests that build local images.
-var BuildContext = buildContext
+// BuildContext builds context (with dockerfile in it) into tag, for
+// tests that build local images; the image carries LabelImage "test".
+func BuildContext(ctx context.Context, eng Engine, context io.Reader, tag, dockerfile string) error {
+	return buildImage(ctx, eng, buildRequest{context: context, ref: tag, dockerfile: dockerfile, kind: "test"})
+}
 
 // SetAgentCapAdd adds caps to the agent's capabilities, and so to the
 // verify probe's, in containers b makes from now on: the hook that

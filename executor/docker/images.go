@@ -7,23 +7,19 @@ import (
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
-
-	"github.com/docker/docker/api/types/build"
 
 	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
-// Image tags. Both are content-addressed: a tag names exactly one input,
+// Image tags. All are content-addressed (recipe images too:
+// plan.RecipeImageRepo, tagged with the recipe digest): a tag names exactly one input,
 // so an image that exists is never rebuilt.
 const (
 	// BundleImageRepo is tagged with the first 16 hex digits of the
@@ -171,8 +167,16 @@ var (
 // by itself (apply --replace rolls it out, like a new binary); the label
 // makes the difference visible.
 func (b *Backend) bundleImageSpec() StaticImage {
-	return StaticImage{Repo: BundleImageRepo, Binary: b.opts.BundleBinary, Dest: plan.BundleBinary, Cmd: bundleServeCmd,
-		OnBuild: func(ref string) { b.log("Building the bundle image %s from %s", ref, b.opts.BundleBinary) }}
+	s := BundleImage(b.opts.BundleBinary)
+	s.Progress = b.opts.BuildProgress
+	s.OnBuild = func(ref string) { b.log("Building the bundle image %s from %s", ref, b.opts.BundleBinary) }
+	return s
+}
+
+// BundleImage is the bundle image around the static binary at path
+// (see bundleImageSpec); its Ref is the tag apply gives it.
+func BundleImage(binary string) StaticImage {
+	return StaticImage{Repo: BundleImageRepo, Binary: binary, Dest: plan.BundleBinary, Cmd: bundleServeCmd, Kind: ImageKindBundle}
 }
 
 func (b *Backend) ensureBundleImage(ctx context.Context) (string, error) {
@@ -189,10 +193,14 @@ func (b *Backend) ensureBundleImage(ctx context.Context) (string, error) {
 	return ref, nil
 }
 
-// ensureAgentImage returns the image the agent of in runs: agent.image,
-// which must exist (nothing can be pulled), or the image built from
+// ensureAgentImage returns the image the agent of in runs: the template's
+// recipe image, built when absent (recipe.go); agent.image, which must
+// exist (nothing can be pulled); or the image built from
 // agent.dockerfile, whose content must still match the plan's digest.
 func (b *Backend) ensureAgentImage(ctx context.Context, in *plan.Instance) (string, error) {
+	if in.Agent.Recipe != nil {
+		return b.ensureRecipeImage(ctx, in)
+	}
 	if in.Agent.Image != "" {
 		if _, err := b.eng.ImageInspect(ctx, in.Agent.Image); err != nil {
 			if isNotFound(err) {
@@ -224,7 +232,7 @@ func (b *Backend) ensureAgentImage(ctx context.Context, in *plan.Instance) (stri
 		return ref, nil
 	}
 	b.log("Building the agent image %s of instance %q from %s", ref, in.Slug, path)
-	if err := buildContext(ctx, b.eng, ctxTar, ref, filepath.Base(path)); err != nil {
+	if err := b.build(ctx, buildRequest{context: ctxTar, ref: ref, dockerfile: filepath.Base(path), kind: ImageKindAgentDockerfile}); err != nil {
 		return "", fmt.Errorf("build agent image from %s: %w", path, err)
 	}
 	return ref, nil
@@ -268,38 +276,6 @@ func tarDir(dir string) (*bytes.Buffer, error) {
 		}
 	}
 	return &buf, tw.Close()
-}
-
-// buildContext builds context through the Engine (no registry: the
-// base must be scratch or local) and tags the result ref.
-func buildContext(ctx context.Context, eng Engine, context io.Reader, ref, dockerfile string) error {
-	resp, err := eng.ImageBuild(ctx, context, build.ImageBuildOptions{
-		Tags:        []string{ref},
-		Dockerfile:  dockerfile,
-		Remove:      true,
-		ForceRemove: true,
-		PullParent:  false,
-	})
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	// The build streams JSON messages; a failure is one with "error".
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var msg struct {
-			Stream string `json:"stream"`
-			Error  string `json:"error"`
-		}
-		if err := dec.Decode(&msg); err == io.EOF {
-			return nil
-		} else if err != nil {
-			return fmt.Errorf("read build output: %w", err)
-		}
-		if msg.Error != "" {
-			return fmt.Errorf("%s", strings.TrimSpace(msg.Error))
-		}
-	}
 }
 
 // ResolveImages implements executor.ImageResolver: the ID each distinct

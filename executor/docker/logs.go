@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/bottleplan/bottleplan/executor"
+	"github.com/bottleplan/bottleplan/plan"
 )
 
 var _ executor.LogReader = (*Backend)(nil)
@@ -32,15 +33,9 @@ func (b *Backend) Logs(ctx context.Context, req executor.LogRequest, stdout, std
 	if name == "" {
 		return fmt.Errorf("instance %q has no %s container: %w", in.Slug, req.Role, executor.ErrLogsUnsupported)
 	}
-	insp, err := b.eng.ContainerInspect(ctx, name)
-	if isNotFound(err) {
-		return fmt.Errorf("instance %q is %w: no %s container %q; run bottleplan apply first", in.Slug, executor.ErrNotApplied, req.Role, name)
-	}
+	insp, err := b.ownContainer(ctx, req.Project, in, req.Role, name, "logs")
 	if err != nil {
-		return fmt.Errorf("inspect %s %q: %w", req.Role, name, err)
-	}
-	if l := labelsOf(insp); l[executor.LabelProject] != req.Project || l[executor.LabelInstance] != in.Slug || l[executor.LabelRole] != string(req.Role) {
-		return fmt.Errorf("container %q is not bottleplan's %s of instance %q in project %q; logs leaves it alone", name, req.Role, in.Slug, req.Project)
+		return err
 	}
 	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true, Follow: req.Follow}
 	if !req.Since.IsZero() {
@@ -65,6 +60,23 @@ func (b *Backend) Logs(ctx context.Context, req executor.LogRequest, stdout, std
 		return fmt.Errorf("read logs of %q: %w", name, err)
 	}
 	return nil
+}
+
+// ownContainer inspects the container name and checks that its labels
+// say it is role of in in project; verb (the command) is named in the
+// errors. A container that does not exist is executor.ErrNotApplied.
+func (b *Backend) ownContainer(ctx context.Context, project string, in *plan.Instance, role executor.Role, name, verb string) (container.InspectResponse, error) {
+	insp, err := b.eng.ContainerInspect(ctx, name)
+	if isNotFound(err) {
+		return insp, fmt.Errorf("instance %q is %w: no %s container %q; run bottleplan apply first", in.Slug, executor.ErrNotApplied, role, name)
+	}
+	if err != nil {
+		return insp, fmt.Errorf("inspect %s %q: %w", role, name, err)
+	}
+	if l := labelsOf(insp); l[executor.LabelProject] != project || l[executor.LabelInstance] != in.Slug || l[executor.LabelRole] != string(role) {
+		return insp, fmt.Errorf("container %q is not bottleplan's %s of instance %q in project %q; %s leaves it alone", name, role, in.Slug, project, verb)
+	}
+	return insp, nil
 }
 
 // labelsOf returns a container's labels, nil when it has no config.

@@ -26,6 +26,11 @@ type StaticImage struct {
 	// OnBuild, when set, is called with the tag before a build starts
 	// (not when the image exists).
 	OnBuild func(ref string)
+	// Kind is the image's LabelImage value (ImageKindBundle, or "test"
+	// for the tests' images).
+	Kind string
+	// Progress, when set, receives the build's output.
+	Progress io.Writer
 }
 
 // Build returns Repo:<first 16 hex digits of the sha256 of the content>,
@@ -39,6 +44,42 @@ func (s StaticImage) Build(ctx context.Context, eng Engine) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", s.Binary, err)
 	}
+	ref, writeTar, err := s.context(data)
+	if err != nil {
+		return "", err
+	}
+	if _, err := eng.ImageInspect(ctx, ref); err == nil {
+		return ref, nil
+	} else if !isNotFound(err) {
+		return "", fmt.Errorf("inspect image %s: %w", ref, err)
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(data) + 64<<10)
+	if err := writeTar(&buf); err != nil {
+		return "", err
+	}
+	if s.OnBuild != nil {
+		s.OnBuild(ref)
+	}
+	if err := buildImage(ctx, eng, buildRequest{context: &buf, ref: ref, dockerfile: "Dockerfile", kind: s.Kind, progress: s.Progress}); err != nil {
+		return "", err
+	}
+	return ref, nil
+}
+
+// Ref is the reference Build tags the image with, without building.
+func (s StaticImage) Ref() (string, error) {
+	data, err := os.ReadFile(s.Binary)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", s.Binary, err)
+	}
+	ref, _, err := s.context(data)
+	return ref, err
+}
+
+// context returns the image's reference and the writer of its build
+// context, around the binary's content data.
+func (s StaticImage) context(data []byte) (string, func(io.Writer) error, error) {
 	type entry struct {
 		name string
 		mode int64
@@ -74,24 +115,8 @@ func (s StaticImage) Build(ctx context.Context, eng Engine) (string, error) {
 	}
 	h := sha256.New()
 	if err := writeTar(h); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	ref := s.Repo + ":" + hex.EncodeToString(h.Sum(nil))[:16]
-	if _, err := eng.ImageInspect(ctx, ref); err == nil {
-		return ref, nil
-	} else if !isNotFound(err) {
-		return "", fmt.Errorf("inspect image %s: %w", ref, err)
-	}
-	var buf bytes.Buffer
-	buf.Grow(len(data) + 64<<10)
-	if err := writeTar(&buf); err != nil {
-		return "", err
-	}
-	if s.OnBuild != nil {
-		s.OnBuild(ref)
-	}
-	if err := buildContext(ctx, eng, &buf, ref, "Dockerfile"); err != nil {
-		return "", err
-	}
-	return ref, nil
+	return ref, writeTar, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
@@ -61,10 +62,116 @@ type wrapped struct{ m interface{ Run() int } }
 
 func (w wrapped) Run() int {
 	code := w.m.Run()
+	if n := removeBuiltImages(); n != "" {
+		fmt.Fprintf(os.Stderr, "dockertest: could not remove images this test process built: %s\n", n)
+		if code == 0 {
+			code = 1
+		}
+	}
 	if buildDir != "" {
 		os.RemoveAll(buildDir)
 	}
 	return code
+}
+
+// runID makes this test process's binaries, and so its images, its own:
+// every test binary is linked with it as Go build ID, so the bundle
+// image (tagged by the binary's digest) and the test images are not
+// shared with another test process, and removing them at the end cannot
+// pull an image from under a test still running elsewhere on the
+// daemon.
+var runID = func() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "bottleplan-test-" + hex.EncodeToString(b[:])
+}()
+
+// built are the images this process built and removes at its end
+// (removeBuiltImages), in build order.
+var (
+	builtMu sync.Mutex
+	built   []string
+)
+
+func recordBuilt(ref string) {
+	builtMu.Lock()
+	built = append(built, ref)
+	builtMu.Unlock()
+}
+
+// removeBuiltImages removes, newest first, every image recordBuilt
+// named and the bundle image of this process's bundle binary, and
+// returns what it could not remove ("" when nothing is left).
+func removeBuiltImages() string {
+	builtMu.Lock()
+	refs := append([]string(nil), built...)
+	builtMu.Unlock()
+	if bundleBin != "" && buildErr == nil {
+		if ref, err := docker.BundleImage(bundleBin).Ref(); err == nil {
+			refs = append([]string{ref}, refs...)
+		}
+	}
+	if len(refs) == 0 {
+		return ""
+	}
+	c, err := docker.Connect()
+	if err != nil {
+		return err.Error()
+	}
+	defer c.Close()
+	var left []string
+	for i := len(refs) - 1; i >= 0; i-- {
+		if err := RemoveImage(c, refs[i]); err != nil {
+			left = append(left, err.Error())
+		}
+	}
+	return strings.Join(left, "; ")
+}
+
+// RemoveImage removes the image ref, the untagged images built on it
+// (the steps a failed build committed: the classic builder keeps them)
+// and its untagged parents, unless it is gone already. It never forces:
+// an image a container still uses, or a tagged image built on it,
+// stays, and that is an error.
+func RemoveImage(eng docker.Engine, ref string) error {
+	ctx := context.Background()
+	insp, err := eng.ImageInspect(ctx, ref)
+	if client.IsErrNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	if all, err := eng.ImageList(ctx, image.ListOptions{All: true}); err == nil {
+		children := map[string][]image.Summary{}
+		for _, im := range all {
+			children[im.ParentID] = append(children[im.ParentID], im)
+		}
+		var prune func(id string)
+		prune = func(id string) {
+			for _, c := range children[id] {
+				if len(c.RepoTags) == 0 {
+					prune(c.ID)
+					eng.ImageRemove(ctx, c.ID, image.RemoveOptions{PruneChildren: true})
+				}
+			}
+		}
+		prune(insp.ID)
+	}
+	_, err = eng.ImageRemove(ctx, ref, image.RemoveOptions{PruneChildren: true})
+	if err != nil && !client.IsErrNotFound(err) {
+		return fmt.Errorf("remove image %s: %w", ref, err)
+	}
+	return nil
+}
+
+// CleanupImage removes ref when the test ends, whatever the outcome.
+func CleanupImage(t testing.TB, eng docker.Engine, ref string) {
+	t.Cleanup(func() {
+		if err := RemoveImage(eng, ref); err != nil {
+			t.Error(err)
+		}
+	})
 }
 
 // moduleRoot is the directory of go.mod.
@@ -95,7 +202,7 @@ func goBuild(pkg, out, tags string) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command("go", "build", "-tags="+tags, "-o", out, pkg)
+	cmd := exec.Command("go", "build", "-tags="+tags, "-ldflags=-buildid="+runID, "-o", out, pkg)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -109,6 +216,8 @@ func goBuild(pkg, out, tags string) error {
 // test process, when a test first asks for it.
 type testImage struct {
 	name string
+	// dest is the program's path in the image; "" for /<name>.
+	dest string
 	once sync.Once
 	ref  string
 	err  error
@@ -123,7 +232,15 @@ func (i *testImage) get(t testing.TB, eng docker.Engine) string {
 		if i.err = goBuild("./executor/docker/dockertest/testdata/"+i.name, bin, ""); i.err != nil {
 			return
 		}
-		i.ref, i.err = docker.StaticImage{Repo: "bottleplan-test-" + i.name, Binary: bin, Dest: "/" + i.name}.Build(context.Background(), eng)
+		dest := i.dest
+		if dest == "" {
+			dest = "/" + i.name
+		}
+		img := docker.StaticImage{Repo: "bottleplan-test-" + i.name, Binary: bin, Dest: dest, Kind: "test"}
+		if i.ref, i.err = img.Ref(); i.err == nil {
+			recordBuilt(i.ref)
+			_, i.err = img.Build(context.Background(), eng)
+		}
 	})
 	if i.err != nil {
 		t.Fatal(i.err)
@@ -135,7 +252,13 @@ var (
 	sleeperImage  = &testImage{name: "sleeper"}
 	floodImage    = &testImage{name: "flood"}
 	upstreamImage = &testImage{name: "upstream"}
+	standinImage  = &testImage{name: "standin", dest: "/bin/sh"}
 )
+
+// StandinBase returns the stand-in base image of the recipe tests: FROM
+// scratch with testdata/standin at /bin/sh, playing the commands the
+// agent recipe runs (sh, apt-get, npm, useradd, rm) without a network.
+func StandinBase(t testing.TB, eng docker.Engine) string { return standinImage.get(t, eng) }
 
 // BundleBinary returns a static bottleplan-bundle binary, built from the
 // source tree once per test process with CGO_ENABLED=0 (never one left on
