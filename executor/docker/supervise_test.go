@@ -108,23 +108,7 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 				}
 				done <- rep
 			}()
-			var held []bundle.Item
-			deadline := time.Now().Add(time.Minute)
-			for len(held) == 0 {
-				if time.Now().After(deadline) {
-					t.Fatal("nothing was held")
-				}
-				time.Sleep(200 * time.Millisecond)
-				out, err := b.BundleCtl(ctx, in, "list")
-				if err != nil {
-					t.Fatal(err)
-				}
-				var hl bundle.ItemList
-				if err := json.Unmarshal(out, &hl); err != nil {
-					t.Fatalf("ctl list: %v: %s", err, out)
-				}
-				held = hl.Items
-			}
+			held := awaitItems(t, b, in)
 			if len(held) != 1 || held[0].Host != authHost || !strings.HasPrefix(held[0].Path, "/held/") {
 				t.Fatalf("held %+v", held)
 			}
@@ -161,23 +145,7 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 			}
 			done <- rep
 		}()
-		var items []bundle.Item
-		deadline := time.Now().Add(time.Minute)
-		for len(items) == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("no access request arrived")
-			}
-			time.Sleep(200 * time.Millisecond)
-			out, err := b.BundleCtl(ctx, in, "list")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var il bundle.ItemList
-			if err := json.Unmarshal(out, &il); err != nil {
-				t.Fatalf("ctl list: %v: %s", err, out)
-			}
-			items = il.Items
-		}
+		items := awaitItems(t, b, in)
 		if len(items) != 1 || items[0].Kind != bundle.KindAccess || items[0].Host != "granted.example.org:443" {
 			t.Fatalf("items %+v", items)
 		}
@@ -203,4 +171,28 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 			t.Fatalf("ctl revoke-grants: %v %s", err, out)
 		}
 	})
+}
+
+// awaitItems polls `ctl list` in in's bundle, through exec, until an
+// item is pending, and returns the pending items.
+func awaitItems(t *testing.T, b *docker.Backend, in *plan.Instance) []bundle.Item {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("no item became pending")
+		}
+		time.Sleep(200 * time.Millisecond)
+		out, err := b.BundleCtl(context.Background(), in, "list")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var il bundle.ItemList
+		if err := json.Unmarshal(out, &il); err != nil {
+			t.Fatalf("ctl list: %v: %s", err, out)
+		}
+		if len(il.Items) > 0 {
+			return il.Items
+		}
+	}
 }
