@@ -21,7 +21,7 @@ import (
 func (p *Proxy) intercept(conn net.Conn, tun *idleTunnel, host string, port int, route *plan.Route) {
 	tc := tls.Server(conn, &tls.Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return p.ca.Leaf(host)
+			return p.ca.leafFor(host, p.mayMint)
 		},
 		NextProtos: []string{"http/1.1"},
 		MinVersion: tls.VersionTLS12,
@@ -57,6 +57,10 @@ func (p *Proxy) serveInner(w http.ResponseWriter, r *http.Request, host string, 
 	}
 	if r.URL.IsAbs() || r.Method == http.MethodConnect {
 		p.deny(w, d, VerdictDeny, "nested proxy requests are not allowed inside a tunnel")
+		return
+	}
+	if !p.stillAllowed(host, port) {
+		p.deny(w, d, VerdictDeny, fmt.Sprintf("the runtime grant for %s:%d was revoked", host, port))
 		return
 	}
 	r.URL.Scheme = "https"

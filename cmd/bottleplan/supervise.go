@@ -36,7 +36,7 @@ func init() {
 // heldItem is one pending held request as supervise lists it.
 type heldItem struct {
 	Instance string `json:"instance"`
-	bundle.PendingRequest
+	bundle.Item
 	// AgeSeconds is how long it has been held, in whole seconds.
 	AgeSeconds int64 `json:"age_seconds"`
 }
@@ -93,7 +93,7 @@ func runSupervise(e *env, args []string, only string, asJSON bool, reason string
 				fmt.Fprintf(e.stdout, "%s %s on %s\n", map[string]string{"approve": "approved", "deny": "denied"}[action], id, in.Slug)
 				return nil
 			}
-			if !errors.Is(err, docker.ErrOperator) || !strings.Contains(err.Error(), bundle.ErrNoSuchHold.Error()) {
+			if !errors.Is(err, docker.ErrOperator) || !strings.Contains(err.Error(), bundle.ErrNoSuchItem.Error()) {
 				failed = append(failed, err.Error())
 			}
 		}
@@ -109,12 +109,12 @@ func runSupervise(e *env, args []string, only string, asJSON bool, reason string
 		if err != nil {
 			return err
 		}
-		var hl bundle.HeldList
+		var hl bundle.ItemList
 		if err := json.Unmarshal(out, &hl); err != nil {
 			return fmt.Errorf("instance %q: the operator API's list is not JSON: %w", in.Slug, err)
 		}
-		for _, h := range hl.Held {
-			items = append(items, heldItem{Instance: in.Slug, PendingRequest: h, AgeSeconds: int64(now.Sub(h.Since) / time.Second)})
+		for _, h := range hl.Items {
+			items = append(items, heldItem{Instance: in.Slug, Item: h, AgeSeconds: int64(now.Sub(h.Created) / time.Second)})
 		}
 	}
 	if asJSON {
