@@ -1,0 +1,80 @@
+package bundle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Red team, second round: the agent attacks the MCP channel and runtime
+// grants (issue 12).
+
+// One JSON-RPC batch of held_requests calls, posted in one 64 KiB body,
+// makes the bundle build one answer per call: with the list full of the
+// agent's own questions (control characters JSON writes as \u00XX, six
+// bytes each), every call repeats a list of a few hundred KiB, and the
+// whole batch's answer is built in memory before it is written. A few
+// such POSTs at once would take the bundle past its memory limit. A
+// batch must be refused (batches left MCP in 2025-06-18) or its answer
+// stay small.
+func TestAttackMCPBatchAmplification(t *testing.T) {
+	f := newProxyFixture(t)
+	f.bundle.Proxy.holds.timeout = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	q := strings.Repeat("\x01", maxAskText)
+	var waiting []<-chan string
+	for range maxAgentAsks {
+		ch := make(chan string, 1)
+		go func() {
+			ch <- rawToolCall(ctx, f.sup.URL, "ask_operator", fmt.Sprintf(`{"question":%s}`, jsonString(q)))
+		}()
+		waiting = append(waiting, ch)
+	}
+	waitKind(t, f.bundle.Proxy, KindQuestion, maxAgentAsks)
+
+	call := `{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"held_requests"}}`
+	var calls []string
+	size := 2
+	for i := 0; ; i++ {
+		c := fmt.Sprintf(call, i)
+		if size+len(c)+1 > maxMCPBody {
+			break
+		}
+		calls = append(calls, c)
+		size += len(c) + 1
+	}
+	body := "[" + strings.Join(calls, ",") + "]"
+	for _, version := range []string{"", "2025-03-26"} {
+		req, _ := http.NewRequestWithContext(ctx, "POST", f.sup.URL+MCPPath, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if version != "" {
+			req.Header.Set("Mcp-Protocol-Version", version)
+		}
+		resp, err := (&http.Client{Transport: &http.Transport{}}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		t.Logf("version %q: a %d-byte batch of %d calls answered %d with %d bytes", version, len(body), len(calls), resp.StatusCode, n)
+		if n > 1<<20 {
+			t.Errorf("version %q: a %d-byte POST made a %d-byte answer (%dx)", version, len(body), n, n/int64(len(body)))
+		}
+	}
+	cancel()
+	for _, ch := range waiting {
+		<-ch
+	}
+}
+
+func jsonString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
