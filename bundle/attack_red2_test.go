@@ -78,3 +78,33 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// Revoking a grant must end the agent's use of the host. An intercepted
+// tunnel to a granted host, opened before the revocation, kept carrying
+// requests upstream after it: the agent keeps one keep-alive tunnel busy
+// (every request resets its idle clock) and the operator's revoke, or
+// the apply that converges on the plan, never takes the host away.
+func TestAttackGrantOutlivesRevokeInTunnel(t *testing.T) {
+	f := newProxyFixture(t)
+	grantHost(t, f, "granted.example.test:443")
+	if code, body := f.do(t, "GET", "https://granted.example.test/before", ""); code != 200 {
+		t.Fatalf("granted host before the revoke: %d %s", code, body)
+	}
+	if n := f.bundle.Proxy.RevokeGrants(); n != 1 {
+		t.Fatalf("revoked %d grants", n)
+	}
+	// The same client reuses its open tunnel.
+	code, body := f.do(t, "GET", "https://granted.example.test/after", "")
+	for _, u := range f.tlsUp.requests() {
+		if u.Path == "/after" {
+			t.Fatalf("a request went upstream after the grant was revoked (answered %d %q)", code, body)
+		}
+	}
+	if code != 403 || !strings.Contains(body, "blocked") {
+		t.Fatalf("after the revoke: %d %q", code, body)
+	}
+	// A new tunnel is refused too.
+	if code, _ := rawConnect(t, f.proxyAddr(), "granted.example.test:443"); code != 403 {
+		t.Fatalf("CONNECT after the revoke answered %d", code)
+	}
+}

@@ -173,8 +173,8 @@ func (p *Proxy) grant(it Item, reason string) error {
 func (p *Proxy) Grants() []Grant { return p.grants.list() }
 
 // RevokeGrants removes every runtime grant, logs each, and returns how
-// many there were. Tunnels already open to a granted host stay open
-// until they end; no new one is admitted.
+// many there were. No new tunnel to a revoked host is admitted, and a
+// tunnel already open refuses every further request (serveInner).
 func (p *Proxy) RevokeGrants() int {
 	gs := p.grants.revokeAll()
 	for _, g := range gs {

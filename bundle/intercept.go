@@ -59,6 +59,15 @@ func (p *Proxy) serveInner(w http.ResponseWriter, r *http.Request, host string, 
 		p.deny(w, d, VerdictDeny, "nested proxy requests are not allowed inside a tunnel")
 		return
 	}
+	// A tunnel admitted by a runtime grant carries requests only while
+	// the grant lives: every request re-checks it, so a revoke ends the
+	// host for a keep-alive tunnel too. The plan's routes never change.
+	if _, _, ok := p.policy.Match(host, port); !ok {
+		if _, ok := p.grants.route(host, port); !ok {
+			p.deny(w, d, VerdictDeny, fmt.Sprintf("the runtime grant for %s:%d was revoked", host, port))
+			return
+		}
+	}
 	r.URL.Scheme = "https"
 	r.URL.Host = host
 	if port != 443 {
