@@ -43,6 +43,32 @@ const caValidity = 10 * 365 * 24 * time.Hour
 // domain. now is the start of its validity (passed in so callers, not
 // this package, read the clock).
 func NewCA(project, slug string, hosts []string, now time.Time) (*CA, error) {
+	return newCA(project, slug, PermittedDomains(hosts), now)
+}
+
+// InstanceCA makes the CA for in: NewCA for its route hosts, or, when
+// supervise is on, a CA that permits every DNS name and still excludes
+// every IP address. A supervised instance's operator may grant a host at
+// runtime (bundle/grants.go), and a CA limited to the plan's route hosts
+// could not certify it without a new CA, and so a new agent; the bundle
+// itself then mints only for the plan's route hosts and live grants
+// (bundle/canames.go), so the wider constraint is the price of a leaked
+// key only: a certificate for any name, never an IP, trusted by this one
+// agent.
+func InstanceCA(project string, in *plan.Instance, now time.Time) (*CA, error) {
+	if in.Bundle.Supervise != nil {
+		return newCA(project, in.Slug, nil, now)
+	}
+	return NewCA(project, in.Slug, RouteHosts(in), now)
+}
+
+// AnyDNSName is what CertDomains returns for a CA that permits every DNS
+// name and excludes every IP (a supervised instance's, InstanceCA), and
+// what the bundle's io.bottleplan.ca-domains label says of it.
+const AnyDNSName = "*"
+
+// newCA makes the CA; permitted nil permits every DNS name.
+func newCA(project, slug string, permitted []string, now time.Time) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate CA key: %w", err)
@@ -62,7 +88,7 @@ func NewCA(project, slug string, hosts []string, now time.Time) (*CA, error) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 
 		PermittedDNSDomainsCritical: true,
-		PermittedDNSDomains:         PermittedDomains(hosts),
+		PermittedDNSDomains:         permitted,
 		ExcludedIPRanges:            noIPs,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -127,18 +153,41 @@ func PermittedDomains(hosts []string) []string {
 }
 
 // CertDomains returns the permitted DNS domains of the name constraints
-// of the first certificate in certPEM, sorted; nil when it has none (a CA
-// made before bottleplan constrained its CAs) or cannot be parsed.
+// of the first certificate in certPEM, sorted; [AnyDNSName] when it
+// permits every DNS name but excludes every IP (InstanceCA for a
+// supervised instance); nil when it has no constraints (a CA made before
+// bottleplan constrained its CAs) or cannot be parsed.
 func CertDomains(certPEM []byte) []string {
 	b, _ := pem.Decode(certPEM)
 	if b == nil || b.Type != "CERTIFICATE" {
 		return nil
 	}
 	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil || len(c.PermittedDNSDomains) == 0 {
+	if err != nil {
+		return nil
+	}
+	if len(c.PermittedDNSDomains) == 0 {
+		if excludesEveryIP(c.ExcludedIPRanges) {
+			return []string{AnyDNSName}
+		}
 		return nil
 	}
 	return slices.Sorted(slices.Values(c.PermittedDNSDomains))
+}
+
+// excludesEveryIP reports whether ranges exclude all of IPv4 and IPv6.
+func excludesEveryIP(ranges []*net.IPNet) bool {
+	v4, v6 := false, false
+	for _, n := range ranges {
+		ones, bits := n.Mask.Size()
+		if ones == 0 && bits == 32 {
+			v4 = true
+		}
+		if ones == 0 && bits == 128 {
+			v6 = true
+		}
+	}
+	return v4 && v6
 }
 
 // Uncovered returns the first route host (in the order given) that a CA
@@ -150,7 +199,7 @@ func CertDomains(certPEM []byte) []string {
 func Uncovered(domains, hosts []string) string {
 	for _, h := range hosts {
 		h = strings.ToLower(strings.TrimSuffix(h, "."))
-		if !slices.ContainsFunc(domains, func(d string) bool { return coversHost(d, h) }) {
+		if !slices.ContainsFunc(domains, func(d string) bool { return d == AnyDNSName || coversHost(d, h) }) {
 			return h
 		}
 	}

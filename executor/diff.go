@@ -226,13 +226,25 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 // while it covers every route host of the plan (removing a route keeps
 // it) and replaced when a host falls outside it; a CA without
 // constraints (made by an older bottleplan) is replaced once, so every
-// live CA is constrained.
+// live CA is constrained. A supervised instance's CA permits every DNS
+// name (InstanceCA): it is kept while supervise stays on, whatever the
+// routes, and replaced by a narrow one when supervise goes off.
 func newCAReason(in *plan.Instance, bundle *Resource) string {
 	switch {
 	case bundle == nil, bundle.CAFingerprint == "":
 		return "the bundle had none"
 	case bundle.CADomains == nil:
 		return "the bundle's CA has no name constraints"
+	}
+	supervised := in.Bundle.Supervise != nil
+	anyName := slices.Equal(bundle.CADomains, []string{AnyDNSName})
+	switch {
+	case supervised && !anyName:
+		return "supervise is on: the CA must certify hosts the operator grants at runtime"
+	case supervised:
+		return ""
+	case anyName:
+		return "supervise is off: the CA is narrowed to the route hosts"
 	}
 	if h := Uncovered(bundle.CADomains, RouteHosts(in)); h != "" {
 		return fmt.Sprintf("route host %s is outside the bundle's CA name constraints", h)
