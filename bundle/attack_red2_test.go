@@ -108,3 +108,25 @@ func TestAttackGrantOutlivesRevokeInTunnel(t *testing.T) {
 		t.Fatalf("CONNECT after the revoke answered %d", code)
 	}
 }
+
+// request_access takes "no IP literal", but only the forms Go parses
+// were refused: "127.1", "0177.0.0.1" and "0x7f.0.0.1" are IPv4 addresses
+// to inet_aton, curl and most resolvers' callers, and they passed as DNS
+// names, so the operator was asked to approve, and the CA to mint for, a
+// loopback address spelled as a name. No top-level domain is numeric
+// (RFC 3696 2), so a name whose last label is digits, or hex in 0x
+// form, is refused as an IP.
+func TestAttackRequestAccessIPSpelledAsName(t *testing.T) {
+	f := newProxyFixture(t)
+	for _, h := range []string{"127.1", "0177.0.0.1", "0x7f.0.0.1", "0x7f000001.0x1", "10.0.0.010", "127.0.1:443", "1.1.1.01:8443", "01.02.03.04"} {
+		_, _, err := f.bundle.Proxy.parseAccessHost(h)
+		if err == nil || !strings.Contains(err.Error(), "IP address") {
+			t.Errorf("request_access %q: %v", h, err)
+		}
+	}
+	for _, h := range []string{"1password.com", "api.0x.org", "3.example.com", "x.123abc"} {
+		if _, _, err := f.bundle.Proxy.parseAccessHost(h); err != nil {
+			t.Errorf("request_access %q refused: %v", h, err)
+		}
+	}
+}
