@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,62 @@ func TestAttackRequestAccessIPSpelledAsName(t *testing.T) {
 		if _, _, err := f.bundle.Proxy.parseAccessHost(h); err != nil {
 			t.Errorf("request_access %q refused: %v", h, err)
 		}
+	}
+}
+
+// GET /requests on the supervise listener answered every kept decision
+// (up to maxHeld held and maxDenied denied, each field up to
+// maxDecisionField bytes) in one JSON document encoded whole in memory
+// before a byte was written: a path of control characters (sent
+// percent-encoded, kept decoded) costs six bytes of JSON each. A 100-byte
+// GET then makes the bundle build megabytes, and an agent that opens
+// many such GETs and reads none of them keeps every buffer alive
+// (WriteStall is minutes): the bundle runs out of memory. However many
+// readers stall, what they pin must stay bounded.
+func TestAttackSuperviseRequestsAmplification(t *testing.T) {
+	f := newProxyFixture(t)
+	path := "/" + strings.Repeat("%01", maxDecisionField)
+	for i := range maxDenied {
+		c := dialT(t, f.proxyAddr())
+		fmt.Fprintf(c, "M%0500d http://denied.example.test%s HTTP/1.1\r\nHost: denied.example.test\r\n\r\n", i, path)
+		io.Copy(io.Discard, c)
+		c.Close()
+	}
+	if n := len(f.bundle.Recorder.Denied()); n < maxDenied {
+		t.Fatalf("%d denials kept", n)
+	}
+	resp, err := http.Get(f.sup.URL + "/requests")
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, _ := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	t.Logf("GET /requests: %d bytes", size)
+
+	// Readers that never read: what the bundle's heap holds for them.
+	const readers = 64
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var conns []net.Conn
+	for range readers {
+		c := dialT(t, strings.TrimPrefix(f.sup.URL, "http://"))
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.SetReadBuffer(4 << 10)
+		}
+		fmt.Fprintf(c, "GET /requests HTTP/1.1\r\nHost: x\r\n\r\n")
+		conns = append(conns, c)
+	}
+	time.Sleep(2 * time.Second)
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	for _, c := range conns {
+		c.Close()
+	}
+	grew := int64(after.HeapInuse) - int64(before.HeapInuse)
+	t.Logf("%d stalled GET /requests hold %d MiB of heap", readers, grew>>20)
+	if grew > 24<<20 {
+		t.Errorf("%d stalled readers of a %d-byte answer pin %d MiB of the bundle's heap", readers, size, grew>>20)
 	}
 }
