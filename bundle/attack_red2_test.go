@@ -2,11 +2,13 @@ package bundle
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"testing"
@@ -187,5 +189,100 @@ func TestAttackSuperviseRequestsAmplification(t *testing.T) {
 	t.Logf("%d stalled GET /requests hold %d MiB of heap", readers, grew>>20)
 	if grew > 24<<20 {
 		t.Errorf("%d stalled readers of a %d-byte answer pin %d MiB of the bundle's heap", readers, size, grew>>20)
+	}
+}
+
+// After a grant, the agent tries to widen it: a WebSocket upgrade (a
+// tunnel DLP reads only frame by frame, and a grant allows none), the
+// host spelled otherwise inside the tunnel, another host fronted
+// through the granted tunnel, and a request_access for a route host
+// with auth on another port so that the grant would carry its token.
+func TestAttackGrantWidening(t *testing.T) {
+	f := newProxyFixture(t)
+	grantHost(t, f, "Granted.Example.Test.:443")
+	if gs := f.bundle.Proxy.Grants(); len(gs) != 1 || gs[0].Host != "granted.example.test" || gs[0].Port != 443 {
+		t.Fatalf("grants: %+v", gs)
+	}
+	req, _ := http.NewRequest("GET", "https://granted.example.test/ws", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	resp, err := f.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 403 {
+		t.Errorf("WebSocket upgrade on a granted host answered %d", resp.StatusCode)
+	}
+	// Fronting: the tunnel is to the granted host, the Host header names
+	// a route with auth.
+	req, _ = http.NewRequest("GET", "https://granted.example.test/repos/acme/x", nil)
+	req.Host = "api.example.test"
+	if resp, err := f.client.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 403 {
+			t.Errorf("Host api.example.test in the granted tunnel answered %d", resp.StatusCode)
+		}
+	}
+	for _, u := range f.tlsUp.requests() {
+		if u.Authorization != "" || u.Path == "/ws" || u.Path == "/repos/acme/x" {
+			t.Errorf("upstream saw %+v", u)
+		}
+	}
+	// A grant on another port of a route host with auth carries no token.
+	grantHost(t, f, "api.example.test:8443")
+	if r, ok := f.bundle.Proxy.grants.route("api.example.test", 8443); !ok || r.Auth != nil || r.DLP != DLPBlock {
+		t.Fatalf("grant on a route host's other port: %+v", r)
+	}
+}
+
+// The secret in every spelling DLP knows (docs/dlp.md), put in the
+// agent's question and access reason: none reaches the operator's list,
+// the agent's held_requests or the decision log.
+func TestAttackMCPSecretSpellings(t *testing.T) {
+	f := newProxyFixture(t)
+	f.bundle.Proxy.holds.timeout = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	b64 := base64.StdEncoding.EncodeToString([]byte("xy" + canary))
+	utf16 := ""
+	for _, c := range canary {
+		utf16 += string(c) + "\x00"
+	}
+	spellings := []string{
+		url.QueryEscape(canary), strings.ToUpper(canary),
+		base64.RawURLEncoding.EncodeToString([]byte(canary)),
+		b64[:len(b64)/2] + "\n" + b64[len(b64)/2:], // wrapped, inside a longer blob
+		strings.ReplaceAll(jsonString(canary), "a", `\u0061`),
+		utf16,
+	}
+	var waiting []<-chan string
+	for i, s := range spellings {
+		tool, args := "ask_operator", fmt.Sprintf(`{"question":%s}`, jsonString("token: "+s))
+		if i%2 == 1 {
+			tool, args = "request_access", fmt.Sprintf(`{"host":"h%d.example.com","reason":%s}`, i, jsonString("token: "+s))
+		}
+		ch := make(chan string, 1)
+		go func() { ch <- rawToolCall(ctx, f.sup.URL, tool, args) }()
+		waiting = append(waiting, ch)
+	}
+	items := waitPending(t, f.bundle.Proxy, len(spellings))
+	listed := rawToolCall(ctx, f.sup.URL, "held_requests", `{}`)
+	_, list := operatorCall(t, f, "GET", "/items", "")
+	for _, it := range items {
+		if text := it.Question + it.Reason; text != "token: [REDACTED]" && text != "[REDACTED]" {
+			t.Errorf("item kept %q", text)
+		}
+	}
+	for what, text := range map[string]string{"held_requests": listed, "operator list": list} {
+		if strings.Contains(text, "token: "+canary[:4]) || strings.Count(text, "[REDACTED]") < len(spellings) {
+			t.Errorf("%s:\n%s", what, text)
+		}
+	}
+	cancel()
+	for _, ch := range waiting {
+		<-ch
 	}
 }
