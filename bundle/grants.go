@@ -129,6 +129,9 @@ func (p *Proxy) parseAccessHost(s string) (string, int, error) {
 	if !validDNSName(host) || !strings.Contains(host, ".") {
 		return "", 0, fmt.Errorf("host is not a DNS name (letters, digits, '-', '_' in dot-separated labels, at least two)")
 	}
+	if numericTLD(host) {
+		return "", 0, fmt.Errorf("host is an IP address spelled as a name (its last label is a number); only DNS names can be granted")
+	}
 	if r, _, ok := p.policy.Match(host, port); ok {
 		return "", 0, fmt.Errorf("%s:%d is already allowed by route %s: use it, no access request is needed", host, port, r.Host)
 	}
@@ -136,6 +139,19 @@ func (p *Proxy) parseAccessHost(s string) (string, int, error) {
 		return "", 0, fmt.Errorf("%s:%d is already granted: use it, no access request is needed", host, port)
 	}
 	return host, port, nil
+}
+
+// numericTLD reports whether host's last label is a number (decimal,
+// or hex in 0x form): no top-level domain is (RFC 3696 section 2), and
+// inet_aton, curl and the libraries built on them read such a name
+// ("127.1", "0177.0.0.1", "0x7f.1") as an IPv4 address.
+func numericTLD(host string) bool {
+	last := host[strings.LastIndexByte(host, '.')+1:]
+	digits := "0123456789"
+	if rest, ok := strings.CutPrefix(last, "0x"); ok {
+		last, digits = rest, "0123456789abcdef"
+	}
+	return strings.Trim(last, digits) == ""
 }
 
 // mayMint reports whether the CA may mint for host now: a host of the

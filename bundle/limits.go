@@ -83,6 +83,10 @@ const (
 	maxAnswerText = 8 << 10
 	// maxGrants is how many runtime grants a bundle keeps at once.
 	maxGrants = 64
+	// maxRequestsAnswers is how many GET /requests answers the
+	// supervise listener builds at once (supervise.go): each can be
+	// megabytes, held until its reader takes it.
+	maxRequestsAnswers = 2
 	// maxMCPBody bounds one JSON-RPC message the agent posts to /mcp.
 	maxMCPBody = 64 << 10
 )

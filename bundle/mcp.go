@@ -1,8 +1,11 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -111,9 +114,41 @@ func NewMCP(p *Proxy) http.Handler {
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxMCPBody)
+		if !refuseBatch(w, r) {
+			return
+		}
 		defer calls.track(r)()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// refuseBatch answers 400 to a JSON-RPC batch (a body that is a JSON
+// array) and reports false; otherwise it puts the body it read back and
+// reports true. MCP dropped batches in 2025-06-18, yet the SDK still
+// serves them to a client that names an older version or none, and it
+// builds a batch's whole answer in memory: one 64 KiB batch of
+// held_requests calls made a 150 MiB answer (TestAttackMCPBatchAmplification).
+// One call per POST keeps an answer to one list.
+func refuseBatch(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost || r.Body == nil {
+		return true
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			http.Error(w, fmt.Sprintf("request body exceeds %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge)
+		} else {
+			http.Error(w, "cannot read the request body", http.StatusBadRequest)
+		}
+		return false
+	}
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		http.Error(w, "JSON-RPC batches are not served: send one message per POST", http.StatusBadRequest)
+		return false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
 }
 
 // callHeader carries, from the /mcp handler to a tool, the key of the

@@ -25,7 +25,20 @@ type SuperviseResponse struct {
 func NewSupervise(rec *Recorder, p *Proxy) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(MCPPath, NewMCP(p))
+	// Each answer is built whole in memory (megabytes when the lists are
+	// full of long fields) and stays there until its reader has it, so
+	// only maxRequestsAnswers are built at once; more are answered 503
+	// at once, never queued.
+	busy := make(chan struct{}, maxRequestsAnswers)
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case busy <- struct{}{}:
+			defer func() { <-busy }()
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, "too many GET /requests answers in flight; read them, then retry", http.StatusServiceUnavailable)
+			return
+		}
 		resp := SuperviseResponse{Held: rec.Held(), Denied: rec.Denied()}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
