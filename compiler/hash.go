@@ -35,7 +35,11 @@ func manifestDigest(m *schema.Manifest) (string, error) {
 // networkHashInput: the networks are recreated when their name, their
 // subnet or gateway, or the backend (internal bridge plus egress bridge
 // on docker, one bridge on smolmachines) changes. Pinned, the probe IP
-// and everything about the containers are left out.
+// and everything about the containers are left out. The egress name is
+// the project's shared network now (plan.EgressNetworkName); it stays in
+// the input so the hash keeps its meaning, and executor.Diff keeps an
+// internal network whose hash moved only with it (the per-instance egress
+// name of an older plan).
 type networkHashInput struct {
 	Resource     string `json:"resource"`
 	V            int    `json:"v"`

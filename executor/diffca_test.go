@@ -26,7 +26,7 @@ func TestDiffCAFollowsRouteHosts(t *testing.T) {
 	base := testInstance("a", "10.0.1")
 	old := withHosts(base, "api.example.test", "*.cdn.test")
 	liveWith := func(domains ...string) []Resource {
-		return edit(live(old), RoleBundle, func(r *Resource) bool { r.CADomains = domains; return true })
+		return edit(project(live(old)), RoleBundle, func(r *Resource) bool { r.CADomains = domains; return true })
 	}
 	const added = "route host pypi.org is outside the bundle's CA name constraints"
 	tests := map[string]struct {

@@ -112,7 +112,7 @@ func printChanges(w io.Writer, ch *executor.Changes) {
 		fmt.Fprintf(w, "Changes to project %q:\n", ch.Project)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, op := range ch.Ops() {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", op.Kind.Symbol(), op.Instance, op.Role, op.Name, op.Cause)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", op.Kind.Symbol(), op.Owner(), op.Role, op.Name, op.Cause)
 		}
 		tw.Flush()
 	}
