@@ -239,7 +239,7 @@ func TestDiff(t *testing.T) {
 		},
 		"an agent image reference that names the same image is a no-op": {
 			plan:   testPlan(a),
-			live: project(live(a)),
+			live:   project(live(a)),
 			images: map[string]string{"img": imgOld},
 		},
 		"an agent image reference rebuilt since replaces only the agent": {
@@ -254,7 +254,7 @@ func TestDiff(t *testing.T) {
 		},
 		"an agent image reference that names nothing now leaves the agent alone": {
 			plan:   testPlan(a),
-			live: project(live(a)),
+			live:   project(live(a)),
 			images: map[string]string{"img": ""},
 		},
 		"an agent whose backend reports no image is not compared": {
