@@ -338,33 +338,41 @@ func TestDiff(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			obs := &Observed{Project: "p", Resources: tc.live, Images: tc.images}
-			ch, err := Diff(tc.plan, obs, DiffOptions{Prune: tc.prune, Replace: tc.replace})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tc.want, opLines(ch)); d != "" {
-				t.Errorf("ops (-want +got):\n%s", d)
-			}
-			gotCA := map[string]CASource{}
-			for _, ic := range ch.Instances {
-				if ic.CA != CANone {
-					gotCA[ic.Slug] = ic.CA
-				}
-				if ic.CA == CAReuse && (ic.CAFrom == nil || ic.CAFrom.Role != RoleBundle) {
-					t.Errorf("instance %s reuses a CA from %+v, want its bundle", ic.Slug, ic.CAFrom)
-				}
-			}
-			if tc.ca == nil {
-				tc.ca = map[string]CASource{}
-			}
-			if d := cmp.Diff(tc.ca, gotCA); d != "" {
-				t.Errorf("CA sources (-want +got):\n%s", d)
-			}
+			ch := checkDiff(t, tc.plan, obs, DiffOptions{Prune: tc.prune, Replace: tc.replace}, tc.want, tc.ca)
 			if d := cmp.Diff(tc.orphans, ch.Orphans); d != "" {
 				t.Errorf("orphans (-want +got):\n%s", d)
 			}
 		})
 	}
+}
+
+// checkDiff runs Diff and compares its ops and CA sources with want and
+// ca (nil: no instance needs a CA).
+func checkDiff(t *testing.T, p *plan.Plan, obs *Observed, opts DiffOptions, want []string, ca map[string]CASource) *Changes {
+	t.Helper()
+	ch, err := Diff(p, obs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, opLines(ch)); d != "" {
+		t.Errorf("ops (-want +got):\n%s", d)
+	}
+	gotCA := map[string]CASource{}
+	for _, ic := range ch.Instances {
+		if ic.CA != CANone {
+			gotCA[ic.Slug] = ic.CA
+		}
+		if ic.CA == CAReuse && (ic.CAFrom == nil || ic.CAFrom.Role != RoleBundle) {
+			t.Errorf("instance %s reuses a CA from %+v, want its bundle", ic.Slug, ic.CAFrom)
+		}
+	}
+	if ca == nil {
+		ca = map[string]CASource{}
+	}
+	if d := cmp.Diff(ca, gotCA); d != "" {
+		t.Errorf("CA sources (-want +got):\n%s", d)
+	}
+	return ch
 }
 
 func TestDiffReplaceUnknownInstance(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/bottleplan/bottleplan/plan"
-	"github.com/google/go-cmp/cmp"
 )
 
 // legacy is in as a plan made before the egress network was shared
@@ -131,25 +130,7 @@ func TestDiffSharedEgress(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			ch, err := Diff(tc.plan, &Observed{Project: "p", Resources: tc.live}, DiffOptions{Prune: tc.prune})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tc.want, opLines(ch)); d != "" {
-				t.Errorf("ops (-want +got):\n%s", d)
-			}
-			gotCA := map[string]CASource{}
-			for _, ic := range ch.Instances {
-				if ic.CA != CANone {
-					gotCA[ic.Slug] = ic.CA
-				}
-			}
-			if tc.ca == nil {
-				tc.ca = map[string]CASource{}
-			}
-			if d := cmp.Diff(tc.ca, gotCA); d != "" {
-				t.Errorf("CA sources (-want +got):\n%s", d)
-			}
+			checkDiff(t, tc.plan, &Observed{Project: "p", Resources: tc.live}, DiffOptions{Prune: tc.prune}, tc.want, tc.ca)
 		})
 	}
 }

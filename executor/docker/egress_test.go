@@ -34,13 +34,8 @@ import (
 // answers. A dial of the egress network's gateway (the host, which does
 // answer) shows the probe tells the two apart.
 func TestEgressIsolation(t *testing.T) {
-	eng := dockertest.Engine(t)
-	project := dockertest.Project(t, eng)
-	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t)})
-	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "a", "b")
-	for i := range p.Instances {
-		p.Instances[i].Bundle.Proxy.Routes = nil // nothing to dial outside
-	}
+	eng, b, p := twoWithoutRoutes(t)
+	project := p.Project
 	if _, err := converge(t, b, p, false, executor.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +86,20 @@ func TestEgressIsolation(t *testing.T) {
 	}
 }
 
+// twoWithoutRoutes returns the Engine, a backend and a plan of a new
+// project with instances a and b, whose bundles have no routes (nothing
+// to dial outside).
+func twoWithoutRoutes(t *testing.T) (*client.Client, *docker.Backend, *plan.Plan) {
+	eng := dockertest.Engine(t)
+	project := dockertest.Project(t, eng)
+	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t)})
+	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "a", "b")
+	for i := range p.Instances {
+		p.Instances[i].Bundle.Proxy.Routes = nil
+	}
+	return eng, b, p
+}
+
 // isTimeout reports whether a probe error says nothing answered.
 func isTimeout(e string) bool {
 	return strings.Contains(e, "timeout") || strings.Contains(e, "deadline") || strings.Contains(e, "no answer")
@@ -136,13 +145,10 @@ func probeFrom(t *testing.T, eng *client.Client, id string, targets []probewire.
 // release (the shared egress name, new network and bundle hashes)
 // replaces only the bundles once more, and converges.
 func TestEgressLegacyPlan(t *testing.T) {
-	eng := dockertest.Engine(t)
-	project := dockertest.Project(t, eng)
-	b := docker.New(eng, docker.Options{BundleBinary: dockertest.BundleBinary(t)})
-	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "a", "b")
+	eng, b, p := twoWithoutRoutes(t)
+	project := p.Project
 	for i := range p.Instances {
 		in := &p.Instances[i]
-		in.Bundle.Proxy.Routes = nil
 		in.Network.EgressName = project + "-" + in.Slug + "-egress" // as b7a7c9a planned it
 	}
 	applyAsBefore(t, eng, b, p)
