@@ -73,8 +73,7 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 	}
 	ch := &Changes{Project: p.Project}
 	live := byInstance(obs.Resources)
-	shared := live[SharedInstance]
-	delete(live, SharedInstance)
+	shared := takeShared(live)
 	planned := map[string]bool{}
 	for i := range p.Instances {
 		planned[p.Instances[i].Slug] = true
@@ -121,8 +120,7 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 func DiffDestroy(obs *Observed, slug string) *Changes {
 	ch := &Changes{Project: obs.Project}
 	live := byInstance(obs.Resources)
-	shared := live[SharedInstance]
-	delete(live, SharedInstance)
+	shared := takeShared(live)
 	others := false
 	for _, s := range slices.Sorted(maps.Keys(live)) {
 		if slug != "" && s != slug {

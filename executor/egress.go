@@ -72,6 +72,29 @@ func EgressLabels(project, name, planDigest string) map[string]string {
 	return Labels(project, SharedInstance, RoleNetworkEgress, EgressConfigHash(name), planDigest)
 }
 
+// takeShared removes from live (resources by instance) the project's
+// shared resources and returns them: the networks of role
+// RoleNetworkEgress without an instance. Anything else without an
+// instance (a container some tool labelled with the project alone) stays
+// in live under SharedInstance and is treated as an orphan, as before
+// the egress network was shared: listed, removed by --prune or destroy.
+func takeShared(live map[string][]Resource) []Resource {
+	var shared, rest []Resource
+	for _, r := range live[SharedInstance] {
+		if r.Role == RoleNetworkEgress {
+			shared = append(shared, r)
+		} else {
+			rest = append(rest, r)
+		}
+	}
+	if len(rest) > 0 {
+		live[SharedInstance] = rest
+	} else {
+		delete(live, SharedInstance)
+	}
+	return shared
+}
+
 // plannedEgress returns the project's egress network name when an
 // instance of p needs it, else "".
 func plannedEgress(p *plan.Plan) string {

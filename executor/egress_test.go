@@ -103,6 +103,10 @@ func TestDiffSharedEgress(t *testing.T) {
 			},
 			ca: map[string]CASource{"a": CAReuse},
 		},
+		"a container labelled with the project alone is an orphan, not shared": {
+			plan: testPlan(a),
+			live: append(project(live(a)), Resource{Role: "test-upstream", Name: "p-upstream", ID: "u", State: "running"}),
+		},
 		"a second project-level network is deleted": {
 			plan: testPlan(a),
 			live: append(project(live(a)), Resource{Role: RoleNetworkEgress, Name: "p-egress-old", ID: "x"}),

@@ -57,11 +57,15 @@ func (o Op) String() string {
 
 // Owner is the op's instance slug, or "(project)" for a resource the
 // project's instances share.
-func (o Op) Owner() string {
-	if o.Instance == SharedInstance {
+func (o Op) Owner() string { return Owner(o.Instance) }
+
+// Owner names the owner of a resource of instance for people: the slug,
+// or "(project)" for a resource the project's instances share.
+func Owner(instance string) string {
+	if instance == SharedInstance {
 		return "(project)"
 	}
-	return o.Instance
+	return instance
 }
 
 // CASource says where an instance's CA comes from when Apply creates a

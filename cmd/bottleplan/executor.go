@@ -143,7 +143,7 @@ func printOrphans(w io.Writer, ch *executor.Changes) {
 // progress prints one line per completed step.
 func progress(w io.Writer) func(executor.Event) error {
 	return func(ev executor.Event) error {
-		fmt.Fprintf(w, "%s: %s %s %s\n", ev.Instance, ev.Role, ev.Name, ev.Step)
+		fmt.Fprintf(w, "%s: %s %s %s\n", executor.Owner(ev.Instance), ev.Role, ev.Name, ev.Step)
 		return nil
 	}
 }
