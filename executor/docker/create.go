@@ -277,6 +277,11 @@ func (b *Backend) Remove(ctx context.Context, r executor.Resource, step executor
 	var err error
 	if r.Role.IsNetwork() {
 		err = b.eng.NetworkRemove(ctx, r.ID)
+		if err != nil && strings.Contains(err.Error(), "active endpoints") {
+			// Seen on Engine 20.10 after the last of 100 bundles on the
+			// project's egress network was removed (docs/BENCHMARKS.md).
+			err = fmt.Errorf("%w (if no container is left on it, the Engine lost count of its endpoints, moby/moby#43286, and only restarting the Docker daemon clears it; the network is harmless until then and apply reuses it)", err)
+		}
 	} else {
 		err = b.eng.ContainerRemove(ctx, r.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
 	}
