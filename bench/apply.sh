@@ -5,6 +5,7 @@
 #
 #	bench/apply.sh                     # N = 1 5 20, 5 runs each
 #	RUNS=3 APPLY_NS="20" bench/apply.sh
+#	RUNS=1 COMPOSE=0 APPLY_NS="20 50 100" bench/apply.sh   # scale (issue 15)
 #
 # For each N: a manifest of N instances (bench/genmanifest, agent image
 # bottleplan-bench/agent:1 built FROM scratch around the executor tests'
@@ -18,13 +19,20 @@
 # of copied in):
 #   docker-compose up -d (cold), the same again (no-op), docker-compose down.
 # The bundle image is built by a warm-up apply first, so neither side
-# builds or pulls an image while measured. Everything carries the
+# builds or pulls an image while measured. COMPOSE=0 leaves the compose
+# side out (the scale runs: 100 instances of each would take long).
+#
+# Every bottleplan command runs with BOTTLEPLAN_ENGINE_TIMING=1; the
+# scale table counts the Engine calls of the last run of each (per
+# instance, and the network creates of the cold apply: one per instance
+# for its internal network plus one for the project's egress network). Everything carries the
 # project name bpbench-<pid> (label io.bottleplan.project for apply,
 # io.bottleplan.bench for compose) and is removed by label at the end,
 # also on failure. Only local images and networks are used.
 set -euo pipefail
 
 RUNS=${RUNS:-5}
+COMPOSE=${COMPOSE:-1}
 APPLY_NS=${APPLY_NS:-"1 5 20"}
 BENCH_DIR=${BENCH_DIR:-/tmp/bottleplan-bench}
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -57,6 +65,14 @@ ssh-keygen -q -t ed25519 -N '' -f "$work/home/.ssh/id_app" <<<y >/dev/null 2>&1 
 printf 'JIRA_TOKEN=bench\n' >"$work/env"
 export HOME=$work/home CLAUDE_CODE_OAUTH_TOKEN=bench HOST_GH_PAT=bench HOST_DOCS_TOKEN=bench
 bp() { "$work/bottleplan" "$@" >>"$work/log" 2>&1; }
+# bpt KEY ARGS...: bp with the Engine calls timed into $work/engine-KEY.
+bpt() {
+	local key=$1
+	shift
+	BOTTLEPLAN_ENGINE_TIMING=1 "$work/bottleplan" "$@" >>"$work/log" 2>"$work/engine-$key"
+}
+calls() { grep -c '^engine ' "$work/engine-$1" || true; }
+netcreates() { grep -c '^engine NetworkCreate ' "$work/engine-$1" || true; }
 compose() { docker-compose -p "$project" -f "$work/compose.yml" "$@" >>"$work/log" 2>&1; }
 
 # timed VAR CMD...: runs CMD, adds its wall time in seconds to VAR's list.
@@ -85,10 +101,18 @@ running() {
 
 cd "$work"
 rows=()
+scale=()
 for n in $APPLY_NS; do
 	"$work/genmanifest" -n "$n" -project "$project" -image "$agent_image" -pool "$pool" >"m$n.yaml"
 	bp plan -f "m$n.yaml" -o "plan$n.json"
-	if [[ ! -s compose.yml ]] || [[ $n != "${last_n:-}" ]]; then
+	if ((!COMPOSE)); then
+		# Warm-up once: builds the bundle image.
+		if [[ -z ${warm:-} ]]; then
+			bp apply "plan$n.json" --auto-approve --env-file env
+			bp destroy "plan$n.json" --auto-approve
+			warm=1
+		fi
+	elif [[ ! -s compose.yml ]] || [[ $n != "${last_n:-}" ]]; then
 		# Warm-up: builds the bundle image once, and gives composegen
 		# the live resources to copy.
 		bp apply "plan$n.json" --auto-approve --env-file env
@@ -108,10 +132,11 @@ for n in $APPLY_NS; do
 	fi
 	for ((i = 0; i < RUNS; i++)); do
 		echo "N=$n run $((i + 1))/$RUNS" >&2
-		timed "bp-up-$n" bp apply "plan$n.json" --auto-approve --env-file env
-		timed "bp-noop-$n" bp apply "plan$n.json" --auto-approve --env-file env
+		timed "bp-up-$n" bpt "up-$n" apply "plan$n.json" --auto-approve --env-file env
+		timed "bp-noop-$n" bpt "noop-$n" apply "plan$n.json" --auto-approve --env-file env
 		running bottleplan
-		timed "bp-down-$n" bp destroy "plan$n.json" --auto-approve
+		timed "bp-down-$n" bpt "down-$n" destroy "plan$n.json" --auto-approve
+		((COMPOSE)) || continue
 		timed "c-up-$n" compose up -d
 		timed "c-noop-$n" compose up -d
 		running compose
@@ -120,12 +145,21 @@ for n in $APPLY_NS; do
 	[[ -z $(docker ps -aq --filter "label=io.bottleplan.project=$project") ]] || { echo "destroy left containers" >&2; exit 1; }
 	ratio() { awk "BEGIN{printf \"%.2f\", $1/$2}"; }
 	up=$(minof "bp-up-$n") noop=$(minof "bp-noop-$n") down=$(minof "bp-down-$n")
+	scale+=("| $n | $up s | $(ratio "$up" "$n") s | $noop s | $down s | $(ratio "$(calls "up-$n")" "$n") | $(netcreates "up-$n") | $(calls "noop-$n") | $(ratio "$(calls "down-$n")" "$n") |")
+	((COMPOSE)) || continue
 	cup=$(minof "c-up-$n") cnoop=$(minof "c-noop-$n") cdown=$(minof "c-down-$n")
 	rows+=("| $n | $up s | $cup s | $(ratio "$up" "$cup") | $noop s | $cnoop s | $(ratio "$noop" "$up") | $down s | $cdown s |")
 done
 
 echo
-echo "min of $RUNS runs; $(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /'), Docker Engine $(docker version -f '{{.Server.Version}}')"
+echo "min of $RUNS runs; Docker Engine $(docker version -f '{{.Server.Version}}'); load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo
+echo "| N | apply (cold) | per instance | re-apply (no-op) | destroy | Engine calls per instance (cold) | network creates (cold) | Engine calls (no-op) | Engine calls per instance (destroy) |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+printf '%s\n' "${scale[@]}"
+((COMPOSE)) || exit 0
+echo
+echo "$(docker-compose version --short 2>/dev/null | sed 's/^/docker-compose /')"
 echo
 echo "| N | apply (cold) | compose up | apply / compose | re-apply (no-op) | compose up (no-op) | no-op / cold apply | destroy | compose down |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -153,7 +153,7 @@ func compileInstance(project, defaultBackend, slug string, a *schema.Agent, b *s
 	}
 	if backend == plan.BackendDocker {
 		net.AgentIP = host(subnet, offsetAgent)
-		net.EgressName = base + "-egress"
+		net.EgressName = plan.EgressNetworkName(project)
 	} else {
 		net.AllowCIDR = net.BundleIP + "/32"
 	}

@@ -32,7 +32,7 @@ func TestCompileInstanceFields(t *testing.T) {
 					AgentIP:      base.Next().Next().Next().String(),
 					ProbeIP:      base.Next().Next().Next().Next().String(),
 					InternalName: "acme-implementer-int",
-					EgressName:   "acme-implementer-egress",
+					EgressName:   "acme-egress",
 				}
 				if d := cmp.Diff(want, in.Network); d != "" {
 					t.Errorf("network (-want +got):\n%s", d)

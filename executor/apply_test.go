@@ -38,14 +38,18 @@ func (r *recorder) ReadCA(_ context.Context, b Resource) (*CA, error) {
 	return &CA{CertPEM: []byte("old-cert"), KeyPEM: []byte("old-key")}, nil
 }
 func (r *recorder) Create(_ context.Context, req CreateRequest) error {
-	r.log(req.Instance.Slug, "create "+string(req.Role))
+	slug := SharedInstance
+	if req.Instance != nil {
+		slug = req.Instance.Slug
+	}
+	r.log(slug, "create "+string(req.Role))
 	r.mu.Lock()
 	if r.cas == nil {
 		r.cas = map[string]*CA{}
 	}
-	r.cas[req.Instance.Slug+"/"+string(req.Role)] = req.CA
+	r.cas[slug+"/"+string(req.Role)] = req.CA
 	r.mu.Unlock()
-	if r.fail == req.Instance.Slug+"/"+string(req.Role) {
+	if r.fail == slug+"/"+string(req.Role) {
 		return errors.New("boom")
 	}
 	if err := req.Step("created"); err != nil {
@@ -65,7 +69,7 @@ func (r *recorder) Remove(_ context.Context, res Resource, step StepFunc) error 
 func TestApplyOrderPerInstance(t *testing.T) {
 	a, b := testInstance("a", "10.0.1"), testInstance("b", "10.0.2")
 	p := testPlan(withNetworkHash(a, "sha256:n2"), b)
-	ch, err := Diff(p, &Observed{Project: "p", Resources: live(a)}, DiffOptions{})
+	ch, err := Diff(p, &Observed{Project: "p", Resources: project(live(a))}, DiffOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +78,9 @@ func TestApplyOrderPerInstance(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string][]string{
-		"a": {"readca p-a-bundle", "remove agent", "remove bundle", "remove network-egress", "remove network-internal",
-			"create network-internal", "create network-egress", "create bundle", "create agent"},
-		"b": {"create network-internal", "create network-egress", "create bundle", "create agent"},
+		"a": {"readca p-a-bundle", "remove agent", "remove bundle", "remove network-internal",
+			"create network-internal", "create bundle", "create agent"},
+		"b": {"create network-internal", "create bundle", "create agent"},
 	}
 	if d := cmp.Diff(want, rec.calls); d != "" {
 		t.Errorf("calls (-want +got):\n%s", d)
@@ -101,7 +105,7 @@ func TestApplyFailureStopsOnlyThatInstance(t *testing.T) {
 	if slices.Contains(rec.calls["a"], "create agent") {
 		t.Errorf("instance a went on after its bundle failed: %v", rec.calls["a"])
 	}
-	if len(rec.calls["b"]) != 4 {
+	if len(rec.calls["b"]) != 3 {
 		t.Errorf("instance b did not complete: %v", rec.calls["b"])
 	}
 }
@@ -182,7 +186,7 @@ func TestResolveSecrets(t *testing.T) {
 	}
 
 	// An instance left alone needs nothing.
-	ch, _ = Diff(p, &Observed{Project: "p", Resources: live(in)}, DiffOptions{})
+	ch, _ = Diff(p, &Observed{Project: "p", Resources: project(live(in))}, DiffOptions{})
 	if n := SecretNeeds(p, ch); len(n) != 0 {
 		t.Errorf("in-sync instance needs %v", n)
 	}

@@ -20,8 +20,10 @@ import (
 //
 // Roles per instance come from the plan: RoleNetworkInternal (the
 // instance's subnet; on smolmachines the bridge the bundle sits on),
-// RoleNetworkEgress only when Network.EgressName is set, RoleBundle, and
-// RoleAgent (a container, or a smolvm machine). A resource that cannot
+// RoleBundle, and RoleAgent (a container, or a smolvm machine). Per
+// project, RoleNetworkEgress when an instance's Network.EgressName is set
+// (egress.go): Create gets it with a nil Instance, before any bundle that
+// joins it, and Remove after every bundle on it is gone. A resource that cannot
 // carry labels (a machine) must keep the same five facts somewhere
 // Observe reads them back, or Diff will see it as missing.
 type Backend interface {
@@ -105,10 +107,14 @@ type CreateRequest struct {
 	// Project and PlanDigest are label values.
 	Project    string
 	PlanDigest string
-	// Instance is the planned instance the resource belongs to.
+	// Instance is the planned instance the resource belongs to; nil for
+	// a resource the project's instances share (the egress network,
+	// egress.go), which the backend labels with EgressLabels.
 	Instance *plan.Instance
 	// Role is the resource to create.
 	Role Role
+	// Name is the resource's planned name.
+	Name string
 	// CA is the instance CA; set for RoleBundle (certificate and key go
 	// in) and RoleAgent (certificate only).
 	CA *CA

@@ -30,8 +30,13 @@ type DiffOptions struct {
 // Rules, per planned instance:
 //   - a replace for a changed config hash names the parts of the plan
 //     that changed when the resource carries LabelConfigFields.
-//   - networks: created when missing; replaced when their config hash,
-//     subnet, gateway or internal flag differ.
+//   - the internal network: created when missing; replaced when its
+//     config hash, subnet, gateway or internal flag differ (a hash that
+//     moved only with the egress network's name is kept: see
+//     onlyEgressNameChanged).
+//   - a live egress network of the instance's own (made from a plan of
+//     before the project's egress network was shared) is deleted; the
+//     bundle moves to the project's (egress.go).
 //   - containers: created when missing; replaced when a network of the
 //     instance is (re)created, when their config hash differs, when they
 //     were never started (an apply was interrupted), when their addresses
@@ -52,6 +57,11 @@ type DiffOptions struct {
 // Instances the plan does not name are orphans: listed, or deleted with
 // Prune.
 //
+// The project's egress network (egress.go) is created when a planned
+// instance needs it and missing, replaced when its hash differs or it is
+// internal (and every bundle with it), and deleted when no instance of
+// the project is left to use it; its ops are Changes.Shared.
+//
 // What Diff cannot see, by design: secret values (they are recorded
 // nowhere, so a changed host token does not recreate anything), the
 // bundle image (it changes with the bottleplan binary), and the build
@@ -63,10 +73,17 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 	}
 	ch := &Changes{Project: p.Project}
 	live := byInstance(obs.Resources)
+	shared := takeShared(live)
 	planned := map[string]bool{}
 	for i := range p.Instances {
 		planned[p.Instances[i].Slug] = true
 	}
+	orphansKept := false
+	for slug := range live {
+		orphansKept = orphansKept || !opts.Prune && !planned[slug]
+	}
+	var egressRemade bool
+	ch.Shared, egressRemade = diffShared(plannedEgress(p), shared, orphansKept)
 	forced := map[string]bool{}
 	for _, slug := range opts.Replace {
 		if !planned[slug] {
@@ -76,7 +93,7 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 	}
 	for i := range p.Instances {
 		in := &p.Instances[i]
-		ic := diffInstance(in, live[in.Slug], obs.Images, forced[in.Slug])
+		ic := diffInstance(p.Project, in, live[in.Slug], obs.Images, forced[in.Slug], egressRemade)
 		if len(ic.Ops) > 0 {
 			ch.Instances = append(ch.Instances, ic)
 		}
@@ -103,11 +120,18 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 func DiffDestroy(obs *Observed, slug string) *Changes {
 	ch := &Changes{Project: obs.Project}
 	live := byInstance(obs.Resources)
+	shared := takeShared(live)
+	others := false
 	for _, s := range slices.Sorted(maps.Keys(live)) {
 		if slug != "" && s != slug {
+			others = true
 			continue
 		}
 		ch.Instances = append(ch.Instances, deleteAll(s, live[s], "delete: destroy requested"))
+	}
+	if !others {
+		// The last instance goes: what the instances shared goes with it.
+		ch.Shared = deleteAll(SharedInstance, shared, "delete: destroy requested").Ops
 	}
 	return ch
 }
@@ -129,10 +153,9 @@ type want struct {
 }
 
 func wants(in *plan.Instance) []want {
+	// The egress network is the project's (diffShared), not the
+	// instance's.
 	ws := []want{{RoleNetworkInternal, in.Network.InternalName, in.ConfigHash.Network, "network"}}
-	if in.Network.EgressName != "" {
-		ws = append(ws, want{RoleNetworkEgress, in.Network.EgressName, in.ConfigHash.Network, "network"})
-	}
 	agent := in.Agent.ContainerName
 	if agent == "" {
 		agent = in.Agent.MachineName // smolmachines: the agent is a machine
@@ -143,7 +166,10 @@ func wants(in *plan.Instance) []want {
 	return ws
 }
 
-func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, forced bool) InstanceChanges {
+// diffInstance returns the ops of planned instance in of project, whose
+// live resources are rs. egressRemade says the project's egress network
+// is created or replaced, so a live bundle must be made again on it.
+func diffInstance(project string, in *plan.Instance, rs []Resource, images map[string]string, forced, egressRemade bool) InstanceChanges {
 	ic := InstanceChanges{Slug: in.Slug}
 	found := map[Role]*Resource{}
 	ws := wants(in)
@@ -157,6 +183,8 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 		r := &rs[i]
 		name, ok := wanted[r.Role]
 		switch {
+		case r.Role == RoleNetworkEgress:
+			ic.Ops = append(ic.Ops, Op{Kind: Delete, Instance: in.Slug, Role: r.Role, Name: r.Name, Cause: fmt.Sprintf("delete: the project's bundles share egress network %q now", plan.EgressNetworkName(project)), Old: r})
 		case !ok:
 			ic.Ops = append(ic.Ops, Op{Kind: Delete, Instance: in.Slug, Role: r.Role, Name: r.Name, Cause: fmt.Sprintf("delete: role %q is not in the plan", r.Role), Old: r})
 		case r.Name != name || found[r.Role] != nil:
@@ -176,17 +204,20 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 		switch {
 		case old == nil:
 			kind, cause = Create, "create: not found"
-		case old.ConfigHash != w.hash:
+		case old.ConfigHash != w.hash && !(w.role == RoleNetworkInternal && onlyEgressNameChanged(changedFields(old.ConfigFields, ConfigFields(in, w.role)))):
 			kind, cause = Replace, fmt.Sprintf("replace: config hash changed (%s)", w.what)
 			if fs := changedFields(old.ConfigFields, ConfigFields(in, w.role)); len(fs) > 0 {
 				cause = fmt.Sprintf("replace: config hash changed (%s: %s)", w.what, strings.Join(fs, ", "))
 			}
 		case w.role.IsNetwork():
-			kind, cause = diffNetwork(in, w.role, old)
+			kind, cause = diffNetwork(in, old)
 		case netRecreated:
 			kind, cause = Replace, "replace: network recreated"
 		default:
-			kind, cause = diffContainer(in, w.role, old, bundle, caWhy, images)
+			kind, cause = diffContainer(project, in, w.role, old, bundle, caWhy, images)
+			if w.role == RoleBundle && egressRemade && (kind == "" || kind == Update) {
+				kind, cause = Replace, "replace: egress network recreated"
+			}
 		}
 		if w.role == RoleBundle && kind == Replace && caWhy != "" && !strings.Contains(cause, caWhy) {
 			// Replaced for another reason; say the CA is new too.
@@ -252,15 +283,9 @@ func newCAReason(in *plan.Instance, bundle *Resource) string {
 	return ""
 }
 
-// diffNetwork checks a live network of the right name and hash against
-// the plan's addresses.
-func diffNetwork(in *plan.Instance, role Role, old *Resource) (Kind, string) {
-	if role != RoleNetworkInternal {
-		if old.Internal {
-			return Replace, "replace: egress network is internal"
-		}
-		return "", ""
-	}
+// diffNetwork checks a live internal network of the right name and hash
+// against the plan's addresses.
+func diffNetwork(in *plan.Instance, old *Resource) (Kind, string) {
 	switch {
 	case old.Subnet != in.Network.Subnet:
 		return Replace, fmt.Sprintf("replace: subnet drifted (live %s, plan %s)", orNone(old.Subnet), in.Network.Subnet)
@@ -278,7 +303,7 @@ func diffNetwork(in *plan.Instance, role Role, old *Resource) (Kind, string) {
 
 // diffContainer checks a live container of the right name and hash.
 // caWhy is why the instance gets a new CA ("" when the bundle's is kept).
-func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, caWhy string, images map[string]string) (Kind, string) {
+func diffContainer(project string, in *plan.Instance, role Role, old, bundle *Resource, caWhy string, images map[string]string) (Kind, string) {
 	switch old.State {
 	case "created":
 		return Replace, "replace: never started (an earlier apply stopped half way)"
@@ -292,10 +317,14 @@ func diffContainer(in *plan.Instance, role Role, old, bundle *Resource, caWhy st
 		return Replace, "replace: " + old.LimitsDrift
 	}
 	wantNets := map[string]string{in.Network.InternalName: in.Network.BundleIP}
+	egress := EgressNetwork(project, in)
 	if role == RoleAgent {
 		wantNets = map[string]string{in.Network.InternalName: in.Network.AgentIP}
-	} else if in.Network.EgressName != "" {
-		wantNets[in.Network.EgressName] = "" // any address
+	} else if egress != "" {
+		wantNets[egress] = "" // any address
+		if _, on := old.Addresses[egress]; !on && old.Addresses != nil {
+			return Replace, fmt.Sprintf("replace: moves to the project's egress network %q", egress)
+		}
 	}
 	if old.Addresses != nil {
 		// nil: the backend does not attach this resource to networks

@@ -16,7 +16,7 @@ func testInstance(slug, subnet24 string) plan.Instance {
 		Runtime: "auto",
 		Network: plan.Network{
 			Subnet: subnet24 + ".0/28", Gateway: subnet24 + ".1", BundleIP: subnet24 + ".2", AgentIP: subnet24 + ".3", ProbeIP: subnet24 + ".4",
-			InternalName: "p-" + slug + "-internal", EgressName: "p-" + slug + "-egress",
+			InternalName: "p-" + slug + "-internal", EgressName: plan.EgressNetworkName("p"),
 		},
 		Agent:      plan.Agent{Name: slug, Image: "img", ContainerName: "p-" + slug + "-agent"},
 		Bundle:     plan.Bundle{ContainerName: "p-" + slug + "-bundle"},
@@ -28,18 +28,33 @@ func testPlan(ins ...plan.Instance) *plan.Plan {
 	return &plan.Plan{FormatVersion: 1, Project: "p", Instances: ins, PlanDigest: "sha256:plan"}
 }
 
-// live returns the resources an in-sync apply of in leaves behind (its
-// CA made for no routes, as testInstance has none).
+// live returns the resources of in that an in-sync apply leaves behind
+// (its CA made for no routes, as testInstance has none); project adds
+// the project's egress network.
 func live(in plan.Instance) []Resource {
 	n := in.Network
 	return []Resource{
 		{Role: RoleNetworkInternal, Instance: in.Slug, Name: n.InternalName, ID: "ni-" + in.Slug, ConfigHash: in.ConfigHash.Network, Subnet: n.Subnet, Gateway: n.Gateway, Internal: true},
-		{Role: RoleNetworkEgress, Instance: in.Slug, Name: n.EgressName, ID: "ne-" + in.Slug, ConfigHash: in.ConfigHash.Network, Subnet: "172.30.0.0/16", Gateway: "172.30.0.1"},
 		{Role: RoleBundle, Instance: in.Slug, Name: in.Bundle.ContainerName, ID: "cb-" + in.Slug, ConfigHash: in.ConfigHash.Bundle, State: "running", CAFingerprint: "sha256:ca-" + in.Slug,
-			CADomains: []string{"invalid"}, Addresses: map[string]string{n.InternalName: n.BundleIP, n.EgressName: "172.30.0.2"}},
+			CADomains: []string{"invalid"}, Addresses: map[string]string{n.InternalName: n.BundleIP, "p-egress": "172.30.0.2"}},
 		{Role: RoleAgent, Instance: in.Slug, Name: in.Agent.ContainerName, ID: "ca-" + in.Slug, ConfigHash: in.ConfigHash.Agent, State: "running", CAFingerprint: "sha256:ca-" + in.Slug,
 			ImageID: imgOld, Addresses: map[string]string{n.InternalName: n.AgentIP}},
 	}
+}
+
+// egressLive is project p's egress network as apply makes it.
+func egressLive() Resource {
+	return Resource{Role: RoleNetworkEgress, Name: "p-egress", ID: "ne", ConfigHash: EgressConfigHash("p-egress"), Subnet: "172.30.0.0/16", Gateway: "172.30.0.1"}
+}
+
+// project returns the live resources of instances, with the project's
+// egress network first.
+func project(instances ...[]Resource) []Resource {
+	rs := []Resource{egressLive()}
+	for _, r := range instances {
+		rs = append(rs, r...)
+	}
+	return rs
 }
 
 // Image IDs for the image drift cases: live() agents run imgOld.
@@ -71,7 +86,7 @@ func opLines(ch *Changes) []string {
 
 func TestDiff(t *testing.T) {
 	a, b := testInstance("a", "10.0.1"), testInstance("b", "10.0.2")
-	both := append(live(a), live(b)...)
+	both := project(live(a), live(b))
 	tests := map[string]struct {
 		plan    *plan.Plan
 		live    []Resource
@@ -85,8 +100,8 @@ func TestDiff(t *testing.T) {
 		"nothing live creates everything in order": {
 			plan: testPlan(a),
 			want: []string{
+				"+ (project) network-egress p-egress (create: not found)",
 				"+ a network-internal p-a-internal (create: not found)",
-				"+ a network-egress p-a-egress (create: not found)",
 				"+ a bundle p-a-bundle (create: not found)",
 				"+ a agent p-a-agent (create: not found)",
 			},
@@ -104,10 +119,9 @@ func TestDiff(t *testing.T) {
 		},
 		"network hash change replaces the instance": {
 			plan: testPlan(withNetworkHash(a, "sha256:n2")),
-			live: live(a),
+			live: project(live(a)),
 			want: []string{
 				"-/+ a network-internal p-a-internal (replace: config hash changed (network))",
-				"-/+ a network-egress p-a-egress (replace: config hash changed (network))",
 				"-/+ a bundle p-a-bundle (replace: network recreated)",
 				"-/+ a agent p-a-agent (replace: network recreated)",
 			},
@@ -115,34 +129,34 @@ func TestDiff(t *testing.T) {
 		},
 		"stopped agent is started": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.State, r.ExitCode, r.Addresses = "exited", 137, nil; return true }),
+			live: edit(project(live(a)), RoleAgent, func(r *Resource) bool { r.State, r.ExitCode, r.Addresses = "exited", 137, nil; return true }),
 			want: []string{"~ a agent p-a-agent (update: not running (exited, exit code 137); start it)"},
 		},
 		"an agent the backend reports no networks for is left alone": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.Addresses = nil; return true }),
+			live: edit(project(live(a)), RoleAgent, func(r *Resource) bool { r.Addresses = nil; return true }),
 		},
 		"an agent on no network at all is replaced": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.Addresses = map[string]string{}; return true }),
+			live: edit(project(live(a)), RoleAgent, func(r *Resource) bool { r.Addresses = map[string]string{}; return true }),
 			want: []string{`-/+ a agent p-a-agent (replace: not attached to network "p-a-internal")`},
 			ca:   map[string]CASource{"a": CAReuse},
 		},
 		"never started agent is replaced": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.State, r.CAFingerprint, r.Addresses = "created", "", nil; return true }),
+			live: edit(project(live(a)), RoleAgent, func(r *Resource) bool { r.State, r.CAFingerprint, r.Addresses = "created", "", nil; return true }),
 			want: []string{"-/+ a agent p-a-agent (replace: never started (an earlier apply stopped half way))"},
 			ca:   map[string]CASource{"a": CAReuse},
 		},
 		"crash-looping bundle is replaced": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleBundle, func(r *Resource) bool { r.State = "restarting"; return true }),
+			live: edit(project(live(a)), RoleBundle, func(r *Resource) bool { r.State = "restarting"; return true }),
 			want: []string{"-/+ a bundle p-a-bundle (replace: container is restarting)"},
 			ca:   map[string]CASource{"a": CAReuse},
 		},
 		"missing bundle regenerates the CA and replaces the agent": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleBundle, func(*Resource) bool { return false }),
+			live: edit(project(live(a)), RoleBundle, func(*Resource) bool { return false }),
 			want: []string{
 				"+ a bundle p-a-bundle (create: not found)",
 				"-/+ a agent p-a-agent (replace: instance CA regenerated (the bundle had none))",
@@ -151,23 +165,23 @@ func TestDiff(t *testing.T) {
 		},
 		"agent trusting another CA is replaced": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.CAFingerprint = "sha256:other"; return true }),
+			live: edit(project(live(a)), RoleAgent, func(r *Resource) bool { r.CAFingerprint = "sha256:other"; return true }),
 			want: []string{"-/+ a agent p-a-agent (replace: trusts a different CA than its bundle)"},
 			ca:   map[string]CASource{"a": CAReuse},
 		},
 		"agent on the egress network is replaced": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleAgent, func(r *Resource) bool {
-				r.Addresses = map[string]string{"p-a-internal": "10.0.1.3", "p-a-egress": "172.30.0.3"}
+			live: edit(project(live(a)), RoleAgent, func(r *Resource) bool {
+				r.Addresses = map[string]string{"p-a-internal": "10.0.1.3", "p-egress": "172.30.0.3"}
 				return true
 			}),
-			want: []string{`-/+ a agent p-a-agent (replace: attached to network "p-a-egress" outside the plan)`},
+			want: []string{`-/+ a agent p-a-agent (replace: attached to network "p-egress" outside the plan)`},
 			ca:   map[string]CASource{"a": CAReuse},
 		},
 		"bundle at another address is replaced": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleBundle, func(r *Resource) bool {
-				r.Addresses = map[string]string{"p-a-internal": "10.0.1.9", "p-a-egress": "172.30.0.2"}
+			live: edit(project(live(a)), RoleBundle, func(r *Resource) bool {
+				r.Addresses = map[string]string{"p-a-internal": "10.0.1.9", "p-egress": "172.30.0.2"}
 				return true
 			}),
 			want: []string{`-/+ a bundle p-a-bundle (replace: address drifted on "p-a-internal" (live 10.0.1.9, plan 10.0.1.2))`},
@@ -175,7 +189,7 @@ func TestDiff(t *testing.T) {
 		},
 		"drifted subnet replaces the network and its containers": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleNetworkInternal, func(r *Resource) bool { r.Subnet = "10.9.9.0/28"; return true }),
+			live: edit(project(live(a)), RoleNetworkInternal, func(r *Resource) bool { r.Subnet = "10.9.9.0/28"; return true }),
 			want: []string{
 				"-/+ a network-internal p-a-internal (replace: subnet drifted (live 10.9.9.0/28, plan 10.0.1.0/28))",
 				"-/+ a bundle p-a-bundle (replace: network recreated)",
@@ -194,19 +208,18 @@ func TestDiff(t *testing.T) {
 			prune: true,
 			want: []string{
 				"- b network-internal p-b-internal (delete: no longer in plan)",
-				"- b network-egress p-b-egress (delete: no longer in plan)",
 				"- b bundle p-b-bundle (delete: no longer in plan)",
 				"- b agent p-b-agent (delete: no longer in plan)",
 			},
 		},
 		"a resource under another name is deleted": {
 			plan: testPlan(a),
-			live: append(live(a), Resource{Role: RoleBundle, Instance: "a", Name: "old-a-bundle", ID: "x", State: "running"}),
+			live: append(project(live(a)), Resource{Role: RoleBundle, Instance: "a", Name: "old-a-bundle", ID: "x", State: "running"}),
 			want: []string{`- a bundle old-a-bundle (delete: the plan names this bundle "p-a-bundle")`},
 		},
 		"a resource with an unknown role is deleted": {
 			plan: testPlan(a),
-			live: append(live(a), Resource{Role: "probe", Instance: "a", Name: "p-a-probe", ID: "x"}),
+			live: append(project(live(a)), Resource{Role: "probe", Instance: "a", Name: "p-a-probe", ID: "x"}),
 			want: []string{`- a probe p-a-probe (delete: role "probe" is not in the plan)`},
 		},
 		"a smolmachines agent is named by its machine": {
@@ -226,7 +239,7 @@ func TestDiff(t *testing.T) {
 		},
 		"an agent image reference that names the same image is a no-op": {
 			plan:   testPlan(a),
-			live:   live(a),
+			live:   project(live(a)),
 			images: map[string]string{"img": imgOld},
 		},
 		"an agent image reference rebuilt since replaces only the agent": {
@@ -241,17 +254,17 @@ func TestDiff(t *testing.T) {
 		},
 		"an agent image reference that names nothing now leaves the agent alone": {
 			plan:   testPlan(a),
-			live:   live(a),
+			live:   project(live(a)),
 			images: map[string]string{"img": ""},
 		},
 		"an agent whose backend reports no image is not compared": {
 			plan:   testPlan(a),
-			live:   edit(live(a), RoleAgent, func(r *Resource) bool { r.ImageID = ""; return true }),
+			live:   edit(project(live(a)), RoleAgent, func(r *Resource) bool { r.ImageID = ""; return true }),
 			images: map[string]string{"img": imgNew},
 		},
 		"a container made with other limits is replaced alone": {
 			plan: testPlan(a),
-			live: edit(live(a), RoleAgent, func(r *Resource) bool { r.LimitsDrift = "container limits changed (made with x, now y)"; return true }),
+			live: edit(project(live(a)), RoleAgent, func(r *Resource) bool { r.LimitsDrift = "container limits changed (made with x, now y)"; return true }),
 			want: []string{"-/+ a agent p-a-agent (replace: container limits changed (made with x, now y))"},
 			ca:   map[string]CASource{"a": CAReuse},
 		},
@@ -272,7 +285,7 @@ func TestDiff(t *testing.T) {
 		},
 		"replace of a stopped agent replaces instead of starting it": {
 			plan:    testPlan(a),
-			live:    edit(live(a), RoleAgent, func(r *Resource) bool { r.State, r.ExitCode = "exited", 1; return true }),
+			live:    edit(project(live(a)), RoleAgent, func(r *Resource) bool { r.State, r.ExitCode = "exited", 1; return true }),
 			replace: []string{"a"},
 			want: []string{
 				"-/+ a bundle p-a-bundle (replace: asked for with --replace)",
@@ -284,8 +297,8 @@ func TestDiff(t *testing.T) {
 			plan:    testPlan(a),
 			replace: []string{"a"},
 			want: []string{
+				"+ (project) network-egress p-egress (create: not found)",
 				"+ a network-internal p-a-internal (create: not found)",
-				"+ a network-egress p-a-egress (create: not found)",
 				"+ a bundle p-a-bundle (create: not found)",
 				"+ a agent p-a-agent (create: not found)",
 			},
@@ -293,7 +306,7 @@ func TestDiff(t *testing.T) {
 		},
 		"a bundle labelled with its config fields names the part that changed": {
 			plan: testPlan(withRoute(a, "pypi.org")),
-			live: withFields(live(a), a),
+			live: withFields(project(live(a)), a),
 			want: []string{
 				"-/+ a bundle p-a-bundle (replace: config hash changed (bundle: proxy.routes); new instance CA (route host pypi.org is outside the bundle's CA name constraints))",
 				"-/+ a agent p-a-agent (replace: instance CA regenerated (route host pypi.org is outside the bundle's CA name constraints))",
@@ -302,16 +315,15 @@ func TestDiff(t *testing.T) {
 		},
 		"an agent labelled with its config fields names the part that changed": {
 			plan: testPlan(withAgentImage(a, "img:2")),
-			live: withFields(live(a), a),
+			live: withFields(project(live(a)), a),
 			want: []string{"-/+ a agent p-a-agent (replace: config hash changed (agent: agent.image))"},
 			ca:   map[string]CASource{"a": CAReuse},
 		},
 		"networks labelled with their config fields name the parts that changed": {
 			plan: testPlan(withSubnet(a, "10.0.9")),
-			live: withFields(live(a), a),
+			live: withFields(project(live(a)), a),
 			want: []string{
 				"-/+ a network-internal p-a-internal (replace: config hash changed (network: gateway, subnet))",
-				"-/+ a network-egress p-a-egress (replace: config hash changed (network: gateway, subnet))",
 				"-/+ a bundle p-a-bundle (replace: config hash changed (bundle: bundle_ip))",
 				"-/+ a agent p-a-agent (replace: config hash changed (agent: agent_ip, bundle_ip))",
 			},
@@ -319,40 +331,48 @@ func TestDiff(t *testing.T) {
 		},
 		"no egress network planned deletes a live one": {
 			plan: testPlan(withoutEgress(a)),
-			live: edit(live(a), RoleBundle, func(r *Resource) bool { r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}; return true }),
-			want: []string{"- a network-egress p-a-egress (delete: role \"network-egress\" is not in the plan)"},
+			live: edit(project(live(a)), RoleBundle, func(r *Resource) bool { r.Addresses = map[string]string{"p-a-internal": "10.0.1.2"}; return true }),
+			want: []string{"- (project) network-egress p-egress (delete: no instance of the project uses it any more)"},
 		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			obs := &Observed{Project: "p", Resources: tc.live, Images: tc.images}
-			ch, err := Diff(tc.plan, obs, DiffOptions{Prune: tc.prune, Replace: tc.replace})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(tc.want, opLines(ch)); d != "" {
-				t.Errorf("ops (-want +got):\n%s", d)
-			}
-			gotCA := map[string]CASource{}
-			for _, ic := range ch.Instances {
-				if ic.CA != CANone {
-					gotCA[ic.Slug] = ic.CA
-				}
-				if ic.CA == CAReuse && (ic.CAFrom == nil || ic.CAFrom.Role != RoleBundle) {
-					t.Errorf("instance %s reuses a CA from %+v, want its bundle", ic.Slug, ic.CAFrom)
-				}
-			}
-			if tc.ca == nil {
-				tc.ca = map[string]CASource{}
-			}
-			if d := cmp.Diff(tc.ca, gotCA); d != "" {
-				t.Errorf("CA sources (-want +got):\n%s", d)
-			}
+			ch := checkDiff(t, tc.plan, obs, DiffOptions{Prune: tc.prune, Replace: tc.replace}, tc.want, tc.ca)
 			if d := cmp.Diff(tc.orphans, ch.Orphans); d != "" {
 				t.Errorf("orphans (-want +got):\n%s", d)
 			}
 		})
 	}
+}
+
+// checkDiff runs Diff and compares its ops and CA sources with want and
+// ca (nil: no instance needs a CA).
+func checkDiff(t *testing.T, p *plan.Plan, obs *Observed, opts DiffOptions, want []string, ca map[string]CASource) *Changes {
+	t.Helper()
+	ch, err := Diff(p, obs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, opLines(ch)); d != "" {
+		t.Errorf("ops (-want +got):\n%s", d)
+	}
+	gotCA := map[string]CASource{}
+	for _, ic := range ch.Instances {
+		if ic.CA != CANone {
+			gotCA[ic.Slug] = ic.CA
+		}
+		if ic.CA == CAReuse && (ic.CAFrom == nil || ic.CAFrom.Role != RoleBundle) {
+			t.Errorf("instance %s reuses a CA from %+v, want its bundle", ic.Slug, ic.CAFrom)
+		}
+	}
+	if ca == nil {
+		ca = map[string]CASource{}
+	}
+	if d := cmp.Diff(ca, gotCA); d != "" {
+		t.Errorf("CA sources (-want +got):\n%s", d)
+	}
+	return ch
 }
 
 func TestDiffReplaceUnknownInstance(t *testing.T) {
@@ -458,9 +478,13 @@ func TestDiffSubnetOverlap(t *testing.T) {
 
 func TestDiffDestroy(t *testing.T) {
 	a, b := testInstance("a", "10.0.1"), testInstance("b", "10.0.2")
-	obs := &Observed{Project: "p", Resources: append(live(a), live(b)...)}
-	if got := len(DiffDestroy(obs, "").Ops()); got != 8 {
-		t.Errorf("destroy all: %d ops, want 8", got)
+	obs := &Observed{Project: "p", Resources: project(live(a), live(b))}
+	all := DiffDestroy(obs, "").Ops()
+	if got := len(all); got != 7 {
+		t.Errorf("destroy all: %d ops, want 7", got)
+	}
+	if last := all[len(all)-1]; last.Role != RoleNetworkEgress || last.Instance != SharedInstance {
+		t.Errorf("destroy all: last op %v, want the project's egress network", last)
 	}
 	ch := DiffDestroy(obs, "b")
 	for _, op := range ch.Ops() {
@@ -468,7 +492,12 @@ func TestDiffDestroy(t *testing.T) {
 			t.Errorf("destroy --instance b: unexpected op %v", op)
 		}
 	}
-	if got := len(ch.Ops()); got != 4 {
-		t.Errorf("destroy b: %d ops, want 4", got)
+	if got := len(ch.Ops()); got != 3 {
+		t.Errorf("destroy b: %d ops, want 3 (a still uses the egress network)", got)
+	}
+	// The last instance takes the egress network with it.
+	ch = DiffDestroy(&Observed{Project: "p", Resources: project(live(b))}, "b")
+	if got := opLines(ch); len(got) != 4 || got[3] != "- (project) network-egress p-egress (delete: destroy requested)" {
+		t.Errorf("destroy of the last instance: %q, want its 3 resources then the egress network", got)
 	}
 }

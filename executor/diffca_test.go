@@ -27,7 +27,7 @@ func TestDiffCAFollowsRouteHosts(t *testing.T) {
 	base := testInstance("a", "10.0.1")
 	old := withHosts(base, "api.example.test", "*.cdn.test")
 	liveWith := func(domains ...string) []Resource {
-		return edit(live(old), RoleBundle, func(r *Resource) bool { r.CADomains = domains; return true })
+		return edit(project(live(old)), RoleBundle, func(r *Resource) bool { r.CADomains = domains; return true })
 	}
 	const added = "route host pypi.org is outside the bundle's CA name constraints"
 	tests := map[string]struct {
@@ -118,7 +118,7 @@ func TestDiffCASupervised(t *testing.T) {
 	sup := withHosts(testInstance("a", "10.0.1"), "api.example.test")
 	sup.Bundle.Supervise = &plan.Supervise{Listen: "10.0.1.2:9090"}
 	liveWith := func(in plan.Instance, domains ...string) []Resource {
-		return edit(live(in), RoleBundle, func(r *Resource) bool { r.CADomains = domains; return true })
+		return project(edit(live(in), RoleBundle, func(r *Resource) bool { r.CADomains = domains; return true }))
 	}
 	unsup := sup
 	unsup.Bundle.Supervise = nil

@@ -15,7 +15,9 @@ const (
 	// plan's project as value.
 	LabelProject = "io.bottleplan.project"
 	// LabelInstance is the instance slug (the agent name) the resource
-	// belongs to. Resources of slugs the plan does not name are orphans.
+	// belongs to, or SharedInstance ("") on a resource the project's
+	// instances share (the egress network, egress.go). Resources of slugs
+	// the plan does not name are orphans.
 	LabelInstance = "io.bottleplan.instance"
 	// LabelRole says what the resource is within its instance: one of the
 	// Role constants.
@@ -39,8 +41,10 @@ const (
 	// RoleNetworkInternal is the instance's internal network: pinned
 	// subnet and gateway, no route out; the agent's only network.
 	RoleNetworkInternal Role = "network-internal"
-	// RoleNetworkEgress is the plain bridge only the bundle joins, its
-	// way out (absent on backends whose instances have no EgressName).
+	// RoleNetworkEgress is the plain bridge only bundles join, their way
+	// out: one per project (egress.go), absent when no instance has an
+	// EgressName. One with an instance's slug was made from a plan of
+	// before it was shared, and Diff deletes it.
 	RoleNetworkEgress Role = "network-egress"
 	// RoleBundle is the sidecar container at bundle_ip.
 	RoleBundle Role = "bundle"

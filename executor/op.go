@@ -52,7 +52,20 @@ type Op struct {
 }
 
 func (o Op) String() string {
-	return fmt.Sprintf("%s %s %s %s (%s)", o.Kind.Symbol(), o.Instance, o.Role, o.Name, o.Cause)
+	return fmt.Sprintf("%s %s %s %s (%s)", o.Kind.Symbol(), o.Owner(), o.Role, o.Name, o.Cause)
+}
+
+// Owner is the op's instance slug, or "(project)" for a resource the
+// project's instances share.
+func (o Op) Owner() string { return Owner(o.Instance) }
+
+// Owner names the owner of a resource of instance for people: the slug,
+// or "(project)" for a resource the project's instances share.
+func Owner(instance string) string {
+	if instance == SharedInstance {
+		return "(project)"
+	}
+	return instance
 }
 
 // CASource says where an instance's CA comes from when Apply creates a
@@ -91,19 +104,25 @@ type Changes struct {
 	Orphans []string
 	// OrphanResources are the orphans' live resources, for the listing.
 	OrphanResources []Resource
+	// Shared are the ops on resources the project's instances share
+	// (the egress network, egress.go), with Instance SharedInstance.
+	// Apply makes them before any instance's creates and removes them
+	// after every instance's removals.
+	Shared []Op
 }
 
-// Ops returns every op, instance by instance.
+// Ops returns every op in the order Apply acts: the shared creates and
+// replaces, the instances' ops instance by instance, the shared deletes.
 func (c *Changes) Ops() []Op {
-	var ops []Op
+	ops := opsOf(c.Shared, Create, Replace)
 	for _, ic := range c.Instances {
 		ops = append(ops, ic.Ops...)
 	}
-	return ops
+	return append(ops, opsOf(c.Shared, Delete)...)
 }
 
 // Empty reports whether there is nothing to do.
-func (c *Changes) Empty() bool { return len(c.Instances) == 0 }
+func (c *Changes) Empty() bool { return len(c.Instances) == 0 && len(c.Shared) == 0 }
 
 // Counts returns the number of ops of each kind.
 func (c *Changes) Counts() map[Kind]int {

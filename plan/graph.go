@@ -28,6 +28,7 @@ func Graph(w io.Writer, p *Plan) error {
 
 	hosts := map[string]bool{}
 	repos := map[string]bool{}
+	egress := map[string]bool{}
 	supervised := false
 	for i := range p.Instances {
 		in := &p.Instances[i]
@@ -73,18 +74,18 @@ func Graph(w io.Writer, p *Plan) error {
 		}
 		g.line(2, "%s [style=%s, fillcolor=%s, label=%s];", id("bundle"), quote("rounded,filled"), quote("#e6f4ea"), quote(strings.Join(bundle, "\n")))
 
-		if n.EgressName != "" {
-			g.line(2, "%s [shape=hexagon, label=%s];", id("egress"), quote("egress network\n"+n.EgressName))
-		}
 		g.line(1, "}")
 
 		g.line(1, "%s -> %s [dir=none];", id("agent"), id("internal"))
 		g.line(1, "%s -> %s [dir=none];", id("internal"), id("bundle"))
 		g.line(1, "%s -> %s [style=dashed, constraint=false, label=%s];", id("agent"), id("bundle"), quote(agentDials(in)))
+		// The egress network is the project's, shared by its bundles
+		// (no traffic between them): one node outside the instances,
+		// and the routes leave from each bundle.
 		out := id("bundle")
 		if n.EgressName != "" {
-			g.line(1, "%s -> %s [dir=none];", id("bundle"), id("egress"))
-			out = id("egress")
+			egress[n.EgressName] = true
+			g.line(1, "%s -> %s [dir=none];", id("bundle"), quote("egress:"+n.EgressName))
 		}
 		for _, r := range b.Proxy.Routes {
 			hosts[r.Host] = true
@@ -105,8 +106,11 @@ func Graph(w io.Writer, p *Plan) error {
 		g.line(0, "")
 		g.line(1, "operator [shape=plain, label=%s];", quote("operator\nbottleplan supervise"))
 	}
-	if len(hosts) > 0 || len(repos) > 0 {
+	if len(hosts) > 0 || len(repos) > 0 || len(egress) > 0 {
 		g.line(0, "")
+	}
+	for _, e := range sortedKeys(egress) {
+		g.line(1, "%s [shape=hexagon, label=%s];", quote("egress:"+e), quote("egress network "+e+"\nshared by the project's bundles\n(no traffic between them)"))
 	}
 	for _, h := range sortedKeys(hosts) {
 		g.line(1, "%s [shape=ellipse, label=%s];", quote("host:"+h), quote(h))

@@ -94,10 +94,21 @@ type Network struct {
 	// InternalName is the internal network: the agent's only network
 	// (docker) or the bridge the bundle sits on (smolmachines).
 	InternalName string `json:"internal_name"`
-	// EgressName is the plain bridge only the bundle joins ("" when the
-	// backend has none).
+	// EgressName is the plain bridge only bundles join, their way out
+	// ("" when the backend has none). It is the project's, shared by all
+	// its docker instances: EgressNetworkName(project). Plans made
+	// before it was shared name a network of the instance's own
+	// ("<project>-<slug>-egress"); apply moves such an instance's bundle
+	// to the shared network.
 	EgressName string `json:"egress_name,omitempty"`
 }
+
+// EgressNetworkName is the name of a project's egress network: one plain
+// bridge from the Engine's default address pools, shared by the bundles
+// of every docker instance of the project, with traffic between its
+// containers off, so no bundle reaches another. Sharing it is what lets a
+// host run more instances than the daemon has default pools (about 30).
+func EgressNetworkName(project string) string { return project + "-egress" }
 
 // Prompt modes: how the prompt reaches the agent CLI.
 const (

@@ -115,7 +115,7 @@ func printChanges(w io.Writer, ch *executor.Changes) {
 		fmt.Fprintf(w, "Changes to project %q:\n", ch.Project)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, op := range ch.Ops() {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", op.Kind.Symbol(), op.Instance, op.Role, op.Name, op.Cause)
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", op.Kind.Symbol(), op.Owner(), op.Role, op.Name, op.Cause)
 		}
 		tw.Flush()
 	}
@@ -146,7 +146,7 @@ func printOrphans(w io.Writer, ch *executor.Changes) {
 // progress prints one line per completed step.
 func progress(w io.Writer) func(executor.Event) error {
 	return func(ev executor.Event) error {
-		fmt.Fprintf(w, "%s: %s %s %s\n", ev.Instance, ev.Role, ev.Name, ev.Step)
+		fmt.Fprintf(w, "%s: %s %s %s\n", executor.Owner(ev.Instance), ev.Role, ev.Name, ev.Step)
 		return nil
 	}
 }

@@ -37,7 +37,7 @@ func TestGraphGolden(t *testing.T) {
 	if !bytes.Equal(out.Bytes(), want) {
 		t.Errorf("graph of the example differs from %s (rerun with -update if intended):\n%s", graphGolden, out.String())
 	}
-	for _, s := range []string{"10.231.40.0/28", "10.231.40.2", "10.231.40.3", "acme-implementer-egress", "api.github.com", "GET,POST prefix:/repos/acme/", "git app: read-write", "supervise 10.231.40.2:9090", "guest may reach only"} {
+	for _, s := range []string{"10.231.40.0/28", "10.231.40.2", "10.231.40.3", "acme-egress", "shared by the project's bundles", "api.github.com", "GET,POST prefix:/repos/acme/", "git app: read-write", "supervise 10.231.40.2:9090", "guest may reach only"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("graph lacks %q", s)
 		}

@@ -85,6 +85,11 @@ func runStatus(e *env, args []string, detailed, asJSON bool) error {
 		}
 		fmt.Fprintf(tw, "%s\tdrifted: %s\n", in.Slug, strings.Join(why, "; "))
 	}
+	for _, op := range ch.Shared {
+		// What the instances share (the egress network): missing,
+		// drifted, or no longer used.
+		fmt.Fprintf(tw, "%s\t%s %s: %s\n", op.Owner(), op.Role, op.Name, op.Cause)
+	}
 	tw.Flush()
 	if len(agents) > 0 {
 		fmt.Fprintln(e.stdout, "Agents:")
@@ -95,11 +100,15 @@ func runStatus(e *env, args []string, detailed, asJSON bool) error {
 		tw.Flush()
 	}
 	printOrphans(e.stdout, ch)
-	if off == 0 {
+	switch {
+	case off == 0 && len(ch.Shared) == 0:
 		fmt.Fprintf(e.stdout, "Project %q: all %d instances in sync.\n", p.Project, len(p.Instances))
 		return nil
+	case off == 0:
+		fmt.Fprintf(e.stdout, "Project %q: all %d instances in sync; what they share is not (apply converges it).\n", p.Project, len(p.Instances))
+	default:
+		fmt.Fprintf(e.stdout, "Project %q: %d of %d instances drifted or missing; apply converges them.\n", p.Project, off, len(p.Instances))
 	}
-	fmt.Fprintf(e.stdout, "Project %q: %d of %d instances drifted or missing; apply converges them.\n", p.Project, off, len(p.Instances))
 	if detailed {
 		return silent(exitChanges)
 	}

@@ -109,7 +109,7 @@ func TestEngineErrorsAreWrappedAndStopTheInstance(t *testing.T) {
 	}{
 		"network create fails": {
 			fake:    &fake{images: map[string]bool{"agent:missing": true}, failNet: errors.New("pool overlaps")},
-			wantErr: `instance "a": create network-internal "p-a-int": create network: pool overlaps`,
+			wantErr: `project "p": create network-egress "p-egress": create network: pool overlaps`,
 			calls:   1,
 		},
 		"name taken by a foreign container": {

@@ -40,7 +40,7 @@ func (b *Backend) Verify(ctx context.Context, p *plan.Plan, slug string) ([]exec
 		return nil, err
 	}
 	facts := executor.VerifyFacts{HostAddrs: map[string]string{}}
-	if ep := bi.NetworkSettings.Networks[in.Network.EgressName]; in.Network.EgressName != "" && ep != nil {
+	if ep := bi.NetworkSettings.Networks[executor.EgressNetwork(p.Project, in)]; ep != nil {
 		facts.BundleEgressIP = ep.IPAddress
 	}
 	nets, err := b.eng.NetworkList(ctx, network.ListOptions{})

@@ -384,7 +384,7 @@ func Instance(project, slug, image, net0 string) plan.Instance {
 		Slug: slug, BottleChain: []string{"test"}, Backend: plan.BackendDocker, Runtime: "auto",
 		Network: plan.Network{
 			Subnet: net0 + "/28", Pinned: true, Gateway: ip(1), BundleIP: bundleIP, AgentIP: ip(3), ProbeIP: ip(4),
-			InternalName: project + "-" + slug + "-internal", EgressName: project + "-" + slug + "-egress",
+			InternalName: project + "-" + slug + "-internal", EgressName: plan.EgressNetworkName(project),
 		},
 		Agent: plan.Agent{
 			Name: slug, Image: image, Command: nil, PromptMode: plan.PromptModeClaudeAppendFile,
