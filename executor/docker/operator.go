@@ -3,7 +3,7 @@ package docker
 import (
 	"bytes"
 	"context"
-		"fmt"
+	"fmt"
 	"path"
 	"strings"
 
