@@ -24,8 +24,10 @@ func (g *grantBackend) Observe(context.Context, string) (*Observed, error) {
 func (g *grantBackend) PendingItems(context.Context, *plan.Instance) ([]PendingItem, error) {
 	return nil, nil
 }
-func (g *grantBackend) Decide(context.Context, *plan.Instance, string, bool, string) error { return nil }
-func (g *grantBackend) Answer(context.Context, *plan.Instance, string, string) error       { return nil }
+func (g *grantBackend) Decide(context.Context, *plan.Instance, string, bool, string) error {
+	return nil
+}
+func (g *grantBackend) Answer(context.Context, *plan.Instance, string, string) error { return nil }
 func (g *grantBackend) Grants(_ context.Context, in *plan.Instance) ([]Grant, error) {
 	g.asked = append(g.asked, in.Slug)
 	return g.grants[in.Slug], nil
