@@ -42,16 +42,6 @@ type HeldList struct {
 	Held []PendingRequest `json:"held"`
 }
 
-// DecisionRequest is the optional body of approve and deny.
-type DecisionRequest struct {
-	Reason string `json:"reason,omitempty"`
-}
-
-// OperatorError is the body of every error answer.
-type OperatorError struct {
-	Error string `json:"error"`
-}
-
 // NewOperator returns the operator API over p's held requests.
 func NewOperator(p *Proxy) http.Handler {
 	mux := http.NewServeMux()
