@@ -58,6 +58,8 @@ type PendingItem struct {
 	ID      string    `json:"id"`
 	Kind    ItemKind  `json:"kind"`
 	Created time.Time `json:"created"`
+	// Until is when it times out (supervise.hold_timeout after Created).
+	Until time.Time `json:"until"`
 	// Method, Host and Path: the held request (kind held); Host is also
 	// the host[:port] an access request asks for.
 	Method string `json:"method,omitempty"`
