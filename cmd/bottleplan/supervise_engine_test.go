@@ -221,7 +221,7 @@ func TestSuperviseOnEngine(t *testing.T) {
 	// Ctrl-C (SIGINT) ends logs -f with exit 0.
 	logs := startCLI(t, c, "logs", path, "-f", "--decisions")
 	time.Sleep(2 * time.Second)
-	if out := logs.stop(t, os.Interrupt); !strings.Contains(out, "held") {
+	if out := logs.stop(t, os.Interrupt); !strings.Contains(out, " hold ") {
 		t.Errorf("logs -f --decisions printed no hold before Ctrl-C:\n%s", out)
 	}
 }
