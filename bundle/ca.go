@@ -89,8 +89,13 @@ func parseKey(der []byte) (crypto.Signer, error) {
 // Leaf returns a certificate for host signed by the CA, minting and
 // caching it on first use. It refuses a host outside the CA's name
 // constraints (see permits).
-func (ca *CA) Leaf(host string) (*tls.Certificate, error) {
-	if err := ca.permits(host); err != nil {
+func (ca *CA) Leaf(host string) (*tls.Certificate, error) { return ca.leafFor(host, nil) }
+
+// leafFor is Leaf that also refuses a host live says no to: the proxy
+// passes its live route hosts and runtime grants (canames.go), which is
+// what bounds the names of a supervised instance's CA.
+func (ca *CA) leafFor(host string, live func(string) bool) (*tls.Certificate, error) {
+	if err := ca.permits(host, live); err != nil {
 		return nil, err
 	}
 	now := ca.now()

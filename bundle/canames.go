@@ -17,7 +17,26 @@ import (
 // Matching follows RFC 5280 as crypto/x509 does: a permitted "x" covers
 // x and its subdomains, ".x" only its strict subdomains; excluded domains
 // win over permitted ones.
-func (ca *CA) permits(host string) error {
+//
+// The CA of a supervised instance cannot carry constraints limited to
+// the route hosts, since an operator may grant a host at runtime
+// (grants.go): the executor makes it permit every DNS name and exclude
+// every IP. For it, live (the proxy's Proxy.mayMint: a route host of the
+// plan or a live grant) is the enforcement; it is checked for every CA,
+// so an unsupervised bundle is held to its routes twice.
+func (ca *CA) permits(host string, live func(string) bool) error {
+	if err := ca.constraintsPermit(host); err != nil {
+		return err
+	}
+	if live != nil && !live(host) {
+		return fmt.Errorf("mint certificate for %s: not a route host or runtime grant of this instance", host)
+	}
+	return nil
+}
+
+// constraintsPermit checks host against the CA certificate's own name
+// constraints.
+func (ca *CA) constraintsPermit(host string) error {
 	c := ca.cert
 	name := strings.ToLower(strings.TrimSuffix(host, "."))
 	if a, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {

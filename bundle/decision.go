@@ -25,6 +25,16 @@ const (
 	VerdictRedact = "redact"
 	// VerdictError: allowed by policy but the upstream failed (502).
 	VerdictError = "error"
+	// VerdictAsk: the agent asked the operator over MCP (mcp.go): an
+	// access request (method "ACCESS", host and reason) or a question
+	// (method "QUESTION", the question as reason); a second line with
+	// the same ID says how it ended.
+	VerdictAsk = "ask"
+	// VerdictGrant: the operator approved an access request; the host
+	// and port are a runtime route from now on (grants.go).
+	VerdictGrant = "grant"
+	// VerdictRevoke: the operator revoked a runtime grant.
+	VerdictRevoke = "revoke"
 )
 
 // Decision is one line of the decision log and one entry of the

@@ -2,14 +2,8 @@ package bundle
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base32"
-	"errors"
 	"fmt"
 	"net/http"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
@@ -37,178 +31,6 @@ import (
 // no hold timeout (a plan older than supervise.hold_timeout).
 const DefaultHoldTimeout = plan.OlderPlanHoldTimeout
 
-// PendingRequest is a request held open for the operator, as the
-// operator API lists it: scrubbed like every decision.
-type PendingRequest struct {
-	// ID names the hold for approve and deny: random, 80 bits.
-	ID string `json:"id"`
-	// Since is when the hold began.
-	Since time.Time `json:"since"`
-	// Until is when the hold times out.
-	Until    time.Time `json:"until"`
-	Instance string    `json:"instance"`
-	Method   string    `json:"method"`
-	Host     string    `json:"host"`
-	Path     string    `json:"path"`
-	// Reason says what the supervise rule caught, secrets by name only.
-	Reason string `json:"reason"`
-	// BodyBytes is the size of the held body.
-	BodyBytes int `json:"body_bytes"`
-}
-
-// ErrNoSuchHold is the answer to a decision on an ID that is not
-// pending (never was, already decided, timed out or hung up).
-var ErrNoSuchHold = errors.New("no pending held request with that ID")
-
-// holdOutcome is how a hold ended.
-type holdOutcome int
-
-const (
-	holdApproved holdOutcome = iota
-	holdDenied
-	holdTimedOut
-	holdHungUp
-)
-
-// operatorAnswer is the operator's decision on one hold.
-type operatorAnswer struct {
-	approve bool
-	reason  string
-}
-
-// hold is one held request.
-type hold struct {
-	pending PendingRequest
-	bytes   int64
-	answer  chan operatorAnswer // buffered 1; sent once, under holds.mu
-}
-
-// holds are the requests held open now.
-type holds struct {
-	timeout time.Duration
-	now     func() time.Time
-
-	mu      sync.Mutex
-	pending map[string]*hold
-	bytes   int64
-}
-
-func newHolds(timeout time.Duration) *holds {
-	if timeout <= 0 {
-		timeout = DefaultHoldTimeout
-	}
-	return &holds{timeout: timeout, now: time.Now, pending: map[string]*hold{}}
-}
-
-// errHoldsFull is the refusal when the hold would pass a bound.
-var errHoldsFull = fmt.Errorf("too many requests held for supervision (at most %d, their bodies %d MiB); retry once the operator has answered", maxHeldRequests, maxHeldBodies>>20)
-
-// add holds one request described by d (already scrubbed) with a body of
-// n bytes, or refuses it when a bound would be passed.
-func (q *holds) add(d Decision, n int) (*hold, error) {
-	id, err := holdID()
-	if err != nil {
-		return nil, err
-	}
-	now := q.now().UTC()
-	h := &hold{
-		pending: PendingRequest{
-			ID: id, Since: now, Until: now.Add(q.timeout), Instance: d.Instance,
-			Method: d.Method, Host: d.Host, Path: d.Path, Reason: d.Reason, BodyBytes: n,
-		},
-		bytes:  int64(n),
-		answer: make(chan operatorAnswer, 1),
-	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if len(q.pending) >= maxHeldRequests || q.bytes+h.bytes > maxHeldBodies {
-		return nil, errHoldsFull
-	}
-	q.pending[id] = h
-	q.bytes += h.bytes
-	return h, nil
-}
-
-// holdID is a random, unguessable ID (80 bits, base32 lower case).
-func holdID() (string, error) {
-	var b [10]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("hold ID: %w", err)
-	}
-	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])), nil
-}
-
-// take removes id from the pending set and reports whether it was there;
-// the caller holds q.mu.
-func (q *holds) take(id string) (*hold, bool) {
-	h, ok := q.pending[id]
-	if ok {
-		delete(q.pending, id)
-		q.bytes -= h.bytes
-	}
-	return h, ok
-}
-
-// decide answers the hold id. Only the operator API calls it.
-func (q *holds) decide(id string, approve bool, reason string) error {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	h, ok := q.take(id)
-	if !ok {
-		return ErrNoSuchHold
-	}
-	h.answer <- operatorAnswer{approve: approve, reason: reason}
-	return nil
-}
-
-// wait blocks until h is decided, times out, or ctx (the agent's
-// request) ends. Whoever takes h out of the pending set first decides,
-// so an answer that races the timeout is never lost nor applied twice.
-func (q *holds) wait(ctx context.Context, h *hold) (holdOutcome, string) {
-	t := time.NewTimer(h.pending.Until.Sub(q.now()))
-	defer t.Stop()
-	var how holdOutcome
-	select {
-	case a := <-h.answer:
-		return answerOutcome(a)
-	case <-t.C:
-		how = holdTimedOut
-	case <-ctx.Done():
-		how = holdHungUp
-	}
-	q.mu.Lock()
-	_, mine := q.take(h.pending.ID)
-	q.mu.Unlock()
-	if !mine {
-		return answerOutcome(<-h.answer)
-	}
-	return how, ""
-}
-
-func answerOutcome(a operatorAnswer) (holdOutcome, string) {
-	if a.approve {
-		return holdApproved, a.reason
-	}
-	return holdDenied, a.reason
-}
-
-// list returns the pending holds, oldest first.
-func (q *holds) list() []PendingRequest {
-	q.mu.Lock()
-	out := make([]PendingRequest, 0, len(q.pending))
-	for _, h := range q.pending {
-		out = append(out, h.pending)
-	}
-	q.mu.Unlock()
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].Since.Equal(out[j].Since) {
-			return out[i].Since.Before(out[j].Since)
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out
-}
-
 // holdRequest holds r (its body of n bytes already read) for the
 // operator, and reports true when the operator approved it; otherwise
 // it has answered the agent (or the agent hung up) and recorded why. d
@@ -219,12 +41,12 @@ func (p *Proxy) holdRequest(w http.ResponseWriter, r *http.Request, d *Decision,
 	hd.Verdict, hd.Reason = VerdictHold, "held for supervision: "+reason
 	hd.Daemon, hd.Instance = "proxy", p.rec.instance
 	p.rec.clean(&hd)
-	h, err := p.holds.add(hd, n)
+	h, err := p.holds.add(Item{Kind: KindHeld, Method: hd.Method, Host: hd.Host, Path: hd.Path, Reason: hd.Reason, BodyBytes: n}, n)
 	if err != nil {
 		p.deny(w, *d, VerdictDeny, err.Error())
 		return false
 	}
-	d.ID, hd.ID = h.pending.ID, h.pending.ID
+	d.ID, hd.ID = h.item.ID, h.item.ID
 	p.record(hd)
 	stop := keepTunnel(r.Context())
 	how, why := p.holds.wait(r.Context(), h)
@@ -233,20 +55,20 @@ func (p *Proxy) holdRequest(w http.ResponseWriter, r *http.Request, d *Decision,
 	// like every logged field.
 	why = capField(p.secrets.scrub(why))
 	switch how {
-	case holdApproved:
+	case outcomeApproved:
 		d.Reason = "approved by operator"
 		if why != "" {
 			d.Reason += ": " + why
 		}
 		return true
-	case holdDenied:
+	case outcomeDenied:
 		if why == "" {
 			why = "no reason given"
 		}
 		p.deny(w, *d, VerdictDeny, "denied by operator: "+why)
-	case holdTimedOut:
+	case outcomeTimedOut:
 		p.deny(w, *d, VerdictDeny, fmt.Sprintf("not approved within %s", p.holds.timeout))
-	case holdHungUp:
+	case outcomeGone:
 		// Answered too, in case the connection still carries it: a
 		// handler that wrote nothing would answer 200.
 		p.deny(w, *d, VerdictDeny, "client hung up while held for supervision")
@@ -283,13 +105,21 @@ func keepTunnel(ctx context.Context) func() {
 	return func() { close(done) }
 }
 
-// Pending lists the requests held open now, oldest first.
-func (p *Proxy) Pending() []PendingRequest { return p.holds.list() }
+// Pending lists the pending items of every kind, oldest first.
+func (p *Proxy) Pending() []Item { return p.holds.list() }
 
-// Decide approves or denies the held request id; reason goes to the
-// agent with a denial. It returns ErrNoSuchHold when id is not pending.
-// Only the operator API (operator.go), on the bundle's unix socket,
-// calls it.
-func (p *Proxy) Decide(id string, approve bool, reason string) error {
-	return p.holds.decide(id, approve, reason)
+// Decide applies the operator's verb ("approve", "deny" or "answer") to
+// the pending item id; text is the reason (approve, deny) or the answer,
+// told to the agent scrubbed. Approving an access request grants its
+// host (grants.go) before the agent hears of it. It returns
+// ErrNoSuchItem when id is not pending and ErrWrongKind when the verb
+// does not fit the item. Only the operator API (operator.go), on the
+// bundle's unix socket, calls it.
+func (p *Proxy) Decide(id, verb, text string) (Item, error) {
+	return p.holds.decide(id, verb, text, func(it Item) error {
+		if it.Kind == KindAccess && verb == "approve" {
+			return p.grant(it, text)
+		}
+		return nil
+	})
 }

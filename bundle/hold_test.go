@@ -45,7 +45,7 @@ func (f *proxyFixture) doAsync(ctx context.Context, method, rawURL, body string)
 }
 
 // waitPending waits until n requests are held and returns them.
-func waitPending(t *testing.T, p *Proxy, n int) []PendingRequest {
+func waitPending(t *testing.T, p *Proxy, n int) []Item {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -110,7 +110,7 @@ func TestHoldEndsAsTheOperatorDecides(t *testing.T) {
 				t.Fatalf("held %+v", held)
 			}
 			if tc.decision != "" {
-				if code, body := operatorPost(t, f.bundle.Operator, "/held/"+held.ID+"/"+tc.decision, tc.reason); code != 200 {
+				if code, body := operatorPost(t, f.bundle.Operator, "/items/"+held.ID+"/"+tc.decision, tc.reason); code != 200 {
 					t.Fatalf("operator %s: %d %s", tc.decision, code, body)
 				}
 			}
@@ -132,7 +132,7 @@ func TestHoldEndsAsTheOperatorDecides(t *testing.T) {
 				t.Fatalf("%d still held after the hold ended", n)
 			}
 			// A decided ID decides nothing more.
-			if code, _ := operatorPost(t, f.bundle.Operator, "/held/"+held.ID+"/approve", ""); code != 404 {
+			if code, _ := operatorPost(t, f.bundle.Operator, "/items/"+held.ID+"/approve", ""); code != 404 {
 				t.Fatalf("second decision on %s: %d, want 404", held.ID, code)
 			}
 		})
@@ -147,7 +147,7 @@ func TestHoldSecretInBodyIsApprovedWhole(t *testing.T) {
 	if !strings.Contains(held.Reason, "secret API_TOKEN") || strings.Contains(held.Reason, canary) {
 		t.Fatalf("held reason %q", held.Reason)
 	}
-	operatorPost(t, f.bundle.Operator, "/held/"+held.ID+"/approve", "")
+	operatorPost(t, f.bundle.Operator, "/items/"+held.ID+"/approve", "")
 	if r := awaitResult(t, res); r.code != 200 {
 		t.Fatalf("agent got %d %q", r.code, r.body)
 	}
@@ -162,7 +162,7 @@ func TestHoldListIsScrubbed(t *testing.T) {
 	f.doAsync(context.Background(), "GET", "https://heldauth.example.test/x/"+canary, "")
 	waitPending(t, f.bundle.Proxy, 1)
 	rec := httptest.NewRecorder()
-	f.bundle.Operator.ServeHTTP(rec, httptest.NewRequest("GET", "/held", nil))
+	f.bundle.Operator.ServeHTTP(rec, httptest.NewRequest("GET", "/items", nil))
 	if strings.Contains(rec.Body.String(), canary) || !strings.Contains(rec.Body.String(), `"path": "/x/[REDACTED]"`) &&
 		!strings.Contains(rec.Body.String(), `"path":"/x/[REDACTED]"`) {
 		t.Fatalf("operator list:\n%s", rec.Body.String())
@@ -178,7 +178,7 @@ func TestHoldClientHangsUp(t *testing.T) {
 	cancel()
 	<-res
 	waitPending(t, f.bundle.Proxy, 0)
-	if code, _ := operatorPost(t, f.bundle.Operator, "/held/"+held.ID+"/approve", ""); code != 404 {
+	if code, _ := operatorPost(t, f.bundle.Operator, "/items/"+held.ID+"/approve", ""); code != 404 {
 		t.Fatalf("approve after hang-up: %d, want 404", code)
 	}
 	if len(f.tlsUp.requests()) != 0 {
@@ -193,8 +193,8 @@ func TestHoldClientHangsUp(t *testing.T) {
 
 func TestHoldUnknownID(t *testing.T) {
 	f := newProxyFixture(t)
-	code, body := operatorPost(t, f.bundle.Operator, "/held/nosuchid/deny", "x")
-	if code != 404 || !strings.Contains(body, "no pending held request with that ID") {
+	code, body := operatorPost(t, f.bundle.Operator, "/items/nosuchid/deny", "x")
+	if code != 404 || !strings.Contains(body, "no pending item with that ID") {
 		t.Fatalf("got %d %s", code, body)
 	}
 }
@@ -223,7 +223,7 @@ func TestAttackExhaustHeldRequests(t *testing.T) {
 		t.Fatalf("upload while %d are held: %d %q", maxHeldRequests, code, body)
 	}
 	for _, h := range held {
-		operatorPost(t, f.bundle.Operator, "/held/"+h.ID+"/deny", "")
+		operatorPost(t, f.bundle.Operator, "/items/"+h.ID+"/deny", "")
 	}
 	for _, r := range results {
 		if got := awaitResult(t, r); got.code != 403 {
@@ -261,13 +261,13 @@ func TestOperatorServedOnUnixSocketOnly(t *testing.T) {
 	c := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}
-	resp, err := c.Get("http://operator/held")
+	resp, err := c.Get("http://operator/items")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 || string(body) != "{\"held\":[]}\n" {
-		t.Fatalf("GET /held: %d %q", resp.StatusCode, body)
+	if resp.StatusCode != 200 || string(body) != "{\"items\":[]}\n" {
+		t.Fatalf("GET /items: %d %q", resp.StatusCode, body)
 	}
 }

@@ -21,7 +21,7 @@ import (
 func (p *Proxy) intercept(conn net.Conn, tun *idleTunnel, host string, port int, route *plan.Route) {
 	tc := tls.Server(conn, &tls.Config{
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return p.ca.Leaf(host)
+			return p.ca.leafFor(host, p.mayMint)
 		},
 		NextProtos: []string{"http/1.1"},
 		MinVersion: tls.VersionTLS12,

@@ -65,6 +65,28 @@ const (
 	maxHeldBodies = 32 << 20
 )
 
+// The agent's questions and access requests over MCP (mcp.go, store.go)
+// and runtime grants (grants.go).
+const (
+	// maxAgentAsks is how many access requests and questions may wait
+	// for the operator at once (their own bound, beside
+	// maxHeldRequests); one more is refused at once with a tool error.
+	maxAgentAsks = 16
+	// maxAskText is the longest reason or question the agent may send,
+	// in bytes; a longer one is refused (not cut: the operator must read
+	// what the agent meant, whole).
+	maxAskText = 2048
+	// maxAskHost is the longest host[:port] request_access takes.
+	maxAskHost = 260
+	// maxAnswerText is the longest answer or reason the operator may
+	// send back to the agent, in bytes.
+	maxAnswerText = 8 << 10
+	// maxGrants is how many runtime grants a bundle keeps at once.
+	maxGrants = 64
+	// maxMCPBody bounds one JSON-RPC message the agent posts to /mcp.
+	maxMCPBody = 64 << 10
+)
+
 // Leaf certificates (ca.go).
 const (
 	// maxLeafCerts is how many minted leaf certificates the CA keeps,

@@ -37,7 +37,8 @@ type Proxy struct {
 	dial      DialFunc
 	transport *http.Transport
 	supervise bool
-	holds     *holds
+	holds     *itemStore
+	grants    grants
 	errLog    *log.Logger
 	// timeouts bound idle tunnels and slow requests (timeouts.go); its
 	// zero value means the defaults.
@@ -99,7 +100,7 @@ func NewProxy(o ProxyOptions) (*Proxy, error) {
 		dial:      dial,
 		transport: newTransport(dial, o.RootCAs),
 		supervise: o.Supervise,
-		holds:     newHolds(o.HoldTimeout),
+		holds:     newItemStore(o.HoldTimeout),
 		errLog:    log.New(io.Discard, "", 0),
 	}, nil
 }
@@ -167,8 +168,12 @@ func (p *Proxy) admit(w http.ResponseWriter, d *Decision, host string, port int)
 	d.Host, d.Port = normalizeHost(host), port
 	route, reason, ok := p.policy.Match(host, port)
 	if !ok {
-		p.deny(w, *d, VerdictDeny, reason)
-		return nil, false
+		// A runtime grant (grants.go) names one valid DNS name and
+		// port; an IP or a malformed host never finds one.
+		if route, ok = p.grants.route(normalizeHost(host), port); !ok {
+			p.deny(w, *d, VerdictDeny, reason)
+			return nil, false
+		}
 	}
 	d.Route = route.Host
 	// A wildcard route lets the agent choose a label; one that carries a

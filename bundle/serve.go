@@ -118,7 +118,7 @@ func New(o Options) (*Bundle, error) {
 		b.GitGate = gg
 	}
 	if cfg.Supervise != nil {
-		b.Supervise = NewSupervise(b.Recorder)
+		b.Supervise = NewSupervise(b.Recorder, b.Proxy)
 		b.Operator = NewOperator(b.Proxy)
 		b.operatorSocket = o.OperatorSocket
 	}

@@ -18,11 +18,13 @@ type SuperviseResponse struct {
 
 // NewSupervise returns the supervise endpoint on the network: GET
 // /requests lists the held and denied requests the recorder kept, as
-// JSON, in two lists. It is read-only and stays so: it shows the agent
-// only its own traffic, scrubbed, and nothing on any network listener
-// decides a hold (operator.go).
-func NewSupervise(rec *Recorder) http.Handler {
+// JSON, in two lists, and /mcp (MCPPath) is the agent's MCP server over
+// p (mcp.go). Both show the agent only its own traffic, scrubbed; the
+// agent can ask and wait there, and nothing on any network listener
+// decides an item or grants a host (operator.go).
+func NewSupervise(rec *Recorder, p *Proxy) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle(MCPPath, NewMCP(p))
 	mux.HandleFunc("GET /requests", func(w http.ResponseWriter, r *http.Request) {
 		resp := SuperviseResponse{Held: rec.Held(), Denied: rec.Denied()}
 		w.Header().Set("Content-Type", "application/json")

@@ -20,36 +20,58 @@ import (
 // host runs it in the bundle container through the Engine's exec API
 // (`bottleplan supervise`); the agent, another container, cannot.
 var ctlCommand = &subcommand{
-	usage: "[--socket PATH] list | approve ID [--reason R] | deny ID [--reason R]",
-	short: "list, approve or deny the requests held for supervision, as JSON (the operator's side; run by bottleplan supervise)",
+	usage: "[--socket PATH] list | approve ID [--reason R] | deny ID [--reason R] | answer ID TEXT | grants | revoke-grants",
+	short: "list and decide the items waiting for the operator, list or revoke runtime grants, as JSON (the operator's side; run by bottleplan supervise)",
 	flags: func(fs *flag.FlagSet) func(e *env, args []string) error {
 		socket := fs.String("socket", bundle.OperatorSocket, "the operator API's unix socket")
-		reason := fs.String("reason", "", "why (approve, deny); a denial's reason is told to the agent")
+		reason := fs.String("reason", "", "why (approve, deny); it is told to the agent")
 		return func(e *env, args []string) error {
-			path, method := "", ""
-			switch {
-			case len(args) == 1 && args[0] == "list":
-				path, method = "/held", http.MethodGet
-			case len(args) == 2 && (args[0] == "approve" || args[0] == "deny"):
-				path, method = "/held/"+url.PathEscape(args[1])+"/"+args[0], http.MethodPost
-			case len(args) == 0:
-				return usagef("missing action: list, approve ID or deny ID")
-			default:
-				return usagef("want list, approve ID or deny ID, got %q", args)
+			req, err := ctlRequest(args, *reason)
+			if err != nil {
+				return err
 			}
-			if method == http.MethodGet && *reason != "" {
-				return usagef("--reason goes with approve or deny")
-			}
-			return ctl(e, *socket, method, path, *reason)
+			return ctl(e, *socket, req)
 		}
 	},
+}
+
+// ctlCall is one operator API request.
+type ctlCall struct {
+	method, path string
+	body         any
+}
+
+// ctlRequest maps a ctl verb and its arguments onto the operator API.
+func ctlRequest(args []string, reason string) (ctlCall, error) {
+	const want = "list, approve ID, deny ID, answer ID TEXT, grants or revoke-grants"
+	if len(args) == 0 {
+		return ctlCall{}, usagef("missing action: %s", want)
+	}
+	verb := args[0]
+	if reason != "" && verb != "approve" && verb != "deny" {
+		return ctlCall{}, usagef("--reason goes with approve or deny")
+	}
+	item := func(id, action string) string { return "/items/" + url.PathEscape(id) + "/" + action }
+	switch {
+	case verb == "list" && len(args) == 1:
+		return ctlCall{http.MethodGet, "/items", nil}, nil
+	case (verb == "approve" || verb == "deny") && len(args) == 2:
+		return ctlCall{http.MethodPost, item(args[1], verb), bundle.DecisionRequest{Reason: reason}}, nil
+	case verb == "answer" && len(args) == 3:
+		return ctlCall{http.MethodPost, item(args[1], verb), bundle.AnswerRequest{Text: args[2]}}, nil
+	case verb == "grants" && len(args) == 1:
+		return ctlCall{http.MethodGet, "/grants", nil}, nil
+	case verb == "revoke-grants" && len(args) == 1:
+		return ctlCall{http.MethodDelete, "/grants", nil}, nil
+	}
+	return ctlCall{}, usagef("want %s, got %q", want, args)
 }
 
 // ctlTimeout bounds one call to the operator API.
 const ctlTimeout = 30 * time.Second
 
 // ctl sends one request to the operator API and prints its JSON answer.
-func ctl(e *env, socket, method, path, reason string) error {
+func ctl(e *env, socket string, c ctlCall) error {
 	client := &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
@@ -57,11 +79,11 @@ func ctl(e *env, socket, method, path, reason string) error {
 		},
 	}, Timeout: ctlTimeout}
 	var body io.Reader
-	if method == http.MethodPost {
-		b, _ := json.Marshal(bundle.DecisionRequest{Reason: reason})
+	if c.body != nil {
+		b, _ := json.Marshal(c.body)
 		body = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(e.ctx, method, "http://operator"+path, body)
+	req, err := http.NewRequestWithContext(e.ctx, c.method, "http://operator"+c.path, body)
 	if err != nil {
 		return err
 	}

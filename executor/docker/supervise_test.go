@@ -68,7 +68,7 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 	ctx := context.Background()
 
 	// An unknown ID is the operator API's clear refusal.
-	if _, err := b.BundleCtl(ctx, in, "approve", "nosuchid"); !errors.Is(err, docker.ErrOperator) || !strings.Contains(err.Error(), "no pending held request") {
+	if _, err := b.BundleCtl(ctx, in, "approve", "nosuchid"); !errors.Is(err, docker.ErrOperator) || !strings.Contains(err.Error(), "no pending item") {
 		t.Fatalf("approve of an unknown ID: %v", err)
 	}
 
@@ -100,7 +100,7 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 				}
 				done <- rep
 			}()
-			var held []bundle.PendingRequest
+			var held []bundle.Item
 			deadline := time.Now().Add(time.Minute)
 			for len(held) == 0 {
 				if time.Now().After(deadline) {
@@ -111,11 +111,11 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				var hl bundle.HeldList
+				var hl bundle.ItemList
 				if err := json.Unmarshal(out, &hl); err != nil {
 					t.Fatalf("ctl list: %v: %s", err, out)
 				}
-				held = hl.Held
+				held = hl.Items
 			}
 			if len(held) != 1 || held[0].Host != authHost || !strings.HasPrefix(held[0].Path, "/held/") {
 				t.Fatalf("held %+v", held)

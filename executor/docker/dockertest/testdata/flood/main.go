@@ -193,6 +193,8 @@ func tryDecide(proxied *http.Client, supervise string, ports []string) (string, 
 		id = "unknown"
 	}
 	paths := []string{"/held/" + id + "/approve", "/held/" + id + "/deny", "/held/" + id, "/held",
+		"/items/" + id + "/approve", "/items/" + id + "/deny", "/items/" + id + "/answer", "/items", "/grants",
+		"/mcp/items/" + id + "/approve",
 		"/requests/" + id + "/approve", "/requests/" + id, "/approve/" + id, "/approve?id=" + id,
 		"/requests?approve=" + id, "/" + id, "/operator/held/" + id + "/approve"}
 	methods := []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
