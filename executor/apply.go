@@ -147,7 +147,7 @@ func (r instanceRun) run(ctx context.Context) error {
 		if r.in == nil {
 			return fmt.Errorf("instance is not in the plan; no route hosts to make its CA for")
 		}
-		c, err := NewCA(r.p.Project, r.ic.Slug, RouteHosts(r.in), r.now())
+		c, err := InstanceCA(r.p.Project, r.in, r.now())
 		if err != nil {
 			return err
 		}

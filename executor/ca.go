@@ -43,6 +43,30 @@ const caValidity = 10 * 365 * 24 * time.Hour
 // domain. now is the start of its validity (passed in so callers, not
 // this package, read the clock).
 func NewCA(project, slug string, hosts []string, now time.Time) (*CA, error) {
+	return newCA(project, slug, PermittedDomains(hosts), now)
+}
+
+// AnyDomain is the one CADomains value of a CA that permits every DNS
+// name and still excludes every IP address: a supervised instance's (see
+// InstanceCA).
+const AnyDomain = "*"
+
+// InstanceCA makes the CA apply gives instance in of project. An
+// instance with supervise on gets one whose name constraints permit
+// every DNS name and exclude every IP address: an access request the
+// operator approves adds a host at runtime (a runtime grant) that the
+// CA must be able to certify without a new CA (and so a new agent); the
+// bundle then mints only for the plan's route hosts and the live grants
+// (its own check). Every other instance gets NewCA for its route hosts.
+func InstanceCA(project string, in *plan.Instance, now time.Time) (*CA, error) {
+	if in.Bundle.Supervise != nil {
+		return newCA(project, in.Slug, nil, now)
+	}
+	return NewCA(project, in.Slug, RouteHosts(in), now)
+}
+
+// newCA makes the CA; domains nil permits every DNS name.
+func newCA(project, slug string, domains []string, now time.Time) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate CA key: %w", err)
@@ -62,7 +86,7 @@ func NewCA(project, slug string, hosts []string, now time.Time) (*CA, error) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 
 		PermittedDNSDomainsCritical: true,
-		PermittedDNSDomains:         PermittedDomains(hosts),
+		PermittedDNSDomains:         domains,
 		ExcludedIPRanges:            noIPs,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -127,15 +151,23 @@ func PermittedDomains(hosts []string) []string {
 }
 
 // CertDomains returns the permitted DNS domains of the name constraints
-// of the first certificate in certPEM, sorted; nil when it has none (a CA
-// made before bottleplan constrained its CAs) or cannot be parsed.
+// of the first certificate in certPEM, sorted; [AnyDomain] when it
+// permits every DNS name but excludes IP addresses (InstanceCA for a
+// supervised instance); nil when it has no constraints (a CA made
+// before bottleplan constrained its CAs) or cannot be parsed.
 func CertDomains(certPEM []byte) []string {
 	b, _ := pem.Decode(certPEM)
 	if b == nil || b.Type != "CERTIFICATE" {
 		return nil
 	}
 	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil || len(c.PermittedDNSDomains) == 0 {
+	if err != nil {
+		return nil
+	}
+	if len(c.PermittedDNSDomains) == 0 {
+		if len(c.ExcludedIPRanges) > 0 {
+			return []string{AnyDomain}
+		}
 		return nil
 	}
 	return slices.Sorted(slices.Values(c.PermittedDNSDomains))

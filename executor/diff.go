@@ -241,12 +241,25 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 // it) and replaced when a host falls outside it; a CA without
 // constraints (made by an older bottleplan) is replaced once, so every
 // live CA is constrained.
+//
+// A supervised instance's CA permits every DNS name (InstanceCA): kept
+// while it does, and replaced by one when supervise is turned on; an
+// instance without supervise replaces such a CA by a narrow one.
 func newCAReason(in *plan.Instance, bundle *Resource) string {
 	switch {
 	case bundle == nil, bundle.CAFingerprint == "":
 		return "the bundle had none"
 	case bundle.CADomains == nil:
 		return "the bundle's CA has no name constraints"
+	}
+	anyName := slices.Equal(bundle.CADomains, []string{AnyDomain})
+	switch {
+	case in.Bundle.Supervise != nil && anyName:
+		return ""
+	case in.Bundle.Supervise != nil:
+		return "supervise needs a CA that can certify runtime grants; the bundle's permits only the route hosts"
+	case anyName:
+		return "the bundle's CA permits every name, as made for supervise"
 	}
 	if h := Uncovered(bundle.CADomains, RouteHosts(in)); h != "" {
 		return fmt.Sprintf("route host %s is outside the bundle's CA name constraints", h)
