@@ -40,6 +40,15 @@ func (k ItemKind) Noun() string {
 	return string(k)
 }
 
+// WithArticle is the noun with its indefinite article ("an access
+// request").
+func (k ItemKind) WithArticle() string {
+	if k == ItemAccess {
+		return "an " + k.Noun()
+	}
+	return "a " + k.Noun()
+}
+
 // Verbs says which commands decide an item of kind k.
 func (k ItemKind) Verbs() string {
 	if k == ItemQuestion {

@@ -197,7 +197,7 @@ func decideItem(e *env, s executor.Supervisor, todo []*plan.Instance, planPath s
 func checkVerb(planPath string, a superviseAction, it executor.PendingItem) error {
 	switch {
 	case a.verb == "answer" && it.Kind != executor.ItemQuestion:
-		return fmt.Errorf("%s is a %s, not a question: %s it (bottleplan supervise %s approve %s)", a.id, it.Kind.Noun(), it.Kind.Verbs(), planPath, a.id)
+		return fmt.Errorf("%s is %s, not a question: %s it (bottleplan supervise %s approve %s)", a.id, it.Kind.WithArticle(), it.Kind.Verbs(), planPath, a.id)
 	case a.verb != "answer" && it.Kind == executor.ItemQuestion:
 		return fmt.Errorf("%s is a question: answer it (bottleplan supervise %s answer %s TEXT)", a.id, planPath, a.id)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -274,4 +275,131 @@ func (p *cliProcess) stop(t *testing.T, sig os.Signal) string {
 		t.Fatalf("bottleplan %v still running 30s after %v", p.cmd.Args[1:], sig)
 	}
 	return p.stdout.String()
+}
+
+// TestSuperviseAccessAndQuestionsOnEngine: the agent side, the go-sdk
+// MCP client in a container at the agent's address, asks the operator a
+// question and then for access to a host no route names; from the CLI,
+// `approve` does not fit the question and `answer` does, and the tool
+// returns the answer; `answer` does not fit the access request and
+// `approve` does: the host is reachable through the proxy (TLS verified
+// against the instance CA), `status` reports the runtime grant as drift
+// (exit 2), `apply` revokes it (one op, nothing replaced) and a second
+// apply finds nothing to do.
+func TestSuperviseAccessAndQuestionsOnEngine(t *testing.T) {
+	const grantHost = "grant.bottleplan.test"
+	p, path, token := superviseBottle(t, grantHost)
+	eng := dockertest.Engine(t)
+	image := dockertest.MCPAgentImage(t, eng)
+	in := &p.Instances[0]
+	ctx := context.Background()
+	ca, err := docker.New(eng, docker.Options{}).ReadCA(ctx, executor.Resource{Role: executor.RoleBundle, ID: in.Bundle.ContainerName, Name: in.Bundle.ContainerName})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mcpURL := fmt.Sprintf("http://%s:%d%s", in.Network.BundleIP, plan.SupervisePort, bundle.MCPPath)
+	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir(), "NO_COLOR": "1"}}
+	must := func(wantCode int, args ...string) (string, string) {
+		t.Helper()
+		code, out, errOut := c.run(args...)
+		if code != wantCode {
+			t.Fatalf("bottleplan %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, out, errOut)
+		}
+		return out, errOut
+	}
+	type mcpReport struct {
+		BeforeStatus int    `json:"before_status"`
+		ToolError    bool   `json:"tool_error"`
+		Outcome      string `json:"outcome"`
+		Text         string `json:"text"`
+		ToolBody     string `json:"tool_body"`
+		AfterStatus  int    `json:"after_status"`
+		AfterBody    string `json:"after_body"`
+		AfterError   string `json:"after_error"`
+	}
+	agent := func(name string, args ...string) chan mcpReport {
+		done := make(chan mcpReport, 1)
+		go func() {
+			var rep mcpReport
+			if err := dockertest.RunAgentSide(eng, image, p, name, append([]string{"-mcp", mcpURL}, args...), 5*time.Minute, &rep); err != nil {
+				t.Error(err)
+			}
+			done <- rep
+		}()
+		return done
+	}
+	wait := func(done chan mcpReport) mcpReport {
+		t.Helper()
+		select {
+		case rep := <-done:
+			return rep
+		case <-time.After(5 * time.Minute):
+			t.Fatal("the agent side never finished")
+		}
+		return mcpReport{}
+	}
+
+	// A question: answered, never approved.
+	done := agent("ask", "-ask", "may I push to main?")
+	items := pendingItems(t, c, path, 1)
+	q := items[0]
+	if q.Kind != executor.ItemQuestion || q.Question != "may I push to main?" || q.Instance != "a" {
+		t.Fatalf("supervise --json: %+v", items)
+	}
+	if _, errOut := must(exitError, "supervise", path, "approve", q.ID); !strings.Contains(errOut, q.ID+" is a question: answer it (bottleplan supervise "+path+" answer "+q.ID+" TEXT)") {
+		t.Errorf("approve of a question: %s", errOut)
+	}
+	if out, _ := must(exitOK, "supervise", path, "answer", q.ID, "no, open a PR"); out != "answered question "+q.ID+" on a\n" {
+		t.Errorf("answer: %q", out)
+	}
+	if rep := wait(done); rep.ToolError || rep.Outcome != "answered" || rep.Text != "no, open a PR" {
+		t.Errorf("ask_operator returned %+v", rep)
+	}
+
+	// An access request: approved, it is a runtime grant.
+	done = agent("access", "-proxy", in.Endpoints.ProxyURL, "-access", grantHost, "-reason", "fetch a dependency",
+		"-ca", base64.StdEncoding.EncodeToString(ca.CertPEM))
+	items = pendingItems(t, c, path, 1)
+	a := items[0]
+	if a.Kind != executor.ItemAccess || !strings.HasPrefix(a.Host, grantHost) || a.Reason != "fetch a dependency" {
+		t.Fatalf("supervise --json: %+v", items)
+	}
+	table, _ := must(exitOK, "supervise", path)
+	if !strings.Contains(table, "access request  access to "+grantHost) {
+		t.Errorf("supervise table:\n%s", table)
+	}
+	if _, errOut := must(exitError, "supervise", path, "answer", a.ID, "yes"); !strings.Contains(errOut, a.ID+" is an access request, not a question: approve or deny it") {
+		t.Errorf("answer to an access request: %s", errOut)
+	}
+	if out, _ := must(exitOK, "supervise", path, "approve", a.ID); out != "approved access request "+a.ID+" on a\n" {
+		t.Errorf("approve: %q", out)
+	}
+	rep := wait(done)
+	sum := sha256.Sum256([]byte("Bearer " + token))
+	if rep.BeforeStatus != 403 || rep.ToolError || rep.Outcome != "approved" || rep.AfterStatus != 200 ||
+		!strings.HasPrefix(rep.AfterBody, "upstream ok ") || strings.Contains(rep.AfterBody, hex.EncodeToString(sum[:])) {
+		t.Fatalf("request_access: %+v (want 403 before, approved, 200 from the upstream after, no token injected)", rep)
+	}
+
+	out, _ := must(exitChanges, "status", path, "--detailed-exitcode")
+	if !strings.Contains(out, "a  drifted: runtime grant: "+grantHost+"\n") {
+		t.Errorf("status with a runtime grant:\n%s", out)
+	}
+	out, _ = must(exitOK, "apply", path, "--auto-approve")
+	for _, w := range []string{
+		"~  a  bundle  " + in.Bundle.ContainerName + "  revoke runtime grant " + grantHost + ": not in the plan's routes",
+		"Plan: 0 to create, 0 to update, 0 to replace, 0 to delete, 1 runtime grant to revoke.",
+		"a: bundle " + in.Bundle.ContainerName + " runtime grants revoked (1)",
+		"Apply complete: 0 created, 0 updated, 0 replaced, 0 deleted, 1 runtime grant revoked.",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("apply lacks %q:\n%s", w, out)
+		}
+	}
+	if out, _ := must(exitOK, "status", path, "--detailed-exitcode"); !strings.Contains(out, "a  in sync") {
+		t.Errorf("status after apply:\n%s", out)
+	}
+	if out, _ := must(exitOK, "apply", path, "--auto-approve"); !strings.Contains(out, "No changes") {
+		t.Errorf("a second apply:\n%s", out)
+	}
 }

@@ -135,6 +135,7 @@ var (
 	sleeperImage  = &testImage{name: "sleeper"}
 	floodImage    = &testImage{name: "flood"}
 	upstreamImage = &testImage{name: "upstream"}
+	mcpAgentImage = &testImage{name: "mcpagent"}
 )
 
 // BundleBinary returns a static bottleplan-bundle binary, built from the
@@ -156,6 +157,10 @@ func AgentImage(t testing.TB, eng docker.Engine) string { return sleeperImage.ge
 // FloodImage returns a FROM scratch image of the flood attacker
 // (testdata/flood).
 func FloodImage(t testing.TB, eng docker.Engine) string { return floodImage.get(t, eng) }
+
+// MCPAgentImage returns a FROM scratch image of the MCP agent
+// (testdata/mcpagent): the go-sdk client calling one supervise tool.
+func MCPAgentImage(t testing.TB, eng docker.Engine) string { return mcpAgentImage.get(t, eng) }
 
 // Project returns a unique project name and removes everything labelled
 // with it when the test ends, whatever the outcome.
