@@ -309,6 +309,7 @@ func TestSuperviseAccessAndQuestionsOnEngine(t *testing.T) {
 	}
 	type mcpReport struct {
 		BeforeStatus int    `json:"before_status"`
+		BeforeBody   string `json:"before_body"`
 		ToolError    bool   `json:"tool_error"`
 		Outcome      string `json:"outcome"`
 		Text         string `json:"text"`
@@ -376,7 +377,9 @@ func TestSuperviseAccessAndQuestionsOnEngine(t *testing.T) {
 	}
 	rep := wait(done)
 	sum := sha256.Sum256([]byte("Bearer " + token))
-	if rep.BeforeStatus != 403 || rep.ToolError || rep.Outcome != "approved" || rep.AfterStatus != 200 ||
+	// Before: the proxy refuses the CONNECT (403), which Go's client
+	// reports as an error "Forbidden".
+	if rep.BeforeStatus == 200 || !strings.Contains(rep.BeforeBody, "Forbidden") || rep.ToolError || rep.Outcome != "approved" || rep.AfterStatus != 200 ||
 		!strings.HasPrefix(rep.AfterBody, "upstream ok ") || strings.Contains(rep.AfterBody, hex.EncodeToString(sum[:])) {
 		t.Fatalf("request_access: %+v (want 403 before, approved, 200 from the upstream after, no token injected)", rep)
 	}
