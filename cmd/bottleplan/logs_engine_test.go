@@ -38,14 +38,7 @@ func TestDecisionLogOnEngine(t *testing.T) {
 	in.Bundle.Proxy.Routes = []plan.Route{{Host: "api.bottleplan.test", Ports: []int{443}, DLP: "block", Intercept: true}}
 	path := writePlan(t, t.TempDir(), p)
 	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir(), "NO_COLOR": "1"}}
-	must := func(wantCode int, args ...string) (string, string) {
-		t.Helper()
-		code, out, errOut := c.run(args...)
-		if code != wantCode {
-			t.Fatalf("bottleplan %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, out, errOut)
-		}
-		return out, errOut
-	}
+	must := c.must
 	must(exitOK, "apply", path, "--auto-approve", "--bundle-binary="+dockertest.BundleBinary(t))
 
 	// The agent has written nothing (it only sleeps); its logs say so

@@ -116,14 +116,7 @@ func TestSuperviseOnEngine(t *testing.T) {
 	image := dockertest.FloodImage(t, eng)
 	in := &p.Instances[0]
 	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir(), "NO_COLOR": "1"}}
-	must := func(wantCode int, args ...string) (string, string) {
-		t.Helper()
-		code, out, errOut := c.run(args...)
-		if code != wantCode {
-			t.Fatalf("bottleplan %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, out, errOut)
-		}
-		return out, errOut
-	}
+	must := c.must
 	if out, _ := must(exitOK, "supervise", path); out != "nothing pending\n" {
 		t.Errorf("supervise with nothing held: %q", out)
 	}
@@ -150,6 +143,8 @@ func TestSuperviseOnEngine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			c := &cli{t: t, env: c.env} // failures stop this subtest
+			must := c.must
 			done := make(chan heldReport, 1)
 			go func() {
 				var rep heldReport
@@ -227,6 +222,17 @@ func TestSuperviseOnEngine(t *testing.T) {
 	}
 }
 
+// must runs bottleplan args in process and fails the test unless it
+// exits with wantCode; it returns stdout and stderr.
+func (c *cli) must(wantCode int, args ...string) (string, string) {
+	c.t.Helper()
+	code, out, errOut := c.run(args...)
+	if code != wantCode {
+		c.t.Fatalf("bottleplan %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, out, errOut)
+	}
+	return out, errOut
+}
+
 // cliProcess is bottleplan running as a process of its own.
 type cliProcess struct {
 	cmd    *exec.Cmd
@@ -299,14 +305,7 @@ func TestSuperviseAccessAndQuestionsOnEngine(t *testing.T) {
 	}
 	mcpURL := fmt.Sprintf("http://%s:%d%s", in.Network.BundleIP, plan.SupervisePort, bundle.MCPPath)
 	c := &cli{t: t, env: map[string]string{"XDG_STATE_HOME": t.TempDir(), "NO_COLOR": "1"}}
-	must := func(wantCode int, args ...string) (string, string) {
-		t.Helper()
-		code, out, errOut := c.run(args...)
-		if code != wantCode {
-			t.Fatalf("bottleplan %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, out, errOut)
-		}
-		return out, errOut
-	}
+	must := c.must
 	type mcpReport struct {
 		BeforeStatus int    `json:"before_status"`
 		BeforeBody   string `json:"before_body"`
