@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -39,6 +40,11 @@ import (
 // MCPPath is where the supervise listener serves MCP.
 const MCPPath = "/mcp"
 
+// operatorHost is the host of a decision-log line about a question, or
+// an access request refused before it named a valid host: the line is
+// about the agent's channel to the operator, not a network host.
+const operatorHost = "operator"
+
 // The tools' inputs and outputs (their JSON schemas come from these).
 type (
 	heldRequestsIn  struct{}
@@ -66,6 +72,7 @@ type (
 
 // NewMCP returns the agent's MCP endpoint over p's pending items.
 func NewMCP(p *Proxy) http.Handler {
+	calls := &httpCalls{m: map[string]context.Context{}}
 	srv := mcp.NewServer(&mcp.Implementation{Name: "bottleplan-supervise", Version: "1"}, &mcp.ServerOptions{
 		Instructions: "The operator of this sandbox answers here. request_access asks for a host your egress routes do not allow; " +
 			"ask_operator asks a question; both wait for the operator. held_requests lists what waits for the operator now.",
@@ -81,23 +88,78 @@ func NewMCP(p *Proxy) http.Handler {
 		Name: "request_access",
 		Description: "Ask the operator to allow HTTPS (or HTTP) to one host the egress routes do not allow, for this sandbox until it is destroyed. " +
 			"Waits until the operator decides or the hold timeout passes. A granted host gets no credentials injected and its requests are still checked for secrets.",
-	}, func(ctx context.Context, _ *mcp.CallToolRequest, in requestAccessIn) (*mcp.CallToolResult, askOut, error) {
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in requestAccessIn) (*mcp.CallToolResult, askOut, error) {
+		ctx, cancel := calls.bind(ctx, req)
+		defer cancel()
 		return p.requestAccess(ctx, in)
 	})
 	mcp.AddTool(srv, &mcp.Tool{
 		Name:        "ask_operator",
 		Description: "Ask the operator a question in free text; waits for the answer (the result) or the hold timeout.",
-	}, func(ctx context.Context, _ *mcp.CallToolRequest, in askOperatorIn) (*mcp.CallToolResult, askOut, error) {
+	}, func(ctx context.Context, req *mcp.CallToolRequest, in askOperatorIn) (*mcp.CallToolResult, askOut, error) {
+		ctx, cancel := calls.bind(ctx, req)
+		defer cancel()
 		return p.askOperator(ctx, in)
 	})
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{
-		Stateless:    true,
-		JSONResponse: true,
+		Stateless:                    true,
+		JSONResponse:                 true,
+		MaxRequestBodyBytes:          maxMCPBody,
+		PropagateRequestCancellation: true,
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxMCPBody)
+		defer calls.track(r)()
 		h.ServeHTTP(w, r)
 	})
+}
+
+// callHeader carries, from the /mcp handler to a tool, the key of the
+// HTTP request the call came in; whatever the agent sent in it is
+// replaced.
+const callHeader = "X-Bottleplan-Mcp-Call"
+
+// httpCalls ties a waiting tool call to the HTTP request it came in, so
+// an agent that hangs up ends its item (the SDK ties a call's context to
+// its request only for its newest protocol version).
+type httpCalls struct {
+	mu sync.Mutex
+	m  map[string]context.Context
+}
+
+// track registers r under a fresh key (set in r's callHeader) until the
+// returned func runs.
+func (c *httpCalls) track(r *http.Request) func() {
+	key, err := newItemID()
+	if err != nil {
+		r.Header.Del(callHeader)
+		return func() {}
+	}
+	r.Header.Set(callHeader, key)
+	c.mu.Lock()
+	c.m[key] = r.Context()
+	c.mu.Unlock()
+	return func() {
+		c.mu.Lock()
+		delete(c.m, key)
+		c.mu.Unlock()
+	}
+}
+
+// bind returns ctx, also cancelled when the HTTP request of req ends.
+func (c *httpCalls) bind(ctx context.Context, req *mcp.CallToolRequest) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if req == nil || req.Extra == nil || req.Extra.Header == nil {
+		return ctx, cancel
+	}
+	c.mu.Lock()
+	hctx, ok := c.m[req.Extra.Header.Get(callHeader)]
+	c.mu.Unlock()
+	if ok {
+		stop := context.AfterFunc(hctx, cancel)
+		return ctx, func() { stop(); cancel() }
+	}
+	return ctx, cancel
 }
 
 func textResult(text string, isErr bool) *mcp.CallToolResult {
@@ -123,6 +185,9 @@ func (p *Proxy) askText(name, s string, required bool, max int) (string, error) 
 // refuseAsk logs a refused ask (aggregated like every refusal) and
 // answers the agent with a tool error.
 func (p *Proxy) refuseAsk(method, host string, port int, err error) (*mcp.CallToolResult, askOut, error) {
+	if host == "" {
+		host = operatorHost
+	}
 	p.rec.Record(Decision{Daemon: "supervise", Verdict: VerdictDeny, Method: method, Host: host, Port: port, Reason: refusalKey(err)})
 	return textResult(p.secrets.scrub(err.Error()), true), askOut{}, nil
 }
@@ -186,7 +251,7 @@ func (p *Proxy) askOperator(ctx context.Context, in askOperatorIn) (*mcp.CallToo
 	if err != nil {
 		return p.refuseAsk("QUESTION", "", 0, err)
 	}
-	d := Decision{Daemon: "supervise", Verdict: VerdictAsk, Method: "QUESTION", ID: it.item.ID, Reason: "question: " + q}
+	d := Decision{Daemon: "supervise", Verdict: VerdictAsk, Method: "QUESTION", Host: operatorHost, ID: it.item.ID, Reason: "question: " + q}
 	p.rec.Record(d)
 	how, text := p.holds.wait(ctx, it)
 	text = capText(p.secrets.scrub(text))

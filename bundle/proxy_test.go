@@ -88,8 +88,10 @@ func newProxyFixture(t *testing.T) *proxyFixture {
 	f.instCA = newTestCA(t, "instance test CA")
 	f.tlsUp = newUpstream(t, upCA, nil)
 	f.plainUp = newUpstream(t, nil, nil)
-	dialMap := map[string]string{"plain.example.test:80": f.plainUp.addr(), "open.example.test:80": f.plainUp.addr()}
-	for _, h := range []string{"api", "basic", "notoken", "redact", "held", "heldauth", "open", "a.files"} {
+	dialMap := map[string]string{"plain.example.test:80": f.plainUp.addr(), "open.example.test:80": f.plainUp.addr(),
+		"granted.example.test:80": f.plainUp.addr()}
+	// granted.example.test is no route: only a runtime grant reaches it.
+	for _, h := range []string{"api", "basic", "notoken", "redact", "held", "heldauth", "open", "a.files", "granted"} {
 		dialMap[h+".example.test:443"] = f.tlsUp.addr()
 	}
 	env := map[string]string{"API_TOKEN": canary, "BASIC_TOKEN": basicSecret, "HELD_TOKEN": heldToken}

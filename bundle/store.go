@@ -29,7 +29,7 @@ type itemStore struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingItem
-	count   map[string]int // by kind
+	count   map[string]int // by bound class (boundClass)
 	bytes   int64          // held bodies
 }
 
@@ -65,12 +65,14 @@ func newItemStore(timeout time.Duration) *itemStore {
 	return &itemStore{timeout: timeout, now: time.Now, pending: map[string]*pendingItem{}, count: map[string]int{}}
 }
 
-// kindBound is the most items of a kind pending at once.
-func kindBound(kind string) int {
+// boundClass is the bound an item of kind counts against: held
+// requests have their own; access requests and questions (the agent's
+// asks) share maxAgentAsks.
+func boundClass(kind string) (string, int) {
 	if kind == KindHeld {
-		return maxHeldRequests
+		return KindHeld, maxHeldRequests
 	}
-	return maxAgentAsks
+	return "ask", maxAgentAsks
 }
 
 // errStoreFull is the refusal of an item past its kind's bound.
@@ -94,11 +96,12 @@ func (s *itemStore) add(it Item, n int) (*pendingItem, error) {
 	p := &pendingItem{item: it, bytes: int64(n), answer: make(chan operatorAnswer, 1)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.count[it.Kind] >= kindBound(it.Kind) || s.bytes+p.bytes > maxHeldBodies {
+	class, bound := boundClass(it.Kind)
+	if s.count[class] >= bound || s.bytes+p.bytes > maxHeldBodies {
 		return nil, errStoreFull(it.Kind)
 	}
 	s.pending[id] = p
-	s.count[it.Kind]++
+	s.count[class]++
 	s.bytes += p.bytes
 	return p, nil
 }
@@ -118,7 +121,8 @@ func (s *itemStore) take(id string) (*pendingItem, bool) {
 	p, ok := s.pending[id]
 	if ok {
 		delete(s.pending, id)
-		s.count[p.item.Kind]--
+		class, _ := boundClass(p.item.Kind)
+		s.count[class]--
 		s.bytes -= p.bytes
 	}
 	return p, ok

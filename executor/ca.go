@@ -46,18 +46,15 @@ func NewCA(project, slug string, hosts []string, now time.Time) (*CA, error) {
 	return newCA(project, slug, PermittedDomains(hosts), now)
 }
 
-// AnyDomain is the one CADomains value of a CA that permits every DNS
-// name and still excludes every IP address: a supervised instance's (see
-// InstanceCA).
-const AnyDomain = "*"
-
-// InstanceCA makes the CA apply gives instance in of project. An
-// instance with supervise on gets one whose name constraints permit
-// every DNS name and exclude every IP address: an access request the
-// operator approves adds a host at runtime (a runtime grant) that the
-// CA must be able to certify without a new CA (and so a new agent); the
-// bundle then mints only for the plan's route hosts and the live grants
-// (its own check). Every other instance gets NewCA for its route hosts.
+// InstanceCA makes the CA for in: NewCA for its route hosts, or, when
+// supervise is on, a CA that permits every DNS name and still excludes
+// every IP address. A supervised instance's operator may grant a host at
+// runtime (bundle/grants.go), and a CA limited to the plan's route hosts
+// could not certify it without a new CA, and so a new agent; the bundle
+// itself then mints only for the plan's route hosts and live grants
+// (bundle/canames.go), so the wider constraint is the price of a leaked
+// key only: a certificate for any name, never an IP, trusted by this one
+// agent.
 func InstanceCA(project string, in *plan.Instance, now time.Time) (*CA, error) {
 	if in.Bundle.Supervise != nil {
 		return newCA(project, in.Slug, nil, now)
@@ -65,8 +62,13 @@ func InstanceCA(project string, in *plan.Instance, now time.Time) (*CA, error) {
 	return NewCA(project, in.Slug, RouteHosts(in), now)
 }
 
-// newCA makes the CA; domains nil permits every DNS name.
-func newCA(project, slug string, domains []string, now time.Time) (*CA, error) {
+// AnyDNSName is what CertDomains returns for a CA that permits every DNS
+// name and excludes every IP (a supervised instance's, InstanceCA), and
+// what the bundle's io.bottleplan.ca-domains label says of it.
+const AnyDNSName = "*"
+
+// newCA makes the CA; permitted nil permits every DNS name.
+func newCA(project, slug string, permitted []string, now time.Time) (*CA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("generate CA key: %w", err)
@@ -86,7 +88,7 @@ func newCA(project, slug string, domains []string, now time.Time) (*CA, error) {
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 
 		PermittedDNSDomainsCritical: true,
-		PermittedDNSDomains:         domains,
+		PermittedDNSDomains:         permitted,
 		ExcludedIPRanges:            noIPs,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -151,10 +153,10 @@ func PermittedDomains(hosts []string) []string {
 }
 
 // CertDomains returns the permitted DNS domains of the name constraints
-// of the first certificate in certPEM, sorted; [AnyDomain] when it
-// permits every DNS name but excludes IP addresses (InstanceCA for a
-// supervised instance); nil when it has no constraints (a CA made
-// before bottleplan constrained its CAs) or cannot be parsed.
+// of the first certificate in certPEM, sorted; [AnyDNSName] when it
+// permits every DNS name but excludes every IP (InstanceCA for a
+// supervised instance); nil when it has no constraints (a CA made before
+// bottleplan constrained its CAs) or cannot be parsed.
 func CertDomains(certPEM []byte) []string {
 	b, _ := pem.Decode(certPEM)
 	if b == nil || b.Type != "CERTIFICATE" {
@@ -165,12 +167,27 @@ func CertDomains(certPEM []byte) []string {
 		return nil
 	}
 	if len(c.PermittedDNSDomains) == 0 {
-		if len(c.ExcludedIPRanges) > 0 {
-			return []string{AnyDomain}
+		if excludesEveryIP(c.ExcludedIPRanges) {
+			return []string{AnyDNSName}
 		}
 		return nil
 	}
 	return slices.Sorted(slices.Values(c.PermittedDNSDomains))
+}
+
+// excludesEveryIP reports whether ranges exclude all of IPv4 and IPv6.
+func excludesEveryIP(ranges []*net.IPNet) bool {
+	v4, v6 := false, false
+	for _, n := range ranges {
+		ones, bits := n.Mask.Size()
+		if ones == 0 && bits == 32 {
+			v4 = true
+		}
+		if ones == 0 && bits == 128 {
+			v6 = true
+		}
+	}
+	return v4 && v6
 }
 
 // Uncovered returns the first route host (in the order given) that a CA
@@ -182,7 +199,7 @@ func CertDomains(certPEM []byte) []string {
 func Uncovered(domains, hosts []string) string {
 	for _, h := range hosts {
 		h = strings.ToLower(strings.TrimSuffix(h, "."))
-		if !slices.ContainsFunc(domains, func(d string) bool { return coversHost(d, h) }) {
+		if !slices.ContainsFunc(domains, func(d string) bool { return d == AnyDNSName || coversHost(d, h) }) {
 			return h
 		}
 	}

@@ -14,6 +14,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/bottleplan/bottleplan/plan"
 )
 
 // verifyMinted mints, with the CA's key as an attacker holding it would,
@@ -178,5 +180,36 @@ func TestUncovered(t *testing.T) {
 	}
 	if got := Uncovered(nil, []string{"a.test"}); got != "a.test" {
 		t.Fatalf("a CA without constraints covers %q; it must cover nothing", "a.test")
+	}
+}
+
+// A supervised instance's CA certifies any DNS name (a host granted at
+// runtime) and still no IP address, and says so in CertDomains.
+func TestInstanceCASupervisedPermitsAnyNameNoIP(t *testing.T) {
+	in := &plan.Instance{Slug: "dev", Bundle: plan.Bundle{Supervise: &plan.Supervise{},
+		Proxy: plan.Proxy{Routes: []plan.Route{{Host: "api.example.com", Ports: []int{443}}}}}}
+	ca, err := InstanceCA("acme", in, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := verifyMinted(t, ca, "granted.example.org", []string{"granted.example.org"}, nil); err != nil {
+		t.Fatalf("supervised CA refuses a DNS name: %v", err)
+	}
+	if err := verifyMinted(t, ca, "10.0.0.1", nil, []net.IP{net.ParseIP("10.0.0.1")}); err == nil {
+		t.Fatal("supervised CA certifies an IP address")
+	}
+	if got := CertDomains(ca.CertPEM); !slices.Equal(got, []string{AnyDNSName}) {
+		t.Fatalf("CertDomains = %v, want [%s]", got, AnyDNSName)
+	}
+	if h := Uncovered(CertDomains(ca.CertPEM), []string{"x.test", "*.y.test"}); h != "" {
+		t.Fatalf("Uncovered = %q", h)
+	}
+	in.Bundle.Supervise = nil
+	narrow, err := InstanceCA("acme", in, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := CertDomains(narrow.CertPEM); !slices.Equal(got, []string{"api.example.com"}) {
+		t.Fatalf("unsupervised CertDomains = %v", got)
 	}
 }

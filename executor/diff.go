@@ -240,11 +240,9 @@ func diffInstance(in *plan.Instance, rs []Resource, images map[string]string, fo
 // while it covers every route host of the plan (removing a route keeps
 // it) and replaced when a host falls outside it; a CA without
 // constraints (made by an older bottleplan) is replaced once, so every
-// live CA is constrained.
-//
-// A supervised instance's CA permits every DNS name (InstanceCA): kept
-// while it does, and replaced by one when supervise is turned on; an
-// instance without supervise replaces such a CA by a narrow one.
+// live CA is constrained. A supervised instance's CA permits every DNS
+// name (InstanceCA): it is kept while supervise stays on, whatever the
+// routes, and replaced by a narrow one when supervise goes off.
 func newCAReason(in *plan.Instance, bundle *Resource) string {
 	switch {
 	case bundle == nil, bundle.CAFingerprint == "":
@@ -252,14 +250,15 @@ func newCAReason(in *plan.Instance, bundle *Resource) string {
 	case bundle.CADomains == nil:
 		return "the bundle's CA has no name constraints"
 	}
-	anyName := slices.Equal(bundle.CADomains, []string{AnyDomain})
+	supervised := in.Bundle.Supervise != nil
+	anyName := slices.Equal(bundle.CADomains, []string{AnyDNSName})
 	switch {
-	case in.Bundle.Supervise != nil && anyName:
+	case supervised && !anyName:
+		return "supervise is on: the CA must certify hosts the operator grants at runtime"
+	case supervised:
 		return ""
-	case in.Bundle.Supervise != nil:
-		return "supervise needs a CA that can certify runtime grants; the bundle's permits only the route hosts"
 	case anyName:
-		return "the bundle's CA permits every name, as made for supervise"
+		return "supervise is off: the CA is narrowed to the route hosts"
 	}
 	if h := Uncovered(bundle.CADomains, RouteHosts(in)); h != "" {
 		return fmt.Sprintf("route host %s is outside the bundle's CA name constraints", h)

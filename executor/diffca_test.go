@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/bottleplan/bottleplan/plan"
@@ -104,6 +105,60 @@ func TestDiffCAFollowsRouteHosts(t *testing.T) {
 				got = ch.Instances[0].CA
 			}
 			if got != tc.ca {
+				t.Errorf("CA source %q, want %q", got, tc.ca)
+			}
+		})
+	}
+}
+
+// TestDiffCASupervised: a supervised instance's CA permits every DNS
+// name (a host may be granted at runtime), so route changes keep it and
+// only supervise going on or off changes it.
+func TestDiffCASupervised(t *testing.T) {
+	sup := withHosts(testInstance("a", "10.0.1"), "api.example.test")
+	sup.Bundle.Supervise = &plan.Supervise{Listen: "10.0.1.2:9090"}
+	liveWith := func(in plan.Instance, domains ...string) []Resource {
+		return edit(live(in), RoleBundle, func(r *Resource) bool { r.CADomains = domains; return true })
+	}
+	unsup := sup
+	unsup.Bundle.Supervise = nil
+	tests := map[string]struct {
+		plan plan.Instance
+		live []Resource
+		want string // the bundle op's cause; "" for no op
+		ca   CASource
+	}{
+		"supervised, any-name CA: kept": {plan: sup, live: liveWith(sup, AnyDNSName)},
+		"supervised, a host added: the any-name CA is kept": {
+			plan: withHosts(sup, "api.example.test", "pypi.org"), live: liveWith(sup, AnyDNSName),
+			want: "replace: config hash changed (bundle)", ca: CAReuse,
+		},
+		"supervise turned on over a narrow CA: new CA": {
+			plan: sup, live: liveWith(unsup, "api.example.test"),
+			want: "new instance CA (supervise is on: the CA must certify hosts the operator grants at runtime)", ca: CAGenerate,
+		},
+		"supervise turned off over an any-name CA: narrowed": {
+			plan: unsup, live: liveWith(unsup, AnyDNSName),
+			want: "new instance CA (supervise is off: the CA is narrowed to the route hosts)", ca: CAGenerate,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			ch, err := Diff(testPlan(tc.plan), &Observed{Project: "p", Resources: tc.live}, DiffOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := opLines(ch)
+			if tc.want == "" {
+				if len(lines) != 0 {
+					t.Fatalf("ops %v, want none", lines)
+				}
+				return
+			}
+			if len(lines) == 0 || !strings.Contains(lines[0], tc.want) {
+				t.Fatalf("ops %v, want the bundle's to say %q", lines, tc.want)
+			}
+			if got := ch.Instances[0].CA; got != tc.ca {
 				t.Errorf("CA source %q, want %q", got, tc.ca)
 			}
 		})

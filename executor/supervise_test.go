@@ -2,10 +2,8 @@ package executor
 
 import (
 	"context"
-	"net"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/bottleplan/bottleplan/plan"
 	"github.com/google/go-cmp/cmp"
@@ -51,7 +49,7 @@ func supervised(in plan.Instance) plan.Instance {
 // alone changes nothing live.
 func routed(in plan.Instance, host string) (plan.Instance, []Resource) {
 	in = withRoute(in, host)
-	rs := edit(live(in), RoleBundle, func(r *Resource) bool { r.CADomains = []string{AnyDomain}; return true })
+	rs := edit(live(in), RoleBundle, func(r *Resource) bool { r.CADomains = []string{AnyDNSName}; return true })
 	return in, rs
 }
 
@@ -122,59 +120,5 @@ func TestRuntimeGrantsAreDrift(t *testing.T) {
 	gb.asked = nil
 	if _, err := ObservePlan(ctx, gb, p); err != nil || len(gb.asked) != 0 {
 		t.Errorf("a stopped bundle was asked for grants: %v %v", gb.asked, err)
-	}
-}
-
-// TestSupervisedCAPermitsEveryName: a supervised instance's CA can
-// certify a host no route names (a runtime grant's) and still no IP
-// address; Diff keeps it for a supervised instance, makes one when
-// supervise is turned on, and narrows it when supervise is off.
-func TestSupervisedCAPermitsEveryName(t *testing.T) {
-	in := supervised(testInstance("a", "10.0.1"))
-	ca, err := InstanceCA("p", &in, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := verifyMinted(t, ca, "grant.example.org", []string{"grant.example.org"}, nil); err != nil {
-		t.Errorf("a supervised CA cannot certify a granted host: %v", err)
-	}
-	if err := verifyMinted(t, ca, "10.0.0.1", nil, []net.IP{net.ParseIP("10.0.0.1")}); err == nil {
-		t.Error("a supervised CA certifies an IP address")
-	}
-	if got := CertDomains(ca.CertPEM); !slices.Equal(got, []string{AnyDomain}) {
-		t.Errorf("CertDomains = %v, want [%s]", got, AnyDomain)
-	}
-	plain := testInstance("a", "10.0.1")
-	narrow, err := InstanceCA("p", &plain, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := verifyMinted(t, narrow, "grant.example.org", []string{"grant.example.org"}, nil); err == nil {
-		t.Error("an unsupervised CA certifies a host no route names")
-	}
-
-	anyCA := edit(live(in), RoleBundle, func(r *Resource) bool { r.CADomains = []string{AnyDomain}; return true })
-	tests := map[string]struct {
-		in   plan.Instance
-		live []Resource
-		want CASource // of the instance's changes; "" when there are none
-	}{
-		"supervised keeps its CA":   {in, anyCA, CANone},
-		"supervise turned on":       {in, live(in), CAGenerate},
-		"supervise turned off":      {plain, anyCA, CAGenerate},
-		"unsupervised keeps its CA": {plain, live(plain), CANone},
-	}
-	for name, tc := range tests {
-		ch, err := Diff(testPlan(tc.in), &Observed{Project: "p", Resources: tc.live}, DiffOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := CANone
-		if !ch.Empty() {
-			got = ch.Instances[0].CA
-		}
-		if got != tc.want {
-			t.Errorf("%s: CA %q, want %q: %v", name, got, tc.want, opLines(ch))
-		}
 	}
 }

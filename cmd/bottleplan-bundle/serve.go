@@ -104,8 +104,12 @@ func needsUpstreamTLS(inst plan.Instance) bool {
 	return false
 }
 
-// needsCA reports whether any route of inst is intercepted.
+// needsCA reports whether any route of inst is intercepted, or
+// supervise is on (a runtime grant is intercepted).
 func needsCA(inst plan.Instance) bool {
+	if inst.Bundle.Supervise != nil {
+		return true
+	}
 	for _, r := range inst.Bundle.Proxy.Routes {
 		if r.Intercept {
 			return true

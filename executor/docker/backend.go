@@ -175,7 +175,9 @@ const LabelCAFingerprint = "io.bottleplan.ca-fingerprint"
 
 // LabelCADomains is set beside LabelCAFingerprint when the CA carries
 // name constraints: its permitted DNS domains (executor.CertDomains),
-// comma-separated. Route host names, never secrets. Diff reads them to
+// comma-separated, or "*" (executor.AnyDNSName) for a supervised
+// instance's CA, which permits every DNS name and no IP, so Diff keeps it
+// while supervise stays on, whatever the routes. Route host names, never secrets. Diff reads them to
 // keep a CA that still covers the plan's route hosts. A running container
 // with the fingerprint but not this label holds a CA made before CAs were
 // constrained, so reading no domains from its list entry is right; a
