@@ -238,11 +238,14 @@ func rawToolCall(ctx context.Context, supURL, tool, args string) string {
 func TestAttackGrantedHostDLPAndNoToken(t *testing.T) {
 	f := newProxyFixture(t)
 	grantHost(t, f, "granted.example.test:443")
-	code, body := f.do(t, "POST", "https://granted.example.test/upload", "here: "+canary)
-	if code != 403 || !strings.Contains(body, "blocked") {
-		t.Fatalf("secret to a granted host: %d %q", code, body)
+	grantHost(t, f, "granted.example.test:80")
+	for _, u := range []string{"https://granted.example.test/upload", "http://granted.example.test/upload"} {
+		code, body := f.do(t, "POST", u, "here: "+canary)
+		if code != 403 || !strings.Contains(body, "blocked") {
+			t.Fatalf("secret to a granted host (%s): %d %q", u, code, body)
+		}
 	}
-	for _, u := range f.tlsUp.requests() {
+	for _, u := range append(f.tlsUp.requests(), f.plainUp.requests()...) {
 		if strings.Contains(u.Body, canary) {
 			t.Fatalf("upstream got the secret: %+v", u)
 		}

@@ -25,17 +25,27 @@
 //     many at once; trailers dropped.
 //   - auth.go: how a token becomes an Authorization header.
 //   - ca.go: the instance CA and per-host leaf certificates.
-//   - canames.go: the CA's name constraints, checked before a leaf is
-//     minted.
+//   - canames.go: the CA's name constraints and the live route hosts
+//     and grants, checked before a leaf is minted.
 //   - gitgate.go: the git smart-HTTP gate (https upstreams).
 //   - gitssh.go: the gate's bridge to ssh upstreams.
+//   - items.go: the pending items (held requests, access requests,
+//     questions) and the operator API's types.
+//   - store.go: the one bounded store of pending items, their random
+//     IDs, and how each ends once (decided, timed out, agent gone).
 //   - hold.go: requests a "supervise" rule holds open until the
 //     operator approves or denies them, or their timeout passes.
-//   - operator.go: the operator API that decides on them, served only
-//     on a unix socket in the bundle container (OperatorSocket), never
-//     on a network.
-//   - supervise.go: GET /requests on the network, read-only: the held
-//     and denied requests of the agent's own traffic, scrubbed.
+//   - mcp.go: the agent's MCP server (/mcp on the supervise listener):
+//     held_requests, request_access, ask_operator; ask and wait, never
+//     decide.
+//   - grants.go: runtime grants, the routes approved access requests
+//     add (no auth, DLP block, intercepted).
+//   - operator.go: the operator API that decides on items and revokes
+//     grants, served only on a unix socket in the bundle container
+//     (OperatorSocket), never on a network.
+//   - supervise.go: the supervise listener's mux: GET /requests,
+//     read-only (the held and denied requests of the agent's own
+//     traffic, scrubbed), and /mcp.
 //   - decision.go: the decision log (JSON lines), scrubbed and capped in
 //     one place, and the held and denied lists supervise shows.
 //   - aggregate.go: repeated refusals logged as one summary line.

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/bottleplan/bottleplan/plan"
 )
 
 // The agent's side of supervise: a Model Context Protocol server
@@ -38,7 +40,7 @@ import (
 // a held request's client does.
 
 // MCPPath is where the supervise listener serves MCP.
-const MCPPath = "/mcp"
+const MCPPath = plan.SuperviseMCPPath
 
 // operatorHost is the host of a decision-log line about a question, or
 // an access request refused before it named a valid host: the line is

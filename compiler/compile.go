@@ -180,6 +180,10 @@ func compileInstance(project, defaultBackend, slug string, a *schema.Agent, b *s
 	inst.Bundle = compileBundle(base, net.BundleIP, a, b)
 	inst.GuestEnv, inst.EnvFromHost, inst.EnvPrompted = compileEnv(b, net.BundleIP, inst.Bundle.GitGate, gitUser(a, b))
 	inst.Endpoints = compileEndpoints(backend, net.BundleIP, inst.Bundle, opts)
+	if inst.Bundle.Supervise != nil {
+		inst.GuestEnv[plan.GuestSuperviseEnv] = inst.Endpoints.SuperviseURL
+		inst.Agent.Prompt = withSupervisePrompt(inst.Agent.Prompt, inst.Endpoints.SuperviseURL)
+	}
 	inst.ConfigHash = configHashes(&inst)
 	return inst
 }
@@ -194,7 +198,7 @@ func compileEndpoints(backend, bundleIP string, b plan.Bundle, opts Options) pla
 		e.GitGateURL = fmt.Sprintf("http://%s:%d", bundleIP, plan.GitGatePort)
 	}
 	if b.Supervise != nil {
-		e.SuperviseURL = fmt.Sprintf("http://%s:%d", bundleIP, plan.SupervisePort)
+		e.SuperviseURL = superviseURL(bundleIP)
 	}
 	e.AssignedAtApply = backend == plan.BackendSmolmachines && opts.UnroutableBridge
 	return e

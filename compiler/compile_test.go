@@ -60,7 +60,7 @@ func TestCompileInstanceFields(t *testing.T) {
 				}
 				if in.Endpoints.ProxyURL != "http://10.231.40.2:3128" ||
 					in.Endpoints.GitGateURL != "http://10.231.40.2:9418" ||
-					in.Endpoints.SuperviseURL != "http://10.231.40.2:9090" {
+					in.Endpoints.SuperviseURL != "http://10.231.40.2:9090/mcp" {
 					t.Errorf("endpoints %+v", in.Endpoints)
 				}
 			},
@@ -132,10 +132,12 @@ func TestCompileInstanceFields(t *testing.T) {
 						"--append-system-prompt-file", plan.GuestPromptFile},
 					PromptMode:       plan.PromptModeClaudeAppendFile,
 					ProviderTemplate: "claude",
-					Prompt:           "Implement the PRD.",
-					Skills:           []string{"init-prd", "zeta"},
-					Resources:        &plan.Resources{CPUs: 2, MemoryMiB: 4096, Pids: 4096},
-					ContainerName:    "acme-implementer-agent",
+					// Supervise is on: the prompt ends with the
+					// paragraph about the supervise URL and its tools.
+					Prompt:        withSupervisePrompt("Implement the PRD.", in.Endpoints.SuperviseURL),
+					Skills:        []string{"init-prd", "zeta"},
+					Resources:     &plan.Resources{CPUs: 2, MemoryMiB: 4096, Pids: 4096},
+					ContainerName: "acme-implementer-agent",
 				}
 				if d := cmp.Diff(want, in.Agent); d != "" {
 					t.Errorf("agent (-want +got):\n%s", d)
@@ -216,8 +218,9 @@ func TestCompileInstanceFields(t *testing.T) {
 					"GIT_CONFIG_VALUE_1": "https://git.example.com/alice/docs.git",
 					"GIT_CONFIG_KEY_2":   "user.name", "GIT_CONFIG_VALUE_2": "implementer-bot",
 					"GIT_CONFIG_KEY_3": "user.email", "GIT_CONFIG_VALUE_3": "alice@example.com",
-					"GIT_AUTHOR_NAME":         "alice",
-					"CLAUDE_CODE_OAUTH_TOKEN": plan.GuestAuthPlaceholder,
+					"GIT_AUTHOR_NAME":          "alice",
+					"CLAUDE_CODE_OAUTH_TOKEN":  plan.GuestAuthPlaceholder,
+					"BOTTLEPLAN_SUPERVISE_URL": "http://10.231.40.2:9090/mcp",
 				}
 				if d := cmp.Diff(want, in.GuestEnv); d != "" {
 					t.Errorf("guest_env (-want +got):\n%s", d)
@@ -480,5 +483,19 @@ func TestCompileErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The supervise paragraph names the URL, the env variable and the three
+// tools, and keeps the manifest's prompt first.
+func TestSupervisePrompt(t *testing.T) {
+	got := withSupervisePrompt("Do the thing.\n", "http://10.0.0.2:9090/mcp")
+	for _, want := range []string{"Do the thing.\n\n", "http://10.0.0.2:9090/mcp", "$BOTTLEPLAN_SUPERVISE_URL", "held_requests", "request_access(host, reason)", "ask_operator(question)"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("prompt lacks %q:\n%s", want, got)
+		}
+	}
+	if !strings.HasPrefix(got, "Do the thing.") || strings.HasPrefix(withSupervisePrompt("", "u"), "\n") {
+		t.Errorf("prompt order: %q", got)
 	}
 }

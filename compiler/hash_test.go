@@ -33,7 +33,8 @@ func TestConfigHashCoverage(t *testing.T) {
 		},
 		"supervise off": {
 			edit: func(m *schema.Manifest) { m.Bottles["dev"].Supervise = false },
-			want: changed{bundle: true},
+			// The agent's env and prompt name the supervise URL.
+			want: changed{bundle: true, agent: true},
 		},
 		"repo access": {
 			edit: func(m *schema.Manifest) {

@@ -11,6 +11,12 @@ const (
 	GitGatePort = 9418
 	// SupervisePort is the supervise endpoint's port on the bundle IP.
 	SupervisePort = 9090
+	// SuperviseMCPPath is the path of the agent's MCP server on the
+	// supervise endpoint; endpoints.supervise_url ends with it.
+	SuperviseMCPPath = "/mcp"
+	// GuestSuperviseEnv is the guest env variable that holds the
+	// supervise URL when supervise is on.
+	GuestSuperviseEnv = "BOTTLEPLAN_SUPERVISE_URL"
 
 	// GuestCAFile is where the agent finds the instance CA certificate
 	// (PEM); SSL_CERT_FILE and friends point here.
