@@ -54,7 +54,7 @@ func superviseBottle(t *testing.T, hosts ...string) (*plan.Plan, string, string)
 	p := dockertest.Plan(project, dockertest.AgentImage(t, eng), "a")
 	in := &p.Instances[0]
 	in.Bundle.Supervise = &plan.Supervise{Listen: fmt.Sprintf("%s:%d", in.Network.BundleIP, plan.SupervisePort), HoldTimeout: superviseTimeout}
-	in.Endpoints.SuperviseURL = fmt.Sprintf("http://%s:%d", in.Network.BundleIP, plan.SupervisePort)
+	in.Endpoints.SuperviseURL = fmt.Sprintf("http://%s:%d%s", in.Network.BundleIP, plan.SupervisePort, bundle.MCPPath)
 	in.Bundle.Proxy.Routes = []plan.Route{{Host: superviseHost, Ports: []int{443}, DLP: bundle.DLPSupervise, Intercept: true,
 		Auth:    &plan.RouteAuth{Scheme: "Bearer", TokenRef: "UPSTREAM_TOKEN"},
 		Matches: []plan.Match{{Paths: []plan.PathMatch{{Type: "prefix", Value: "/ok"}}}}}}
