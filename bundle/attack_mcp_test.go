@@ -3,8 +3,10 @@ package bundle
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -310,5 +312,41 @@ func TestGrantMintsOnlyWhileGranted(t *testing.T) {
 	p.RevokeGrants()
 	if _, err := p.ca.leafFor("granted.example.test", p.mayMint); err == nil {
 		t.Fatal("minted for a revoked grant")
+	}
+}
+
+// A tunnel opened under a grant serves no request once the grant is
+// revoked.
+func TestRevokedGrantEndsOpenTunnel(t *testing.T) {
+	f := newProxyFixture(t)
+	grantHost(t, f, "granted.example.test")
+	c, err := net.Dial("tcp", f.proxyAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(wait))
+	fmt.Fprintf(c, "CONNECT granted.example.test:443 HTTP/1.1\r\nHost: granted.example.test:443\r\n\r\n")
+	br := bufio.NewReader(c)
+	if resp, err := http.ReadResponse(br, &http.Request{Method: http.MethodConnect}); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err)
+	}
+	tc := tls.Client(&bufConn{Conn: c, r: br}, &tls.Config{ServerName: "granted.example.test", RootCAs: f.instCA.pool})
+	tr := bufio.NewReader(tc)
+	get := func() string {
+		fmt.Fprintf(tc, "GET /x HTTP/1.1\r\nHost: granted.example.test\r\n\r\n")
+		resp, err := http.ReadResponse(tr, nil)
+		if err != nil {
+			return err.Error()
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}
+	if got := get(); got != "200 upstream GET /x" {
+		t.Fatalf("before the revocation: %q", got)
+	}
+	f.bundle.Proxy.RevokeGrants()
+	if got := get(); got != "403 blocked: the runtime grant for granted.example.test:443 was revoked\n" {
+		t.Fatalf("after the revocation: %q", got)
 	}
 }

@@ -169,12 +169,23 @@ func (p *Proxy) grant(it Item, reason string) error {
 	return nil
 }
 
+// stillAllowed reports whether host:port is still a route or a live
+// grant: a tunnel opened under a grant serves no request once the grant
+// is revoked.
+func (p *Proxy) stillAllowed(host string, port int) bool {
+	if _, _, ok := p.policy.Match(host, port); ok {
+		return true
+	}
+	_, ok := p.grants.route(host, port)
+	return ok
+}
+
 // Grants lists the live runtime grants, oldest first.
 func (p *Proxy) Grants() []Grant { return p.grants.list() }
 
 // RevokeGrants removes every runtime grant, logs each, and returns how
-// many there were. Tunnels already open to a granted host stay open
-// until they end; no new one is admitted.
+// many there were. A tunnel already open to a granted host serves no
+// further request (serveInner), and no new one is admitted.
 func (p *Proxy) RevokeGrants() int {
 	gs := p.grants.revokeAll()
 	for _, g := range gs {

@@ -59,6 +59,10 @@ func (p *Proxy) serveInner(w http.ResponseWriter, r *http.Request, host string, 
 		p.deny(w, d, VerdictDeny, "nested proxy requests are not allowed inside a tunnel")
 		return
 	}
+	if !p.stillAllowed(host, port) {
+		p.deny(w, d, VerdictDeny, fmt.Sprintf("the runtime grant for %s:%d was revoked", host, port))
+		return
+	}
 	r.URL.Scheme = "https"
 	r.URL.Host = host
 	if port != 443 {

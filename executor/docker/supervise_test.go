@@ -30,6 +30,7 @@ type agentReport struct {
 	HeldBody    string `json:"held_body"`
 	DecideTries int    `json:"decide_tries"`
 	DecideID    string `json:"decide_id"`
+	MCP         string `json:"mcp"`
 }
 
 // TestSuperviseHoldsUntilTheOperatorDecides: a request from the agent's
@@ -52,7 +53,14 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 	in := &p.Instances[0]
 	bundleIP := in.Network.BundleIP
 	in.Bundle.Supervise = &plan.Supervise{Listen: fmt.Sprintf("%s:%d", bundleIP, plan.SupervisePort), HoldTimeout: heldHoldTimeout}
-	in.Endpoints.SuperviseURL = fmt.Sprintf("http://%s:%d", bundleIP, plan.SupervisePort)
+	superviseBase := fmt.Sprintf("http://%s:%d", bundleIP, plan.SupervisePort)
+	// As the compiler makes them: the MCP URL in the endpoints and the
+	// guest env.
+	in.Endpoints.SuperviseURL = superviseBase + plan.SuperviseMCPPath
+	if in.GuestEnv == nil {
+		in.GuestEnv = map[string]string{}
+	}
+	in.GuestEnv[plan.GuestSuperviseEnv] = in.Endpoints.SuperviseURL
 	in.Bundle.Proxy.Routes = []plan.Route{{Host: authHost, Ports: []int{443}, DLP: bundle.DLPSupervise, Intercept: true,
 		Auth:    &plan.RouteAuth{Scheme: "Bearer", TokenRef: "UPSTREAM_TOKEN"},
 		Matches: []plan.Match{{Paths: []plan.PathMatch{{Type: "prefix", Value: "/ok"}}}}}}
@@ -88,7 +96,7 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 			args := []string{"-proxy", in.Endpoints.ProxyURL, "-held", "https://" + authHost + "/held/" + strings.ReplaceAll(name, " ", "-"),
 				"-insecure", "-held-wait", "2m", "-n", "0", "-c", "1"}
 			if tc.agent {
-				args = append(args, "-supervise", in.Endpoints.SuperviseURL+"/requests",
+				args = append(args, "-supervise", superviseBase+"/requests",
 					"-decide", fmt.Sprintf("%s:3128,%s:%d", bundleIP, bundleIP, plan.SupervisePort))
 			}
 			done := make(chan agentReport, 1)
@@ -135,4 +143,64 @@ func TestSuperviseHoldsUntilTheOperatorDecides(t *testing.T) {
 			}
 		})
 	}
+
+	// The agent asks over MCP, at the URL its env names, for a host its
+	// routes do not allow; the host approves through exec; the call
+	// returns "approved" and the bundle lists, then revokes, the grant.
+	t.Run("request_access over MCP", func(t *testing.T) {
+		if got := in.GuestEnv[plan.GuestSuperviseEnv]; got != in.Endpoints.SuperviseURL || !strings.HasSuffix(got, plan.SuperviseMCPPath) {
+			t.Fatalf("guest env %s = %q, endpoints %q", plan.GuestSuperviseEnv, got, in.Endpoints.SuperviseURL)
+		}
+		done := make(chan agentReport, 1)
+		image := dockertest.FloodImage(t, eng)
+		go func() {
+			var rep agentReport
+			if err := runAgentSide(eng, image, p, "mcp", []string{"-mcp", in.GuestEnv[plan.GuestSuperviseEnv],
+				"-access", "granted.example.org", "-held-wait", "2m"}, 5*time.Minute, &rep); err != nil {
+				t.Error(err)
+			}
+			done <- rep
+		}()
+		var items []bundle.Item
+		deadline := time.Now().Add(time.Minute)
+		for len(items) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("no access request arrived")
+			}
+			time.Sleep(200 * time.Millisecond)
+			out, err := b.BundleCtl(ctx, in, "list")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var il bundle.ItemList
+			if err := json.Unmarshal(out, &il); err != nil {
+				t.Fatalf("ctl list: %v: %s", err, out)
+			}
+			items = il.Items
+		}
+		if len(items) != 1 || items[0].Kind != bundle.KindAccess || items[0].Host != "granted.example.org:443" {
+			t.Fatalf("items %+v", items)
+		}
+		if _, err := b.BundleCtl(ctx, in, "answer", items[0].ID, "no"); !errors.Is(err, docker.ErrOperator) || !strings.Contains(err.Error(), "use approve or deny") {
+			t.Fatalf("answer on an access request: %v", err)
+		}
+		if _, err := b.BundleCtl(ctx, in, "approve", items[0].ID, "--reason", "for the test"); err != nil {
+			t.Fatal(err)
+		}
+		rep := <-done
+		if rep.HeldStatus != 200 || !strings.Contains(rep.MCP, `"outcome":"approved"`) {
+			t.Fatalf("the agent's MCP call got %d %s", rep.HeldStatus, rep.MCP)
+		}
+		out, err := b.BundleCtl(ctx, in, "grants")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gl bundle.GrantList
+		if err := json.Unmarshal(out, &gl); err != nil || len(gl.Grants) != 1 || gl.Grants[0].Host != "granted.example.org" || gl.Grants[0].Port != 443 {
+			t.Fatalf("ctl grants: %v %s", err, out)
+		}
+		if out, err := b.BundleCtl(ctx, in, "revoke-grants"); err != nil || strings.TrimSpace(string(out)) != `{"revoked":1}` {
+			t.Fatalf("ctl revoke-grants: %v %s", err, out)
+		}
+	})
 }

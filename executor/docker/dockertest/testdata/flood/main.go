@@ -38,6 +38,8 @@ type Report struct {
 	Seconds     float64        `json:"seconds"`
 	// Supervise is the supervise endpoint's answer to GET /requests.
 	Supervise json.RawMessage `json:"supervise"`
+	// MCP is the MCP endpoint's answer to the -access tools/call.
+	MCP string `json:"mcp,omitempty"`
 }
 
 func main() {
@@ -50,7 +52,16 @@ func main() {
 	heldWait := flag.Duration("held-wait", 10*time.Second, "how long the held request may take")
 	insecure := flag.Bool("insecure", false, "do not verify the TLS of a held https URL (the instance CA is not in this image)")
 	decide := flag.String("decide", "", "comma-separated host:port of every bundle port: while the request is held, try every method and path that might decide it, on each, directly and through the proxy")
+	mcpURL := flag.String("mcp", "", "the supervise MCP URL: call request_access(-access) there, print the answer and exit")
+	access := flag.String("access", "", "the host -mcp asks access to")
 	flag.Parse()
+	if *mcpURL != "" {
+		if err := askAccess(*mcpURL, *access, *heldWait); err != nil {
+			fmt.Fprintln(os.Stderr, "flood:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	heldOpts = heldOptions{wait: *heldWait, insecure: *insecure, decide: *decide}
 	if err := run(*proxy, *held, *supervise, *n, *c, *pathLen); err != nil {
 		fmt.Fprintln(os.Stderr, "flood:", err)
@@ -218,4 +229,27 @@ func tryDecide(proxied *http.Client, supervise string, ports []string) (string, 
 		}
 	}
 	return id, n
+}
+
+// askAccess calls the MCP tool request_access(host) as a bare JSON-RPC
+// POST (the endpoint is stateless) and prints the answer in a Report.
+func askAccess(mcpURL, host string, wait time.Duration) error {
+	body := fmt.Sprintf(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"request_access","arguments":{"host":%q,"reason":"the probe asks"}}}`, host)
+	req, err := http.NewRequest("POST", mcpURL, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", "2025-06-18")
+	resp, err := (&http.Client{Timeout: wait}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(Report{HeldStatus: resp.StatusCode, MCP: string(b)})
 }
