@@ -47,7 +47,8 @@ type ApplyOptions struct {
 // Apply executes ch against b. It decides nothing: every op and the CA
 // source come from Diff. Instances are independent and run in parallel;
 // within an instance removals run in reverse role order (agent, bundle,
-// networks), then creates and starts in role order. The first failure of
+// networks), then creates and starts in role order, then Revoke ops
+// revoke the bundle's runtime grants (b must be a Supervisor). The first failure of
 // an instance stops that instance; other instances carry on. An error
 // from OnStep stops everything. The returned error joins the failures,
 // one per instance.
@@ -280,7 +281,25 @@ func (r *instanceRun) create(ctx context.Context) error {
 			return fmt.Errorf("create %s %q: %w", op.Role, op.Name, err)
 		}
 	}
-	return nil
+	return r.revokeGrants(ctx)
+}
+
+// revokeGrants revokes the bundle's runtime grants once when the
+// instance has Revoke ops: the operator API revokes every grant at once.
+func (r instanceRun) revokeGrants(ctx context.Context) error {
+	ops := opsOf(r.ic.Ops, Revoke)
+	if len(ops) == 0 {
+		return nil
+	}
+	s, ok := r.b.(Supervisor)
+	if !ok || r.in == nil {
+		return fmt.Errorf("revoke runtime grants of bundle %q: the backend cannot reach its operator API", ops[0].Name)
+	}
+	n, err := s.RevokeGrants(ctx, r.in)
+	if err != nil {
+		return fmt.Errorf("revoke runtime grants of bundle %q: %w", ops[0].Name, err)
+	}
+	return r.step(ops[0])(fmt.Sprintf("runtime grants revoked (%d)", n))
 }
 
 // opsOf returns the ops of the given kinds, keeping their order.

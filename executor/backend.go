@@ -81,9 +81,11 @@ type ImageResolver interface {
 	ResolveImages(ctx context.Context, p *plan.Plan) (map[string]string, error)
 }
 
-// ObservePlan reads the live state of p's project with b.Observe and,
-// when b is an ImageResolver, what p's image references name now, so
-// Diff can see a rebuilt or retagged agent image.
+// ObservePlan reads the live state of p's project with b.Observe; when b
+// is an ImageResolver, what p's image references name now, so Diff can
+// see a rebuilt or retagged agent image; and when b is a Supervisor, the
+// runtime grants of each running bundle with supervise on (one call per
+// such instance: an unsupervised plan pays nothing).
 func ObservePlan(ctx context.Context, b Backend, p *plan.Plan) (*Observed, error) {
 	obs, err := b.Observe(ctx, p.Project)
 	if err != nil {
@@ -91,6 +93,11 @@ func ObservePlan(ctx context.Context, b Backend, p *plan.Plan) (*Observed, error
 	}
 	if r, ok := b.(ImageResolver); ok {
 		if obs.Images, err = r.ResolveImages(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if s, ok := b.(Supervisor); ok {
+		if err := observeGrants(ctx, s, p, obs); err != nil {
 			return nil, err
 		}
 	}

@@ -53,6 +53,9 @@ type DiffOptions struct {
 //     (or a CA without constraints, made by an older bottleplan).
 //   - live resources of the instance's slug with a role the plan does not
 //     use, or a name other than the planned one, are deleted.
+//   - runtime grants (Observed.Grants) of a bundle that stays, for a
+//     host and port no route of the plan covers, are revoked ("~"), one
+//     op per grant; a replaced bundle loses its grants anyway.
 //
 // Instances the plan does not name are orphans: listed, or deleted with
 // Prune.
@@ -94,6 +97,7 @@ func Diff(p *plan.Plan, obs *Observed, opts DiffOptions) (*Changes, error) {
 	for i := range p.Instances {
 		in := &p.Instances[i]
 		ic := diffInstance(p.Project, in, live[in.Slug], obs.Images, forced[in.Slug], egressRemade)
+		ic.Ops = append(ic.Ops, diffGrants(in, obs.Grants[in.Slug], ic.Ops, liveBundle(in, live[in.Slug]))...)
 		if len(ic.Ops) > 0 {
 			ch.Instances = append(ch.Instances, ic)
 		}
@@ -142,6 +146,16 @@ func deleteAll(slug string, rs []Resource, cause string) InstanceChanges {
 		ic.Ops = append(ic.Ops, Op{Kind: Delete, Instance: slug, Role: rs[i].Role, Name: rs[i].Name, Cause: cause, Old: &rs[i]})
 	}
 	return ic
+}
+
+// liveBundle is the live bundle of in under its planned name, or nil.
+func liveBundle(in *plan.Instance, rs []Resource) *Resource {
+	for i := range rs {
+		if rs[i].Role == RoleBundle && rs[i].Name == in.Bundle.ContainerName {
+			return &rs[i]
+		}
+	}
+	return nil
 }
 
 // want is one resource the plan asks for.

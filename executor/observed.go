@@ -19,6 +19,11 @@ type Observed struct {
 	// replaces an agent container whose ImageID differs: the reference
 	// was rebuilt or retagged since the container was made.
 	Images map[string]string
+	// Grants maps an instance slug to the runtime grants its running
+	// bundle holds, as a Supervisor read them; only instances with
+	// supervise on are asked, and those with none are absent. Diff
+	// revokes the ones the plan's routes do not cover.
+	Grants map[string][]Grant
 }
 
 // Resource is one live resource carrying the project label.

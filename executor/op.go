@@ -18,6 +18,11 @@ const (
 	Replace Kind = "replace"
 	// Delete removes a resource the plan no longer names ("-").
 	Delete Kind = "delete"
+	// Revoke takes back the runtime grants of a live bundle ("~": the
+	// bundle changes in place, nothing is replaced). Op.Grant names one
+	// the plan's routes do not cover; Apply revokes every grant of the
+	// bundle once.
+	Revoke Kind = "revoke"
 )
 
 // Symbol is the review symbol of k.
@@ -25,7 +30,7 @@ func (k Kind) Symbol() string {
 	switch k {
 	case Create:
 		return "+"
-	case Update:
+	case Update, Revoke:
 		return "~"
 	case Replace:
 		return "-/+"
@@ -46,9 +51,11 @@ type Op struct {
 	// Cause says why, starting with the kind: "create: not found",
 	// "replace: config hash changed (bundle: proxy.routes)", "delete: no longer in plan".
 	Cause string
-	// Old is the live resource an Update, Replace or Delete acts on; nil
-	// for Create.
+	// Old is the live resource an Update, Replace, Delete or Revoke acts
+	// on; nil for Create.
 	Old *Resource
+	// Grant is the runtime grant a Revoke names.
+	Grant *Grant
 }
 
 func (o Op) String() string {

@@ -154,8 +154,8 @@ func runApply(e *env, args []string, o applyOpts) error {
 		return fmt.Errorf("%w\nrun apply again when fixed: it converges from whatever is live", err)
 	}
 	n := ch.Counts()
-	fmt.Fprintf(e.stdout, "Apply complete: %d created, %d updated, %d replaced, %d deleted.\n",
-		n[executor.Create], n[executor.Update], n[executor.Replace], n[executor.Delete])
+	fmt.Fprintf(e.stdout, "Apply complete: %d created, %d updated, %d replaced, %d deleted%s.\n",
+		n[executor.Create], n[executor.Update], n[executor.Replace], n[executor.Delete], revokeCount(n, "revoked"))
 	return nil
 }
 

@@ -179,4 +179,14 @@ func printable(s string) string {
 	return b.String()
 }
 
-func isControl(r rune) bool { return r != '\t' && unicode.IsControl(r) }
+// isControl reports the runes printable escapes: control characters
+// (but tab), format characters (bidirectional overrides and isolates,
+// zero-width spaces and joiners, the soft hyphen, BOMs) and the line and
+// paragraph separators. Each would let text the agent chose reorder,
+// hide or break what the operator reads.
+func isControl(r rune) bool {
+	if r == '\t' {
+		return false
+	}
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || unicode.In(r, unicode.Zl, unicode.Zp)
+}

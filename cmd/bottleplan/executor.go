@@ -124,8 +124,20 @@ func printChanges(w io.Writer, ch *executor.Changes) {
 		return
 	}
 	n := ch.Counts()
-	fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to replace, %d to delete.\n",
-		n[executor.Create], n[executor.Update], n[executor.Replace], n[executor.Delete])
+	fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to replace, %d to delete%s.\n",
+		n[executor.Create], n[executor.Update], n[executor.Replace], n[executor.Delete], revokeCount(n, "to revoke"))
+}
+
+// revokeCount is ", N runtime grant(s) <what>" when there are Revoke
+// ops, so plans without runtime grants read as before.
+func revokeCount(n map[executor.Kind]int, what string) string {
+	switch n[executor.Revoke] {
+	case 0:
+		return ""
+	case 1:
+		return ", 1 runtime grant " + what
+	}
+	return fmt.Sprintf(", %d runtime grants %s", n[executor.Revoke], what)
 }
 
 func printOrphans(w io.Writer, ch *executor.Changes) {

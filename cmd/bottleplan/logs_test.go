@@ -279,3 +279,22 @@ func BenchmarkLogsDecisionsFullLog(b *testing.B) {
 		}
 	}
 }
+
+// TestAttackPrintableHidesFormatCharacters: text the agent chose (a
+// question, a path, a reason) reaches the operator's terminal through
+// printable. A right-to-left override (U+202E), a zero-width joiner or
+// a line separator (U+2028) would let it reorder or hide what the
+// operator reads, so every one is shown escaped, as control characters
+// are.
+func TestAttackPrintableHidesFormatCharacters(t *testing.T) {
+	for _, r := range []rune{'\u202e', '\u2066', '\u200b', '\u200d', '\ufeff', '\u2028', '\u2029', '\u00ad', '\x1b'} {
+		in := "deny " + string(r) + "approve"
+		out := printable(in)
+		if strings.ContainsRune(out, r) {
+			t.Errorf("printable(%q) = %q: still holds %U", in, out, r)
+		}
+	}
+	if got := printable("naïve café/päth"); got != "naïve café/päth" {
+		t.Errorf("printable changed ordinary text: %q", got)
+	}
+}

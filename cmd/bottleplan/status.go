@@ -27,7 +27,10 @@ func init() {
 
 // runStatus prints one line per planned instance: "in sync", "missing"
 // (nothing of it is live) or "drifted" with what apply would change and
-// why, then the orphans. It reads only.
+// why, then the orphans. A runtime grant (a host the operator approved
+// for an agent, which the plan's routes do not cover) is drift
+// "runtime grant: <host>": apply revokes it. It reads only; the grants of
+// supervised instances are read with one exec in each running bundle.
 func runStatus(e *env, args []string, detailed, asJSON bool) error {
 	p, err := readPlanArg(args)
 	if err != nil {
@@ -76,6 +79,10 @@ func runStatus(e *env, args []string, detailed, asJSON bool) error {
 		var why []string
 		for _, op := range ops {
 			missing = missing && op.Kind == executor.Create
+			if op.Kind == executor.Revoke {
+				why = append(why, "runtime grant: "+op.Grant.Target())
+				continue
+			}
 			_, cause, _ := strings.Cut(op.Cause, ": ")
 			why = append(why, fmt.Sprintf("%s %s", op.Role, cause))
 		}

@@ -17,6 +17,9 @@ type statusReport struct {
 	Instances     []statusInstance `json:"instances"`
 	Orphans       []statusOrphan   `json:"orphans"`
 	Project       string           `json:"project"`
+	// Shared are the changes apply would make to what the project's
+	// instances share (its egress network).
+	Shared []statusChange `json:"shared"`
 }
 
 // statusInstance is one planned instance: state is "in_sync", "missing"
@@ -54,7 +57,12 @@ func newStatusReport(p *plan.Plan, ch *executor.Changes) statusReport {
 		byInst[ic.Slug] = ic.Ops
 	}
 	r := statusReport{FormatVersion: jsonFormatVersion, Project: p.Project, InSync: true,
-		Instances: []statusInstance{}, Orphans: []statusOrphan{}}
+		Instances: []statusInstance{}, Orphans: []statusOrphan{}, Shared: []statusChange{}}
+	for _, op := range ch.Shared {
+		_, cause, _ := strings.Cut(op.Cause, ": ")
+		r.Shared = append(r.Shared, statusChange{Op: string(op.Kind), Role: string(op.Role), Resource: op.Name, Cause: cause})
+		r.InSync = false
+	}
 	for _, in := range p.Instances {
 		si := statusInstance{Slug: in.Slug, State: "in_sync", Changes: []statusChange{}}
 		ops := byInst[in.Slug]

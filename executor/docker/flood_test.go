@@ -2,14 +2,11 @@ package docker_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
 	"github.com/bottleplan/bottleplan/bundle"
@@ -99,46 +96,7 @@ func TestAttackFloodDenials(t *testing.T) {
 	}
 }
 
-// runAgentSide runs image (the flood attacker, dockertest.FloodImage)
-// with args where the
-// agent would be, at the first instance's probe address on its internal
-// network with no capabilities and the bundle as resolver, until it
-// exits, and decodes the JSON report it prints into report. The
-// container is removed afterwards.
+// runAgentSide runs the agent-side image with args (dockertest.RunAgentSide).
 func runAgentSide(eng *client.Client, image string, p *plan.Plan, name string, args []string, timeout time.Duration, report any) error {
-	in := &p.Instances[0]
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cfg := &container.Config{Image: image, Cmd: args,
-		Labels: executor.Labels(p.Project, in.Slug, executor.RoleProbe, "", p.PlanDigest)}
-	host := &container.HostConfig{SecurityOpt: []string{"no-new-privileges"}, CapDrop: []string{"ALL"}, DNS: []string{in.Network.BundleIP}}
-	nc := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		in.Network.InternalName: {IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: in.Network.ProbeIP}},
-	}}
-	c, err := eng.ContainerCreate(ctx, cfg, host, nc, nil, p.Project+"-agentside-"+name)
-	if err != nil {
-		return err
-	}
-	defer eng.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true})
-	waitc, errc := eng.ContainerWait(ctx, c.ID, container.WaitConditionNextExit)
-	if err := eng.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
-		return err
-	}
-	select {
-	case w := <-waitc:
-		if w.StatusCode != 0 {
-			stdout, stderr, _ := containerOutput(eng, c.ID, time.Time{})
-			return fmt.Errorf("agent side %s exited %d: %s %s", name, w.StatusCode, stdout, stderr)
-		}
-	case err := <-errc:
-		return err
-	}
-	stdout, _, err := containerOutput(eng, c.ID, time.Time{})
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal([]byte(stdout), report); err != nil {
-		return fmt.Errorf("agent side %s report: %v: %.500s", name, err, stdout)
-	}
-	return nil
+	return dockertest.RunAgentSide(eng, image, p, name, args, timeout, report)
 }

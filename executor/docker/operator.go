@@ -3,19 +3,20 @@ package docker
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
 
+	"github.com/bottleplan/bottleplan/executor"
 	"github.com/bottleplan/bottleplan/plan"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 )
 
 // ErrOperator is an error the bundle's operator API answered (an
-// unknown ID, a bad request), as opposed to a failure to reach it.
-var ErrOperator = errors.New("operator API")
+// unknown ID, a bad request), as opposed to a failure to reach it; the
+// same error as executor.ErrOperator.
+var ErrOperator = executor.ErrOperator
 
 // BundleCtl runs `bottleplan-bundle ctl args...` in in's bundle container
 // through the Engine's exec API (what `docker exec` does) and returns

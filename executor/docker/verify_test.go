@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/bottleplan/bottleplan/bundle/probewire"
 	"github.com/bottleplan/bottleplan/executor"
@@ -394,19 +392,7 @@ func containerLogsSince(t *testing.T, eng *client.Client, name string, since tim
 	return stdout + stderr
 }
 
-// containerOutput returns what a container wrote to stdout and to
-// stderr since since (all of it when zero), as the Engine keeps it.
+// containerOutput reads a container's log (dockertest.ContainerOutput).
 func containerOutput(eng *client.Client, name string, since time.Time) (stdout, stderr string, err error) {
-	opts := container.LogsOptions{ShowStdout: true, ShowStderr: true}
-	if !since.IsZero() {
-		opts.Since = fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond())
-	}
-	rc, err := eng.ContainerLogs(context.Background(), name, opts)
-	if err != nil {
-		return "", "", err
-	}
-	defer rc.Close()
-	var out, errb bytes.Buffer
-	_, err = stdcopy.StdCopy(&out, &errb, rc)
-	return out.String(), errb.String(), err
+	return dockertest.ContainerOutput(eng, name, since)
 }

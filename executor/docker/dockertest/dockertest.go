@@ -253,6 +253,7 @@ var (
 	floodImage    = &testImage{name: "flood"}
 	upstreamImage = &testImage{name: "upstream"}
 	standinImage  = &testImage{name: "standin", dest: "/bin/sh"}
+	mcpAgentImage = &testImage{name: "mcpagent"}
 )
 
 // StandinBase returns the stand-in base image of the recipe tests: FROM
@@ -279,6 +280,10 @@ func AgentImage(t testing.TB, eng docker.Engine) string { return sleeperImage.ge
 // FloodImage returns a FROM scratch image of the flood attacker
 // (testdata/flood).
 func FloodImage(t testing.TB, eng docker.Engine) string { return floodImage.get(t, eng) }
+
+// MCPAgentImage returns a FROM scratch image of the MCP agent
+// (testdata/mcpagent): the go-sdk client calling one supervise tool.
+func MCPAgentImage(t testing.TB, eng docker.Engine) string { return mcpAgentImage.get(t, eng) }
 
 // Project returns a unique project name and removes everything labelled
 // with it when the test ends, whatever the outcome.
