@@ -78,7 +78,7 @@ func awaitTool(t *testing.T, ch <-chan toolResult) toolResult {
 }
 
 // waitKind waits until n items of kind are pending and returns them.
-func waitKind(t *testing.T, p *Proxy, kind string, n int) []Item {
+func waitKind(t *testing.T, p *Proxy, kind Kind, n int) []Item {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -52,7 +52,7 @@ func NewOperator(p *Proxy) http.Handler {
 		return func(w http.ResponseWriter, r *http.Request) {
 			text, err := decisionText(r, verb)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, OperatorError{verb + " body: " + err.Error()})
+				writeJSON(w, http.StatusBadRequest, OperatorError{Error: verb + " body: " + err.Error()})
 				return
 			}
 			id := r.PathValue("id")
@@ -65,10 +65,10 @@ func NewOperator(p *Proxy) http.Handler {
 				case errors.Is(err, ErrWrongKind):
 					code = http.StatusConflict
 				}
-				writeJSON(w, code, OperatorError{fmt.Sprintf("%s: %v", id, err)})
+				writeJSON(w, code, OperatorError{Error: fmt.Sprintf("%s: %v", id, err)})
 				return
 			}
-			writeJSON(w, http.StatusOK, map[string]string{"id": id, "kind": it.Kind, "decided": decidedWord[verb]})
+			writeJSON(w, http.StatusOK, map[string]string{"id": id, "kind": string(it.Kind), "decided": decidedWord[verb]})
 		}
 	}
 	mux.HandleFunc("POST /items/{id}/approve", decide("approve"))

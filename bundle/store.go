@@ -68,15 +68,15 @@ func newItemStore(timeout time.Duration) *itemStore {
 // boundClass is the bound an item of kind counts against: held
 // requests have their own; access requests and questions (the agent's
 // asks) share maxAgentAsks.
-func boundClass(kind string) (string, int) {
+func boundClass(kind Kind) (string, int) {
 	if kind == KindHeld {
-		return KindHeld, maxHeldRequests
+		return string(KindHeld), maxHeldRequests
 	}
 	return "ask", maxAgentAsks
 }
 
 // errStoreFull is the refusal of an item past its kind's bound.
-func errStoreFull(kind string) error {
+func errStoreFull(kind Kind) error {
 	if kind == KindHeld {
 		return fmt.Errorf("too many requests held for supervision (at most %d, their bodies %d MiB); retry once the operator has answered", maxHeldRequests, maxHeldBodies>>20)
 	}
@@ -130,7 +130,7 @@ func (s *itemStore) take(id string) (*pendingItem, bool) {
 
 // verbFits reports whether verb ("approve", "deny", "answer") applies to
 // kind, and otherwise which verbs do.
-func verbFits(kind, verb string) (string, bool) {
+func verbFits(kind Kind, verb string) (string, bool) {
 	if kind == KindQuestion {
 		return "answer", verb == "answer"
 	}
@@ -184,7 +184,7 @@ func (s *itemStore) wait(ctx context.Context, p *pendingItem) (outcome, string) 
 	return how, ""
 }
 
-func answerOutcome(kind string, a operatorAnswer) (outcome, string) {
+func answerOutcome(kind Kind, a operatorAnswer) (outcome, string) {
 	switch {
 	case kind == KindQuestion:
 		return outcomeAnswered, a.text
@@ -196,7 +196,7 @@ func answerOutcome(kind string, a operatorAnswer) (outcome, string) {
 
 // list returns the pending items of the kinds given (every kind when
 // none), oldest first.
-func (s *itemStore) list(kinds ...string) []Item {
+func (s *itemStore) list(kinds ...Kind) []Item {
 	s.mu.Lock()
 	out := make([]Item, 0, len(s.pending))
 	for _, p := range s.pending {

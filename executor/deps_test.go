@@ -18,7 +18,7 @@ func TestNoBackendDependencies(t *testing.T) {
 	for _, dep := range strings.Fields(string(out)) {
 		switch {
 		case dep == "github.com/bottleplan/bottleplan/executor", dep == "github.com/bottleplan/bottleplan/plan",
-			dep == "github.com/bottleplan/bottleplan/bundle/probewire":
+			dep == "github.com/bottleplan/bottleplan/bundle/probewire", dep == "github.com/bottleplan/bottleplan/bundle/operatorwire":
 		case strings.Contains(strings.SplitN(dep, "/", 2)[0], "."):
 			t.Errorf("executor imports %s (directly or not); only backends in subpackages may", dep)
 		}

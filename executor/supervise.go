@@ -4,102 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 
+	"github.com/bottleplan/bottleplan/bundle/operatorwire"
 	"github.com/bottleplan/bottleplan/plan"
 )
 
-// ItemKind is what a pending supervise item asks of the operator.
-type ItemKind string
-
-// The kinds of pending items a supervised bundle holds (the operator
-// API's "kind" values).
-const (
-	// ItemHeld is a request a supervise DLP rule holds open: approve
-	// forwards it (token injected as usual), deny refuses it.
-	ItemHeld ItemKind = "held"
-	// ItemAccess is the agent's request_access(host, reason): approve
-	// adds a runtime grant for the host, deny refuses it.
-	ItemAccess ItemKind = "access"
-	// ItemQuestion is the agent's ask_operator(question): answer it.
-	ItemQuestion ItemKind = "question"
+// The operator API's pending items and grants (bundle/operatorwire).
+type (
+	// ItemKind is what a pending item asks of the operator.
+	ItemKind = operatorwire.Kind
+	// PendingItem is one item a supervised bundle waits on the operator
+	// for. The bundle scrubs every string of secret values and bounds its
+	// length; the text is still the agent's (a path, a reason, a
+	// question), so whoever prints it must not trust it.
+	PendingItem = operatorwire.Item
+	// Grant is a runtime grant: a host the operator let the agent reach
+	// by approving its access request.
+	Grant = operatorwire.Grant
 )
 
-// Noun is the kind in the operator's words ("held request", ...).
-func (k ItemKind) Noun() string {
-	switch k {
-	case ItemHeld:
-		return "held request"
-	case ItemAccess:
-		return "access request"
-	case ItemQuestion:
-		return "question"
-	}
-	return string(k)
-}
-
-// WithArticle is the noun with its indefinite article ("an access
-// request").
-func (k ItemKind) WithArticle() string {
-	if k == ItemAccess {
-		return "an " + k.Noun()
-	}
-	return "a " + k.Noun()
-}
-
-// Verbs says which commands decide an item of kind k.
-func (k ItemKind) Verbs() string {
-	if k == ItemQuestion {
-		return "answer"
-	}
-	return "approve or deny"
-}
-
-// PendingItem is one item a supervised bundle waits on the operator for,
-// as its operator API lists it. The bundle scrubs every string of secret
-// values and bounds its length; the text is still the agent's (a path,
-// a reason, a question), so whoever prints it must not trust it.
-type PendingItem struct {
-	// ID is random (80 bits) and names the item for approve, deny and
-	// answer; it is gone once decided, answered or timed out.
-	ID      string    `json:"id"`
-	Kind    ItemKind  `json:"kind"`
-	Created time.Time `json:"created"`
-	// Until is when it times out (supervise.hold_timeout after Created).
-	Until time.Time `json:"until"`
-	// Method, Host and Path: the held request (kind held); Host is also
-	// the host[:port] an access request asks for.
-	Method string `json:"method,omitempty"`
-	Host   string `json:"host,omitempty"`
-	Path   string `json:"path,omitempty"`
-	// Reason is why a request was held, or the agent's reason for an
-	// access request.
-	Reason string `json:"reason,omitempty"`
-	// Question is the agent's question (kind question).
-	Question string `json:"question,omitempty"`
-}
-
-// Grant is a runtime grant: a host the operator let the agent reach by
-// approving its access request, a route with no auth and DLP block that
-// lasts until the bundle container goes or the grants are revoked.
-type Grant struct {
-	Host string `json:"host"`
-	Port int    `json:"port"`
-	// ID is the access request that was approved.
-	ID      string    `json:"id,omitempty"`
-	Reason  string    `json:"reason,omitempty"`
-	Granted time.Time `json:"granted"`
-}
-
-// Target is the grant's host, with ":port" unless the port is 443.
-func (g Grant) Target() string {
-	if g.Port == 0 || g.Port == 443 {
-		return g.Host
-	}
-	return g.Host + ":" + strconv.Itoa(g.Port)
-}
+// The kinds of pending items.
+const (
+	ItemHeld     = operatorwire.KindHeld
+	ItemAccess   = operatorwire.KindAccess
+	ItemQuestion = operatorwire.KindQuestion
+)
 
 // Supervisor is implemented by backends that reach a supervised bundle's
 // operator API (the Docker backend, through the Engine's exec API; the
