@@ -36,8 +36,12 @@ func sessionArgs(verb string, args []string) (*plan.Plan, *plan.Instance, []stri
 		return nil, nil, nil, err
 	}
 	in := ins[0]
-	if in.Backend != plan.BackendDocker {
-		return nil, nil, nil, fmt.Errorf("instance %q runs on %s: bottleplan %s reaches docker agents only; use smolvm machine exec --name %s (docs/smolvm.md)", in.Slug, in.Backend, verb, in.Agent.MachineName)
+	switch {
+	case in.Backend == plan.BackendDocker:
+	case verb == "exec" && in.Backend == plan.BackendSmolmachines:
+		// exec reaches a machine through `smolvm machine exec` (runExec).
+	default:
+		return nil, nil, nil, fmt.Errorf("instance %q runs on %s: bottleplan %s reaches docker agents only; a machine has no main process to attach to: use bottleplan exec %s %s -- sh (docs/smolvm.md)", in.Slug, in.Backend, verb, args[0], in.Slug)
 	}
 	return p, in, args[2:], nil
 }

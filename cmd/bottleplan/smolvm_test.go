@@ -88,6 +88,17 @@ func TestApplySmolmachines(t *testing.T) {
 	}
 	os.Unsetenv("FAKESMOLVM_DNS_OPEN")
 
+	// exec reaches the machine through smolvm machine exec, with the
+	// guest command's exit code; attach has no main process to reach.
+	expect(exitOK, "", "exec", planPath, "a", "--", "true")
+	if code, out, errOut := c.run("exec", planPath, "a", "--", "test", "-e", "/nosuch"); code != 1 {
+		t.Errorf("exec test -e /nosuch: exit %d, want the guest's 1\n%s%s", code, out, errOut)
+	}
+	expect(exitError, "a machine has no main process to attach to", "attach", planPath, "a")
+	if argv, _ := os.ReadFile(fakeLog); !strings.Contains(string(argv), `"exec","--name","`+project+`-a","-i","--","test","-e","/nosuch"`) {
+		t.Errorf("smolvm was not asked for machine exec -i -- test -e /nosuch:\n%s", argv)
+	}
+
 	expect(exitOK, "Destroy complete: 3 resources removed", "destroy", planPath, "--auto-approve")
 	if left := dockertest.Owned(t, eng, project); len(left) != 0 || len(machines()) != 0 {
 		t.Errorf("left after destroy: %v %v", left, machines())

@@ -75,7 +75,8 @@ func TestStatusReport(t *testing.T) {
       "slug": "old"
     }
   ],
-  "project": "acme"
+  "project": "acme",
+  "shared": []
 }
 `
 	if b.String() != want {
@@ -86,5 +87,13 @@ func TestStatusReport(t *testing.T) {
 	writeJSON(&b, newStatusReport(&plan.Plan{Project: "x", Instances: []plan.Instance{{Slug: "a"}}}, &executor.Changes{}))
 	if !strings.Contains(b.String(), `"in_sync": true`) || !strings.Contains(b.String(), `"orphans": []`) {
 		t.Errorf("in sync report:\n%s", b.String())
+	}
+	// A change to what the instances share (the project's egress
+	// network) is drift too, though every instance is in sync.
+	b.Reset()
+	writeJSON(&b, newStatusReport(&plan.Plan{Project: "x", Instances: []plan.Instance{{Slug: "a"}}},
+		&executor.Changes{Shared: []executor.Op{{Kind: executor.Create, Instance: executor.SharedInstance, Role: executor.RoleNetworkEgress, Name: "x-egress", Cause: "create: not found"}}}))
+	if !strings.Contains(b.String(), `"in_sync": false`) || !strings.Contains(b.String(), `"resource": "x-egress"`) {
+		t.Errorf("a missing shared network is not drift:\n%s", b.String())
 	}
 }
