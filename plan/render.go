@@ -181,7 +181,11 @@ func (r *renderer) envLines(in *Instance) []string {
 		}
 	}
 	if n := ReservedEnvCount(in); n > 0 {
-		out = append(out, r.c.paint(ansiDim, fmt.Sprintf("+ %s set by bottleplan (proxy, CA, git)", plural(n, "variable", "variables"))))
+		kinds := "proxy, CA, git"
+		if in.Bundle.Supervise != nil {
+			kinds += ", supervise"
+		}
+		out = append(out, r.c.paint(ansiDim, fmt.Sprintf("+ %s set by bottleplan (%s)", plural(n, "variable", "variables"), kinds)))
 	}
 	return out
 }
