@@ -160,6 +160,12 @@ func TestSuperviseOnEngine(t *testing.T) {
 			if len(items) != 1 || it.Instance != "a" || it.Kind != executor.ItemHeld || it.Host != superviseHost || it.Path != "/held/"+tc.name || it.Method != "GET" || it.ID == "" {
 				t.Fatalf("supervise --json: %+v", items)
 			}
+			// An operator decides what the watcher showed: wait until
+			// --watch (polling each second, a process of its own that
+			// may still be starting) has printed this item.
+			if !waitFor(time.Minute, func() bool { return strings.Contains(watch.stdout.String(), it.ID) }) {
+				t.Fatalf("supervise --watch did not print %s within a minute:\n%s", it.ID, watch.stdout.String())
+			}
 			table, _ := must(exitOK, "supervise", path, "--instance", "a")
 			for _, w := range []string{"INSTANCE  ID", "KIND", "a         " + it.ID, "held request  GET " + superviseHost + "/held/" + tc.name} {
 				if !strings.Contains(table, w) {

@@ -216,7 +216,7 @@ func TestEgressLegacyPlan(t *testing.T) {
 	}
 	want = nil
 	for _, in := range p.Instances {
-		want = append(want, fmt.Sprintf("-/+ %s bundle %s (replace: config hash changed (bundle: address))", in.Slug, in.Bundle.ContainerName))
+		want = append(want, fmt.Sprintf("-/+ %s bundle %s (replace: config hash changed (bundle: egress_name))", in.Slug, in.Bundle.ContainerName))
 	}
 	if d := cmp.Diff(want, opStrings(ch)); d != "" {
 		t.Errorf("apply of the plan made again (-want +got):\n%s", d)
