@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -162,7 +163,18 @@ agents:
 	if code, out, errOut := c.run("plan", "-f", manifest, "-o", planPath); code != 0 {
 		t.Fatalf("plan: %d\n%s%s", code, out, errOut)
 	}
-	if code, out, errOut := c.run("apply", planPath, "-f", manifest, "--auto-approve", bin); code != 0 || !strings.Contains(out, "Apply complete: 4 created") {
+	code, out, errOut := c.run("apply", planPath, "-f", manifest, "--auto-approve", bin)
+	// The image apply built from the Dockerfile is FROM this process's
+	// agent image, so its content tag is this run's: remove it at the end.
+	if ref := regexp.MustCompile(`bottleplan-agent:[0-9a-f]{16}`).FindString(out + errOut); ref != "" {
+		t.Cleanup(func() {
+			c.run("destroy", planPath, "--auto-approve")
+			if err := dockertest.RemoveImage(eng, ref); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if code != 0 || !strings.Contains(out, "Apply complete: 4 created") {
 		t.Fatalf("apply: %d\n%s%s", code, out, errOut)
 	}
 	if code, out, _ := c.run("status", planPath, "--detailed-exitcode"); code != 0 {
